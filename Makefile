@@ -1,0 +1,31 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint validate benchmarks clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/costcorrect demo
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+validate: $(VENV)/.installed
+	$(BIN)/python -m costcorrect.validate perf --write docs/validation.md
+
+benchmarks: $(VENV)/.installed
+	$(BIN)/python benchmarks/perf_speed.py --write docs/benchmarks.md
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
