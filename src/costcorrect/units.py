@@ -124,10 +124,8 @@ def parse_quantity(text: str | float | int, kind: Kind, field: str = "value") ->
         raise ValueError(f"unknown quantity kind {kind!r}")
     if isinstance(text, bool):
         raise InputError(field, text, _EXPECTED_TEXT[kind])
-    if isinstance(text, int | float):
-        value = float(text)
-    else:
-        value = _parse_text(str(text), kind, field)
+    numeric = isinstance(text, int | float)
+    value = float(text) if numeric else _parse_text(str(text), kind, field)
     if not math.isfinite(value):
         raise InputError(field, text, _EXPECTED_TEXT[kind] + " (finite)")
     return value
@@ -200,11 +198,7 @@ def format_quantity(value: float, kind: Kind, digits: int = 3) -> str:
         return f"{_sig(value * 100.0, digits)}%"
     label, scales = _FORMAT_SCALES[kind]
     magnitude = abs(value)
-    for scale, prefix in scales:
-        if magnitude >= scale * 0.9995:
-            break
-    else:
-        scale, prefix = scales[-1]
+    scale, prefix = next(((s, p) for s, p in scales if magnitude >= s * 0.9995), scales[-1])
     sep = " " if label else ""
     return f"{_sig(value / scale, digits)}{sep}{prefix}{label}"
 
@@ -214,5 +208,5 @@ def _sig(x: float, digits: int) -> str:
         return "0"
     text = f"{x:.{digits}g}"
     if "e" in text:  # keep plain notation for readability
-        text = f"{x:.{max(digits - 1 - int(math.floor(math.log10(abs(x)))), 0)}f}"
+        text = f"{x:.{max(digits - 1 - math.floor(math.log10(abs(x))), 0)}f}"
     return text

@@ -44,7 +44,7 @@ class Sourced(BaseModel, Generic[T]):
     date: dt.date
 
 
-def _is_sourced(annotation: Any) -> bool:
+def is_sourced(annotation: Any) -> bool:
     for candidate in (annotation, *get_args(annotation)):
         origin = getattr(candidate, "__pydantic_generic_metadata__", {}).get("origin")
         if candidate is Sourced or origin is Sourced or get_origin(candidate) is Sourced:
@@ -73,9 +73,9 @@ class CatalogEntry(BaseModel):
             return data
         data = dict(data)
         for field_name, field in cls.model_fields.items():
-            if field_name not in data or not _is_sourced(field.annotation):
+            if field_name not in data or not is_sourced(field.annotation):
                 continue
-            data[field_name] = _with_provenance(data[field_name], data)
+            data[field_name] = with_provenance(data[field_name], data)
         return data
 
     def matches(self, name: str) -> bool:
@@ -84,9 +84,9 @@ class CatalogEntry(BaseModel):
         return key == self.name.casefold() or key in (a.casefold() for a in self.aliases)
 
 
-def _with_provenance(raw: Any, entry: dict[str, Any]) -> Any:
+def with_provenance(raw: Any, entry: dict[str, Any]) -> Any:
     if isinstance(raw, dict) and "value" not in raw:  # a mapping of sourced values (per dtype)
-        return {k: _with_provenance(v, entry) for k, v in raw.items()}
+        return {k: with_provenance(v, entry) for k, v in raw.items()}
     if raw is None:
         return None
     value = dict(raw) if isinstance(raw, dict) else {"value": raw}

@@ -1,5 +1,10 @@
 """The ``costcorrect`` command line: one command per question, thin over the library."""
 
-from costcorrect.cli.app import main
+import os
+
+# The CLI uses no pydantic plugins; skipping their entry-point scan saves start-up time.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+from costcorrect.cli.app import main  # noqa: E402
 
 __all__ = ["main"]

@@ -1,8 +1,56 @@
-"""Root typer application."""
+"""Root ``costcorrect`` application: global catalog options and the sub-command groups."""
+
+from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+from costcorrect.cli import catalog_cmd, perf_cmd
+from costcorrect.cli.common import echo_json, run_guarded, state
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Inference economics: $ per SLO-compliant token and per correct answer.",
+)
+app.add_typer(catalog_cmd.app, name="catalog")
+app.add_typer(perf_cmd.app, name="perf")
+
+
+@app.callback()
+def _root(
+    catalog: list[str] = typer.Option(
+        [], "--catalog", help="extra catalog YAML adding or overriding entries (repeatable)"
+    ),
+    set_: list[str] = typer.Option(
+        [],
+        "--set",
+        help="override one field: KIND.NAME.FIELD=VALUE, e.g. "
+        "hardware.H100-SXM.price_usd_per_s='$2.10/h' (repeatable)",
+    ),
+) -> None:
+    state.catalog_files = tuple(catalog)
+    state.overrides = tuple(set_)
+
+
+@app.command()
+def demo(
+    model: str = typer.Option("llama-3.1-70b", help="catalog model"),
+    gpu: str = typer.Option("H100-SXM", help="catalog GPU"),
+    tp: int = typer.Option(8, help="tensor-parallel GPUs"),
+    pp: int = typer.Option(1, help="pipeline stages"),
+    workload: str = typer.Option("sharegpt", help="catalog workload (mean lengths)"),
+    json_: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
+) -> None:
+    """Performance and cost-per-token summary of a deployment (default: Llama-3.1-70B, 8×H100)."""
+
+    def job() -> None:
+        from costcorrect.cli.render import print_summary
+        from costcorrect.summary import summarize_deployment
+
+        result = summarize_deployment(model, gpu, tp, pp, workload, catalog=state.catalog())
+        echo_json(result.to_dict()) if json_ else print_summary(result)
+
+    run_guarded(job)
 
 
 @app.command()
@@ -10,7 +58,7 @@ def version() -> None:
     """Print the version."""
     from costcorrect import __version__
 
-    print(__version__)
+    typer.echo(__version__)
 
 
 def main() -> None:

@@ -1,0 +1,45 @@
+"""``costcorrect catalog list|show``: what hardware, models, workloads, prices exist."""
+
+from __future__ import annotations
+
+import typer
+
+from costcorrect.cli.common import echo_json, run_guarded, state
+
+app = typer.Typer(no_args_is_help=True, help="Hardware, models, workloads, prices, calibrations.")
+KINDS_HELP = "hardware | models | workloads | calibrations | prices"
+
+
+@app.command("list")
+def list_(
+    kind: str = typer.Argument(..., help=KINDS_HELP),
+    json_: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """One row per entry of KIND with its key numbers (human units)."""
+
+    def job() -> None:
+        from costcorrect.catalog.views import summary_frame
+        from costcorrect.cli.render import print_frame
+
+        frame = summary_frame(state.catalog(), kind)
+        echo_json(frame.to_dict(orient="records")) if json_ else print_frame(frame, kind)
+
+    run_guarded(job)
+
+
+@app.command()
+def show(
+    kind: str = typer.Argument(..., help=KINDS_HELP),
+    name: str = typer.Argument(..., help="entry name or alias"),
+    json_: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Every field of one entry, with the source and date of each number."""
+
+    def job() -> None:
+        from costcorrect.catalog.views import entry_dict
+        from costcorrect.cli.render import print_entry
+
+        entry = entry_dict(state.catalog(), kind, name)
+        echo_json(entry) if json_ else print_entry(entry)
+
+    run_guarded(job)

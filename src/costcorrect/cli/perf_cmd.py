@@ -1,0 +1,107 @@
+"""``costcorrect perf step|fit``: iteration time and its breakdown; fit to your measurements."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from costcorrect.cli.common import atomic_write, echo_json, run_guarded, state
+
+app = typer.Typer(no_args_is_help=True, help="Iteration-time model of prefill and decode steps.")
+
+
+class Phase(StrEnum):
+    prefill = "prefill"
+    decode = "decode"
+
+
+@app.command()
+def step(
+    model: str = typer.Option("llama-3.1-70b", help="catalog model name or alias"),
+    gpu: str = typer.Option("H100-SXM", help="catalog GPU name or alias"),
+    tp: int = typer.Option(1, help="tensor-parallel GPUs"),
+    pp: int = typer.Option(1, help="pipeline stages"),
+    phase: Phase = typer.Option(Phase.decode, help="prefill or decode iteration"),
+    batch: int = typer.Option(1, help="sequences in the batch"),
+    context: int = typer.Option(1024, help="decode: KV tokens per sequence"),
+    prompt: int = typer.Option(1024, help="prefill: new tokens per sequence"),
+    cached: int = typer.Option(0, help="prefill: cached prefix tokens per sequence"),
+    weight_format: str | None = typer.Option(None, help="bf16|fp16|fp8|int8|awq-int4|fp4"),
+    kv_dtype: str | None = typer.Option(None, help="bf16|fp16|fp8|int8"),
+    stack: str | None = typer.Option(None, help="calibration stack (default: first fitted)"),
+    json_: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Time of one prefill or decode iteration, with its per-op breakdown."""
+
+    def job() -> None:
+        from costcorrect.errors import InputError
+        from costcorrect.perf import Batch, Deployment, step_time
+
+        for name, value in (("batch", batch), ("context", context), ("prompt", prompt)):
+            if value < (1 if name != "context" else 0):
+                raise InputError(name, value, "a positive integer")
+        dep = Deployment.from_names(
+            model,
+            gpu,
+            tp,
+            pp,
+            stack=stack,
+            catalog=state.catalog(),
+            weight_format=weight_format,
+            kv_dtype=kv_dtype,
+        )
+        dep.check_fits()
+        work = (
+            Batch.prefill(prompt, batch, cached)
+            if phase is Phase.prefill
+            else Batch.decode(batch, context)
+        )
+        result = step_time(dep, work)
+        if json_:
+            echo_json(
+                {
+                    "model": dep.model.name,
+                    "gpu": dep.hardware.name,
+                    "tp": tp,
+                    "pp": pp,
+                    "phase": phase.value,
+                    **result.to_dict(),
+                }
+            )
+            return
+        from costcorrect.cli.render import print_step
+
+        shape = f"batch {batch} × {prompt if phase is Phase.prefill else context} tokens"
+        print_step(
+            result, f"{phase.value} {dep.model.name} on {tp * pp}× {dep.hardware.name}, {shape}"
+        )
+
+    run_guarded(job)
+
+
+@app.command()
+def fit(
+    measurements: Path = typer.Argument(..., help="CSV of measured iterations (see docs/perf.md)"),
+    out: Path | None = typer.Option(None, help="write a calibration YAML entry here"),
+    gpu: str | None = typer.Option(None, help="only rows of this GPU (default: the only one)"),
+    stack: str = typer.Option("user", help="name of the software stack measured"),
+    json_: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Fit the model's efficiencies and overheads to your measured iteration times."""
+
+    def job() -> None:
+        from costcorrect.perf.fit import fit_measurement_file
+
+        result = fit_measurement_file(measurements, state.catalog(), gpu, stack)
+        if out is not None:
+            atomic_write(out, result.to_yaml())
+        if json_:
+            echo_json(result.to_dict())
+        else:
+            from costcorrect.cli.render import print_entry
+
+            print_entry(result.to_dict())
+
+    run_guarded(job)

@@ -1,0 +1,1 @@
+"""Validation of the performance and serving models against released real-GPU data."""
