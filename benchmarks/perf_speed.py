@@ -55,14 +55,14 @@ def cli_latency() -> list[float]:
 
 def vectorised(dep: Deployment, batch: np.ndarray, context: np.ndarray) -> float:
     t = time.perf_counter()
-    step_time(dep, Batch.decode(batch, context)).total_s
+    _ = step_time(dep, Batch.decode(batch, context)).total_s
     return time.perf_counter() - t
 
 
 def scalar_loop(dep: Deployment, batch: np.ndarray, context: np.ndarray) -> float:
     t = time.perf_counter()
     for b, c in zip(batch, context, strict=True):
-        step_time(dep, Batch.decode(b, c)).total_s
+        _ = step_time(dep, Batch.decode(b, c)).total_s
     return time.perf_counter() - t
 
 

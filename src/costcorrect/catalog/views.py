@@ -85,7 +85,7 @@ def _attn_kind(m) -> str:
 
 
 def entry_dict(catalog: Catalog, kind: str, name: str) -> dict[str, Any]:
-    """Every field of one entry; sourced numbers as ``{value, source, date}``; plus derived sizes."""
+    """Every field of one entry, sourced numbers as ``{value, source, date}``, derived sizes."""
     _check_kind(kind)
     if kind == "prices":
         from costcorrect.catalog.prices import find_api_price

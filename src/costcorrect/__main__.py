@@ -1,0 +1,5 @@
+"""``python -m costcorrect`` runs the CLI."""
+
+from costcorrect.cli import main
+
+main()

@@ -1,0 +1,134 @@
+import pytest
+
+from costcorrect.catalog import load_catalog
+from costcorrect.catalog.base import Sourced
+from costcorrect.errors import InputError
+
+REQUIRED_GPUS = [
+    "A100-40GB-SXM",
+    "A100-80GB-SXM",
+    "H100-SXM",
+    "H100-PCIe",
+    "H200",
+    "B200",
+    "L40S",
+    "MI300X",
+]
+REQUIRED_MODELS = [
+    "opt-13b",
+    "opt-66b",
+    "opt-175b",
+    "llama-2-7b",
+    "llama-2-13b",
+    "llama-2-70b",
+    "llama-3.1-8b",
+    "llama-3.1-70b",
+    "llama-3.1-405b",
+    "mistral-7b",
+    "yi-34b",
+    "falcon-180b",
+    "bloom-176b",
+    "mixtral-8x7b",
+    "deepseek-v3",
+    "qwen3-32b",
+    "mamba2-2.7b",
+]
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def test_required_entries_present(catalog):
+    for gpu in REQUIRED_GPUS:
+        catalog.hardware.get(gpu)
+    for model in REQUIRED_MODELS:
+        catalog.models.get(model)
+
+
+@pytest.mark.parametrize("name", REQUIRED_MODELS)
+def test_parameter_counts_within_2_percent_of_published(catalog, name):
+    m = catalog.models.get(name)
+    assert m.param_count == pytest.approx(m.published_params.value, rel=0.02)
+    if m.published_active_params is not None:
+        assert m.active_param_count == pytest.approx(m.published_active_params.value, rel=0.02)
+
+
+def test_kv_bytes_per_token(catalog):
+    assert catalog.models.get("llama-3.1-70b").kv_bytes_per_token("bf16") == 327_680
+    assert catalog.models.get("llama-3.1-70b").kv_bytes_per_token("fp8") == 163_840
+    # MLA caches the latent (512) + rope key (64) per layer
+    assert catalog.models.get("deepseek-v3").kv_bytes_per_token("bf16") == 61 * 576 * 2
+    assert catalog.models.get("mamba2-2.7b").kv_bytes_per_token() == 0
+    assert catalog.models.get("mamba2-2.7b").ssm_state_bytes_per_sequence() > 0
+
+
+def test_every_number_has_source_and_date(catalog):
+    for table in (catalog.hardware, catalog.models):
+        for entry in table:
+            for name in type(entry).model_fields:
+                value = getattr(entry, name)
+                values = value.values() if isinstance(value, dict) else [value]
+                for v in values:
+                    if isinstance(v, Sourced):
+                        assert v.source and v.date, (entry.name, name)
+
+
+def test_datasheet_values_are_si(catalog):
+    h100 = catalog.hardware.get("h100")
+    assert h100.hbm_bytes_per_s.value == 3.35e12
+    assert h100.flops_per_s["bf16"].value == pytest.approx(989.4e12)
+    assert h100.price_usd_per_hour == pytest.approx(2.99)
+
+
+def test_unknown_name_suggests(catalog):
+    with pytest.raises(InputError, match=r"gpu: got 'H1000'.*expected one of"):
+        catalog.hardware.get("H1000")
+
+
+def test_user_file_overrides_one_field_and_adds_entry(tmp_path):
+    user = tmp_path / "my.yaml"
+    user.write_text(
+        "schema_version: 1\n"
+        "hardware:\n"
+        "  - name: h100\n"
+        "    source: my contract\n"
+        "    date: 2026-01-01\n"
+        "    price_usd_per_s: $2.10/h\n"
+        "    flops_per_s: {fp8: 2000TFLOPS}\n"
+    )
+    cat = load_catalog([user])
+    h = cat.hardware.get("H100-SXM")
+    assert h.price_usd_per_hour == pytest.approx(2.10)
+    assert h.price_usd_per_s.source == "my contract"
+    assert h.hbm_bytes_per_s.source != "my contract"  # untouched fields keep their provenance
+    assert h.flops_per_s["fp8"].value == 2e15 and "bf16" in h.flops_per_s
+    assert load_catalog().hardware.get("H100-SXM").price_usd_per_hour == pytest.approx(2.99)
+
+
+def test_set_override():
+    cat = load_catalog(overrides=["models.llama-3.1-8b.kv_dtype=fp8"])
+    assert cat.models.get("llama-3.1-8b").kv_bytes_per_token() == 65_536
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "hardware:\n  - name: X\n    source: s\n    date: 2024-01-01\n",
+            r"hardware\[X\]\.vendor: got None, expected a value",
+        ),
+        ("schema_version: 7\n", "schema_version: got 7"),
+        ("hardware: [\n", "invalid YAML"),
+        (
+            "hardware:\n  - name: h100\n    hbm_bytes_per_s: 3.35TB\n",
+            "hbm_bytes_per_s: got '3.35TB', expected a bandwidth",
+        ),
+    ],
+)
+def test_bad_user_yaml(tmp_path, text, message):
+    user = tmp_path / "bad.yaml"
+    user.write_text(text)
+    with pytest.raises(InputError, match=message):
+        load_catalog([user])

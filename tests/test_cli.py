@@ -1,0 +1,130 @@
+"""The CLI as users run it: a real subprocess, exit codes, one-line errors, no partial files."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXE = [sys.executable, "-m", "costcorrect"]
+
+
+def run(*args, cwd=None):
+    return subprocess.run([*EXE, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_perf_step_json():
+    r = run(
+        "perf",
+        "step",
+        "--model",
+        "llama-3.1-70b",
+        "--gpu",
+        "H100",
+        "--tp",
+        "8",
+        "--batch",
+        "16",
+        "--context",
+        "2048",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["gpu"] == "H100-SXM"
+    assert data["total_s"] == pytest.approx(sum(o["seconds"] for o in data["ops"].values()))
+
+
+def test_demo_prints_summary():
+    r = run("demo")
+    assert r.returncode == 0, r.stderr
+    assert "llama-3.1-70b" in r.stdout and "$ / M output tokens" in r.stdout
+
+
+def test_catalog_list_and_show():
+    r = run("catalog", "list", "models", "--json")
+    assert r.returncode == 0 and any(m["name"] == "deepseek-v3" for m in json.loads(r.stdout))
+    r = run("catalog", "show", "hardware", "h100", "--json")
+    shown = json.loads(r.stdout)
+    assert shown["hbm_bytes_per_s"]["value"] == 3.35e12 and shown["hbm_bytes_per_s"]["source"]
+    r = run("catalog", "list", "prices")
+    assert r.returncode == 0 and "gpt-4o" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (("perf", "step", "--gpu", "H900"), "gpu: got 'H900'"),
+        (("perf", "step", "--batch", "-4"), "batch: got -4"),
+        (
+            ("--set", "hardware.H100-SXM.hbm_bytes_per_s=3.35TB", "perf", "step"),
+            "hbm_bytes_per_s: got '3.35TB', expected a bandwidth",
+        ),
+        (("catalog", "list", "gpus"), "kind: got 'gpus'"),
+    ],
+)
+def test_bad_input_is_one_line_without_traceback(args, field):
+    r = run(*args)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and field in lines[0]
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_bad_catalog_file_and_no_partial_output(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hardware:\n  - name: h100\n    memory_bytes: lots\n")
+    r = run("--catalog", str(bad), "perf", "step")
+    assert r.returncode != 0 and "memory_bytes: got 'lots'" in r.stderr
+    measurements = tmp_path / "m.csv"
+    measurements.write_text("gpu,model,tp,phase,batch_size,prompt_tokens,context_tokens\n")
+    out = tmp_path / "calibration.yaml"
+    r = run("perf", "fit", str(measurements), "--out", str(out))
+    assert r.returncode != 0 and "missing column 'time_s'" in r.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == sorted([bad, measurements])
+
+
+def test_perf_fit_writes_a_usable_calibration(tmp_path: Path):
+    import pandas as pd
+
+    from costcorrect.catalog import load_catalog
+    from costcorrect.catalog.calibrations import PerfParams
+    from costcorrect.perf.fit import predict
+
+    rows = [
+        {
+            "gpu": "L40S",
+            "model": "llama-3.1-8b",
+            "tp": 1,
+            "phase": phase,
+            "batch_size": b,
+            "prompt_tokens": p,
+            "context_tokens": p,
+        }
+        for b in (1, 8, 32)
+        for p in (256, 1024, 4096)
+        for phase in ("prefill", "decode")
+    ]
+    df = pd.DataFrame(rows).assign(pp=1)
+    df["time_s"] = predict(df, PerfParams(gemm_flops_eff=0.5), load_catalog())
+    csv = tmp_path / "l40s.csv"
+    df.drop(columns="pp").to_csv(csv, index=False)
+    out = tmp_path / "cal.yaml"
+    r = run("perf", "fit", str(csv), "--out", str(out), "--stack", "mine", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["hardware"] == "L40S"
+    r = run(
+        "--catalog",
+        str(out),
+        "perf",
+        "step",
+        "--gpu",
+        "L40S",
+        "--model",
+        "llama-3.1-8b",
+        "--stack",
+        "mine",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr

@@ -1,0 +1,125 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from costcorrect.catalog import load_catalog
+from costcorrect.catalog.calibrations import PerfParams
+from costcorrect.errors import InputError
+from costcorrect.perf import Batch, Deployment, step_time
+from costcorrect.perf.fit import fit, predict
+
+
+@pytest.fixture(scope="module")
+def dep():
+    return Deployment.from_names("llama-3.1-70b", "H100-SXM", tp=8)
+
+
+def test_ops_sum_to_total_and_vectorised_matches_scalar(dep):
+    batch = np.array([1, 8, 64, 256])
+    context = np.array([128, 1024, 4096, 16384])
+    vec = step_time(dep, Batch.decode(batch, context))
+    assert np.allclose(sum(vec.seconds.values()), vec.total_s)
+    for i in range(len(batch)):
+        scalar = step_time(dep, Batch.decode(int(batch[i]), int(context[i])))
+        assert float(scalar.total_s) == pytest.approx(float(vec.total_s[i]), rel=1e-12)
+
+
+def test_decode_is_weight_bound_at_small_batch(dep):
+    t = step_time(dep, Batch.decode(1, 128))
+    weights = dep.weight_bytes_per_gpu
+    floor = weights / dep.hardware.hbm_bytes_per_s.value
+    assert float(t.total_s) > floor  # cannot beat streaming the weights once
+    gemm_bytes = sum(float(t.bytes[op]) for op in ("qkv", "o_proj", "ffn"))
+    assert gemm_bytes == pytest.approx(weights, rel=0.05)
+
+
+def test_monotone_in_batch_context_and_prompt(dep):
+    b = np.arange(1, 513)
+    assert np.all(np.diff(step_time(dep, Batch.decode(b, 2048)).total_s) >= 0)
+    c = np.arange(1, 65536, 512)
+    assert np.all(np.diff(step_time(dep, Batch.decode(32, c)).total_s) >= 0)
+    p = np.arange(1, 16384, 64)
+    assert np.all(np.diff(step_time(dep, Batch.prefill(p)).total_s) > 0)
+
+
+def test_prefill_flops_match_2_params_per_token(dep):
+    t = step_time(dep, Batch.prefill(4096))
+    linear_flop = sum(float(t.flop[op]) for op in ("qkv", "o_proj", "ffn"))
+    params = sum(x.params for x in dep.model.linears())
+    assert linear_flop * dep.tp == pytest.approx(2 * params * 4096, rel=1e-9)
+    # causal attention: 4·n_q·d_h·n·(n+1)/2 per layer
+    m = dep.model
+    expected = 4 * m.num_attention_heads * m.attn_head_dim * 4096 * 4097 / 2 * m.num_layers
+    assert float(t.flop["attn_prefill"]) * dep.tp == pytest.approx(expected, rel=1e-9)
+
+
+def test_tp_shards_weights_and_kv():
+    one = Deployment.from_names("llama-3.1-8b", "H100-SXM", tp=1)
+    two = Deployment.from_names("llama-3.1-8b", "H100-SXM", tp=2)
+    assert two.weight_bytes_per_gpu == pytest.approx(one.weight_bytes_per_gpu / 2, rel=0.01)
+    assert two.kv_bytes_per_token_per_gpu == one.kv_bytes_per_token_per_gpu / 2
+    assert two.kv_capacity_tokens > 2 * one.kv_capacity_tokens
+    eight = Deployment.from_names("llama-3.1-8b", "H100-SXM", tp=8)  # 8 KV heads: 1 per GPU
+    assert eight.kv_elements_per_token_per_layer_per_gpu == 2 * 128
+
+
+def test_quantised_weights_stream_fewer_bytes():
+    bf16 = Deployment.from_names("llama-3.1-70b", "H100-SXM", tp=4)
+    fp8 = Deployment.from_names("llama-3.1-70b", "H100-SXM", tp=4, weight_format="fp8")
+    awq = Deployment.from_names("llama-3.1-70b", "H100-SXM", tp=4, weight_format="awq-int4")
+    times = [float(step_time(d, Batch.decode(1, 512)).total_s) for d in (bf16, fp8, awq)]
+    assert times[0] > times[1] > times[2]
+
+
+def test_moe_decode_reads_only_touched_experts():
+    dep = Deployment.from_names("mixtral-8x7b", "H100-SXM", tp=2)
+    one = float(step_time(dep, Batch.decode(1, 512)).bytes["moe"])
+    many = float(step_time(dep, Batch.decode(256, 512)).bytes["moe"])
+    assert many / one == pytest.approx(4.0, rel=0.05)  # 2 of 8 experts → all 8
+
+
+def test_memory_fit_errors():
+    dep = Deployment.from_names("llama-3.1-405b", "H100-SXM", tp=2)
+    assert not dep.fits
+    with pytest.raises(InputError, match="tp: got 2, expected more GPUs"):
+        dep.check_fits()
+    with pytest.raises(InputError, match="tp: got 3"):
+        Deployment.from_names("llama-3.1-70b", "H100-SXM", tp=3)
+    with pytest.raises(InputError, match="batch: got -1"):
+        Batch.decode(-1, 10)
+
+
+def test_every_catalog_model_runs_on_h200():
+    cat = load_catalog()
+    for model in cat.models:
+        dep = Deployment(model, cat.hardware.get("H200"), tp=8 if model.num_attention_heads else 1)
+        t = step_time(dep, Batch.prefill(512) + Batch.decode(16, 1024))
+        assert np.isfinite(t.total_s) and float(t.total_s) > 0, model.name
+
+
+def test_fit_recovers_parameters_from_synthetic_timings():
+    cat = load_catalog()
+    truth = PerfParams(gemm_flops_eff=0.6, gemm_hbm_eff=0.75, iteration_overhead_s=3e-3)
+    rows = [
+        {
+            "gpu": "H100-SXM",
+            "model": "llama-2-70b",
+            "tp": tp,
+            "pp": 1,
+            "phase": phase,
+            "batch_size": b,
+            "prompt_tokens": p,
+            "context_tokens": p + 64,
+        }
+        for tp in (2, 4, 8)
+        for b in (1, 4, 16, 64)
+        for p in (128, 512, 2048, 8192)
+        for phase in ("prefill", "decode")
+    ]
+    df = pd.DataFrame(rows)
+    df["time_s"] = predict(df, truth, cat)
+    free = ("gemm_flops_eff", "gemm_hbm_eff", "iteration_overhead_s")
+    result = fit(df, cat, PerfParams(), free)
+    assert result.params.gemm_flops_eff == pytest.approx(0.6, rel=0.02)
+    assert result.params.gemm_hbm_eff == pytest.approx(0.75, rel=0.02)
+    assert result.train_median_ape < 1e-3
