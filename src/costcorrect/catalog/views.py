@@ -67,7 +67,7 @@ def summary_frame(catalog: Catalog, kind: str) -> pd.DataFrame:
                     "kind": w.kind,
                     "mean input tok": round(w.mean_input_tokens, 1),
                     "mean output tok": round(w.mean_output_tokens, 1),
-                    "source": w.source,
+                    "date": str(w.date),
                 }
             )
     else:

@@ -19,11 +19,15 @@ app.add_typer(perf_cmd.app, name="perf")
 @app.callback()
 def _root(
     catalog: list[str] = typer.Option(
-        [], "--catalog", help="extra catalog YAML adding or overriding entries (repeatable)"
+        [],
+        "--catalog",
+        metavar="FILE",
+        help="extra catalog YAML adding or overriding entries (repeatable)",
     ),
     set_: list[str] = typer.Option(
         [],
         "--set",
+        metavar="KIND.NAME.FIELD=VALUE",
         help="override one field: KIND.NAME.FIELD=VALUE, e.g. "
         "hardware.H100-SXM.price_usd_per_s='$2.10/h' (repeatable)",
     ),

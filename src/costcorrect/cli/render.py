@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -9,14 +10,15 @@ from rich.table import Table
 
 from costcorrect.units import format_quantity
 
-console = Console()
+# Piped output is not squeezed to 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def print_frame(frame, title: str) -> None:
     """A DataFrame as a rich table."""
     table = Table(title=title)
-    for col in frame.columns:
-        table.add_column(str(col))
+    for i, col in enumerate(frame.columns):
+        table.add_column(str(col), no_wrap=i == 0)
     for row in frame.itertuples(index=False):
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)

@@ -44,11 +44,11 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "attn_flops_eff": (0.02, 1.0),
     "attn_hbm_eff": (0.02, 1.0),
     "attn_score_bytes": (0.0, 64.0),
+    "attn_flat_pair_bytes": (0.0, 64.0),
     "elementwise_hbm_eff": (0.02, 1.0),
     "kernel_launch_s": (0.0, 1e-4),
     "iteration_overhead_s": (0.0, 0.1),
     "per_sequence_overhead_s": (0.0, 1e-3),
-    "per_prefill_overhead_s": (0.0, 0.1),
     "link_eff": (0.02, 1.0),
     "collective_latency_s": (0.0, 5e-4),
 }

@@ -157,11 +157,7 @@ def step_time(dep: Deployment, batch: Batch) -> StepTime:
     )
 
     _communication(dep, tokens, acc)
-    overhead = (
-        p.iteration_overhead_s
-        + p.per_sequence_overhead_s * batch.sequences
-        + p.per_prefill_overhead_s * batch.prefill_seqs
-    )
+    overhead = p.iteration_overhead_s + p.per_sequence_overhead_s * batch.sequences
     acc.add("overhead", np.where(active, overhead, 0.0))
     return acc.result()
 
@@ -183,16 +179,18 @@ def _attention(dep: Deployment, batch: Batch, acc: _Accumulator, flops, hbm, t_l
         pairs = np.minimum(pairs, batch.prefill_tokens * window)
         kv_prefill = np.minimum(kv_prefill, batch.prefill_seqs * window + batch.prefill_tokens)
         kv_decode = np.minimum(kv_decode, batch.decode_seqs * window)
-    for phase, n_query, work, kv_tokens in (
-        ("prefill", batch.prefill_tokens, pairs, kv_prefill),
-        ("decode", batch.decode_seqs, kv_decode, kv_decode),
+    # engines that run a prefill batch as one masked sequence touch T²/2 score pairs
+    flat_pairs = batch.prefill_tokens**2 / 2.0
+    for phase, n_query, work, kv_tokens, flat in (
+        ("prefill", batch.prefill_tokens, pairs, kv_prefill, flat_pairs),
+        ("decode", batch.decode_seqs, kv_decode, kv_decode, 0.0),
     ):
         d_qk, d_v = m.attention_dims(phase)  # type: ignore[arg-type]
         flop = 2.0 * heads * (d_qk + d_v) * work
         # KV read, Q read / output write, new KV written, and any materialised score matrix
         nbytes = (
             kv_tokens * kv_token_bytes
-            + heads * work * dep.params.attn_score_bytes
+            + heads * (work * dep.params.attn_score_bytes + flat * dep.params.attn_flat_pair_bytes)
             + n_query * heads * (d_qk + d_v) * ACTIVATION_BYTES
             + n_query * kv_token_bytes
         )

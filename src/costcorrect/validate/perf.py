@@ -215,11 +215,13 @@ def report_markdown(checks: list[Check]) -> str:
     lines += [
         "## Where the model misses, and why",
         "",
-        "- **Batched prefill on A100.** In the Splitwise A100 data a batch of 16 × 512-token "
-        "prompts takes longer than one 8192-token prompt (e.g. TP 4: 2.89 s vs 2.28 s), which "
-        "no FLOP/byte model produces (the batch has less attention work); the H100 data does "
-        "not show it. The fitted `per_prefill_overhead_s` absorbs part of it; the rest is the "
-        "largest prefill error.",
+        "- **Batched prefill is quadratic in the batch's total tokens.** In the Splitwise data a "
+        "batch of 16 × 512-token prompts takes as long as (H100) or longer than (A100, e.g. TP 4: "
+        "2.89 s vs 2.28 s) one 8192-token prompt, although it has 1/16 of the causal attention "
+        "work. The stack evidently attends over the flattened batch with a mask; the model "
+        "carries this as `attn_flat_pair_bytes` (HBM bytes per head per pair of the flattened "
+        "batch, 0 for per-sequence kernels such as FlashAttention/paged attention). The A100 "
+        "excess beyond that is the largest prefill error.",
         "- **Unseen model.** With one model in the fit, per-layer and per-iteration overheads "
         "cannot be told apart, so BLOOM-176B (70 layers, 2.6× the weights per GPU) is an "
         "extrapolation; its decode step in the data is only 10 % slower than Llama-2-70B's at "
