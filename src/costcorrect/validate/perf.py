@@ -21,14 +21,36 @@ import yaml
 
 from costcorrect.catalog import Catalog
 from costcorrect.catalog.calibrations import PerfParams
-from costcorrect.perf.fit import DEFAULT_FREE, fit, predict
-from costcorrect.validate.measurements import step_measurements
+from costcorrect.perf.fit import (
+    DEFAULT_FREE,
+    KERNEL_PARAMS,
+    LINK_PARAMS,
+    fit,
+    fit_to,
+    predict,
+    predict_allreduce,
+    predict_kernels,
+)
+from costcorrect.validate.measurements import (
+    collective_measurements,
+    op_measurements,
+    step_measurements,
+)
 
 HELD_OUT_BATCH = (2, 8, 32)
 HELD_OUT_PROMPT = (256, 1024, 4096)
 HELD_OUT_OUTPUT = (256, 1024, 4096)
 TARGET_MEDIAN_APE, TARGET_MAX_APE = 0.10, 0.30
 SPLITWISE_SOURCE = "Splitwise perf_model.csv (Mutinifni/splitwise-sim @ 8f99e7d)"
+VIDUR_SOURCE = "Vidur kernel profiles mlp.csv + all_reduce.csv (microsoft/vidur @ 7d47513)"
+#: Vidur operator names → the model's linear names; the rest are elementwise kernels
+VIDUR_LINEARS = {
+    "attn_pre_proj": "qkv",
+    "attn_post_proj": "o",
+    "mlp_up_proj": "mlp_up",
+    "mlp_down_proj": "mlp_down",
+}
+VIDUR_ELEMENTWISE = ("input_layernorm", "post_attention_layernorm", "mlp_act", "attn_rope", "add")
 DISTSERVE_SOURCE = "DistServe profiler-a100-80g fits (LLMServe/DistServe @ 82831f1)"
 
 
@@ -118,6 +140,72 @@ def run_checks(shared: Path, catalog: Catalog) -> list[Check]:
             params=a100.params,
         )
     )
+    return checks + run_kernel_checks(shared, catalog)
+
+
+def kernel_rows(shared: Path) -> pd.DataFrame:
+    """Vidur per-layer kernel times as predict_kernels rows: one per linear, plus the sum of a
+    layer's elementwise kernels (the residual ``add`` runs twice per layer)."""
+    ops = op_measurements(shared)
+    linear = ops[ops["op"].isin(VIDUR_LINEARS)].assign(op=lambda d: d["op"].map(VIDUR_LINEARS))
+    elem = ops[ops["op"].isin(VIDUR_ELEMENTWISE)]
+    elem = elem.assign(time_s=np.where(elem["op"] == "add", 2.0, 1.0) * elem["time_s"])
+    keys = ["gpu", "model", "tp", "num_tokens"]
+    elem = elem.groupby(keys, as_index=False)["time_s"].sum().assign(op="elementwise")
+    return pd.concat([linear, elem], ignore_index=True)
+
+
+def allreduce_rows(shared: Path) -> pd.DataFrame:
+    """Vidur intra-node NCCL all-reduce times (workers = GPUs per node used)."""
+    c = collective_measurements(shared)
+    keep = (c["collective"] == "all_reduce") & (c["num_workers"] == c["devices_per_node"])
+    return c[keep & c["gpu"].isin(["A100-80GB-SXM", "H100-SXM"])].reset_index(drop=True)
+
+
+def fit_kernels(kernels: pd.DataFrame, reduces: pd.DataFrame, catalog: Catalog) -> PerfParams:
+    """GEMM/elementwise efficiencies from kernel times, then link terms from all-reduces."""
+    params = fit_to(
+        predict_kernels, kernels.reset_index(drop=True), catalog, PerfParams(), KERNEL_PARAMS
+    ).params
+    return fit_to(
+        predict_allreduce, reduces.reset_index(drop=True), catalog, params, LINK_PARAMS
+    ).params
+
+
+def run_kernel_checks(shared: Path, catalog: Catalog) -> list[Check]:
+    """Kernel-level roofline: fit on Llama-2-7B (and Llama-3-8B), evaluate on Llama-2-70B;
+    all-reduce α-β model fitted on even-indexed sizes, evaluated on the odd ones."""
+    kernels, reduces = kernel_rows(shared), allreduce_rows(shared)
+    checks = []
+    for gpu, k in kernels.groupby("gpu"):
+        r = reduces[reduces["gpu"] == gpu]
+        big = k["model"] == "llama-2-70b"
+        odd = (r["size_bytes"].rank(method="dense") % 2).astype(bool)
+        params = fit_kernels(k[~big], r[~odd], catalog)
+        pk = predict_kernels(k[big].reset_index(drop=True), params, catalog)
+        pr = predict_allreduce(r[odd].reset_index(drop=True), params, catalog)
+        rows = pd.concat(
+            [
+                k[big]
+                .reset_index(drop=True)
+                .assign(
+                    phase=lambda d: np.where(d["op"] == "elementwise", "elementwise", "gemm"),
+                    predicted_s=pk,
+                ),
+                r[odd].reset_index(drop=True).assign(phase="all-reduce", predicted_s=pr),
+            ],
+            ignore_index=True,
+        )
+        rows["ape"] = np.abs(rows["predicted_s"] / rows["time_s"] - 1.0)
+        checks.append(
+            Check(
+                "kernels",
+                f"vidur {gpu} llama-2-7b/llama-3-8b; odd sizes",
+                "llama-2-70b kernels (TP 1-8); even sizes",
+                params,
+                rows,
+            )
+        )
     return checks
 
 
@@ -156,6 +244,22 @@ def fit_calibrations(shared: Path, catalog: Catalog) -> list[dict]:
                     "params": params,
                 }
             )
+    kernels, reduces = kernel_rows(shared), allreduce_rows(shared)
+    for gpu, k in kernels.groupby("gpu"):
+        params = fit_kernels(k, reduces[reduces["gpu"] == gpu], catalog)
+        entries.append(
+            {
+                "name": f"{gpu}/vidur-kernels",
+                "hardware": gpu,
+                "stack": "vidur-kernels",
+                "source": VIDUR_SOURCE,
+                "date": dt.date.today().isoformat(),
+                "fitted_on": "GPU kernel times only (GEMM, elementwise, NCCL all-reduce); "
+                "attention at default efficiencies (flash-style, no score traffic); no CPU or "
+                "scheduler overhead",
+                "params": {k: float(f"{v:.4g}") for k, v in params.model_dump().items()},
+            }
+        )
     return entries
 
 
@@ -174,6 +278,9 @@ def report_markdown(checks: list[Check]) -> str:
     table = summary(checks)
     primary = table[table["check"] == "primary"]
     ok = (primary["median_ape"] <= TARGET_MEDIAN_APE) & (primary["max_ape"] <= TARGET_MAX_APE)
+    verdict = "all GPU × phase rows meet the targets" if ok.all() else f"MISSED on {(~ok).sum()}"
+    transfer = table[~table["check"].isin(["primary", "kernels"])]
+    kernels = table[table["check"] == "kernels"]
     lines = [
         "# Validation of the performance model against real GPUs",
         "",
@@ -187,23 +294,48 @@ def report_markdown(checks: list[Check]) -> str:
         "because their prefill implies 6–9× the GPUs' peak FLOP/s); DistServe's fitted OPT "
         "latency curves on A100-80GB (evaluated on their profiling grid with the alignment "
         "factors divided out — fits, not raw timings); Sarathi-Serve's Yi-34B step times on "
-        "A100-80GB-PCIe (wall clock, including scheduler overhead).",
+        "A100-80GB-PCIe (wall clock, including scheduler overhead); Vidur's per-layer kernel "
+        "times and NCCL all-reduce times on A100/H100.",
         "",
         f"## Primary: held-out sweep points (targets: median ≤ {TARGET_MEDIAN_APE:.0%}, "
         f"worst ≤ {TARGET_MAX_APE:.0%})",
         "",
-        _markdown_table(primary.assign(meets=np.where(ok, "yes", "**no**"))),
+        "All parameters fitted per GPU on the Splitwise sweep points; evaluated on the held-out "
+        f"batch sizes {list(HELD_OUT_BATCH)}, prompt lengths {list(HELD_OUT_PROMPT)} and output "
+        f"lengths {list(HELD_OUT_OUTPUT)} (all TP degrees, both models).",
         "",
-        "Verdict: "
-        + (
-            "all GPU × phase rows meet the targets."
-            if ok.all()
-            else f"MISSED on {(~ok).sum()} rows."
+        _markdown_table(
+            primary.assign(meets=np.where(ok, "yes", "**no**")),
+            ["gpu", "phase", "points", "median_ape", "max_ape", "meets"],
         ),
+        "",
+        f"Verdict: {verdict}.",
         "",
         "## Transfer checks (reported, not tuned)",
         "",
-        _markdown_table(table[table["check"] != "primary"]),
+        _markdown_table(
+            transfer,
+            [
+                "check",
+                "fitted_on",
+                "evaluated_on",
+                "gpu",
+                "phase",
+                "points",
+                "median_ape",
+                "max_ape",
+            ],
+        ),
+        "",
+        "## Kernel level (Vidur profiles)",
+        "",
+        "The same roofline per GEMM and per layer of elementwise kernels, fitted on the small "
+        "models' kernel times and evaluated on Llama-2-70B's (all TP shards, 1–4096 tokens); "
+        "the ring all-reduce (α-β) model fitted on half of the message sizes and evaluated on "
+        "the other half. These parameters form the `vidur-kernels` calibration (GPU kernel "
+        "time only).",
+        "",
+        _markdown_table(kernels, ["gpu", "phase", "points", "median_ape", "max_ape"]),
         "",
         "## Fitted parameters of the primary fits",
         "",
@@ -231,12 +363,17 @@ def report_markdown(checks: list[Check]) -> str:
         "the stack you run (`costcorrect perf fit`).",
         "- **DistServe rows** are the authors' own fitted curves, not timings; the OPT models "
         "are MHA with learned positions.",
+        "- **Kernels.** A single roofline per GEMM misses wave quantisation and small-M "
+        "kernel selection (worst errors at a few tokens, where times are microseconds); the "
+        "all-reduce model misses NCCL's protocol switches for messages below ~100 kB, where "
+        "measured latency is noisy (10–60 µs for the same size). The step-level fits absorb "
+        "these effects into effective efficiencies, which is why the kernel-fitted and "
+        "step-fitted parameters differ.",
     ]
     return "\n".join(lines) + "\n"
 
 
-def _markdown_table(df: pd.DataFrame) -> str:
-    cols = list(df.columns)
+def _markdown_table(df: pd.DataFrame, cols: list[str]) -> str:
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, row in df.iterrows():
         cells = []
