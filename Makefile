@@ -22,7 +22,8 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
 validate: $(VENV)/.installed
-	$(BIN)/python -m costcorrect.validate perf --write docs/validation.md
+	$(BIN)/python -m costcorrect.validate perf --write docs/validation.md \
+		--calibrations src/costcorrect/catalog/data/calibrations.yaml
 
 benchmarks: $(VENV)/.installed
 	$(BIN)/python benchmarks/perf_speed.py --write docs/benchmarks.md
