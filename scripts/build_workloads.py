@@ -23,6 +23,7 @@ import pandas as pd
 import yaml
 
 from costcorrect.catalog.workloads import LengthModel
+from costcorrect.validate.measurements import TRACE_FILES
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "src/costcorrect/catalog/data/workloads"
@@ -30,14 +31,6 @@ MAX_ROWS = 40_000
 SEED = 0
 
 #: workload name -> CSV under the shared ``data/`` folder (columns num_prefill/decode_tokens)
-TRACES = {
-    "sharegpt": "sarathi/data/processed_traces/sharegpt_8k_filtered_stats_llama2_tokenizer.csv",
-    "arxiv-summarization": (
-        "vidur/data/processed_traces/arxiv_summarization_stats_llama2_tokenizer_filtered_v2.csv"
-    ),
-    "azure-conv-2023": "vidur/data/processed_traces/splitwise_conv.csv",
-    "azure-code-2023": "vidur/data/processed_traces/splitwise_code.csv",
-}
 #: licence notices shipped next to the traces (MIT requires the notice in copies)
 NOTICES = {"LICENSE-vidur.txt": "vidur/LICENSE", "LICENSE-sarathi-serve.txt": "sarathi/LICENSE"}
 
@@ -88,7 +81,7 @@ def _stats(label: str, inp: np.ndarray, out: np.ndarray) -> str:
 def build_traces(shared: Path) -> None:
     """Write one .npz per trace and the licence notices; print what was kept."""
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, rel in TRACES.items():
+    for name, rel in TRACE_FILES.items():
         df = pd.read_csv(shared / "data" / rel, usecols=["num_prefill_tokens", "num_decode_tokens"])
         inp = df["num_prefill_tokens"].to_numpy(np.int32)
         out = df["num_decode_tokens"].to_numpy(np.int32)

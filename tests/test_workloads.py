@@ -12,16 +12,9 @@ import yaml
 
 from costcorrect.catalog.workloads import LengthModel, WorkloadSpec, load_trace
 from costcorrect.errors import InputError
+from costcorrect.validate.measurements import TRACE_FILES
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-TRACES = {
-    "sharegpt": "sarathi/data/processed_traces/sharegpt_8k_filtered_stats_llama2_tokenizer.csv",
-    "arxiv-summarization": (
-        "vidur/data/processed_traces/arxiv_summarization_stats_llama2_tokenizer_filtered_v2.csv"
-    ),
-    "azure-conv-2023": "vidur/data/processed_traces/splitwise_conv.csv",
-    "azure-code-2023": "vidur/data/processed_traces/splitwise_code.csv",
-}
 #: published mean (input, output) tokens the parametric fits must reproduce
 PUBLISHED_MEANS = {
     "sharegpt-vllm": (161.31, 337.99),  # vLLM Fig. 11
@@ -95,10 +88,10 @@ def test_empirical_resampling_keeps_pairs(workloads: dict[str, WorkloadSpec]) ->
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared data folder {SHARED} is absent")
-@pytest.mark.parametrize("name", list(TRACES))
+@pytest.mark.parametrize("name", list(TRACE_FILES))
 def test_packaged_matches_full_trace(workloads: dict[str, WorkloadSpec], name: str) -> None:
     w = workloads[name]
-    trace = pd.read_csv(SHARED / "data" / TRACES[name])
+    trace = pd.read_csv(SHARED / "data" / TRACE_FILES[name])
     assert w.n_source_requests == len(trace)
     q = w.quantiles([0.5, 0.9])
     for column, key, mean in (

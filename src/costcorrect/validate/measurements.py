@@ -22,22 +22,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-STEP_COLUMNS = [
-    "dataset",
-    "gpu",
-    "model",
-    "tp",
-    "pp",
-    "phase",
-    "batch_size",
-    "prompt_tokens",
-    "output_tokens",
-    "context_tokens",
-    "time_s",
-    "repeat_cv",
-    "note",
-]
-"""Columns of :func:`step_measurements`, in order."""
+from costcorrect.perf.fit import REQUIRED_COLUMNS
+
+STEP_COLUMNS = ["dataset", *REQUIRED_COLUMNS, "output_tokens", "repeat_cv", "note"]
+"""Columns of :func:`step_measurements`, in order: the perf-fit input plus provenance."""
+
+#: request-length traces under the shared ``data/`` folder (columns num_prefill/decode_tokens)
+TRACE_FILES = {
+    "sharegpt": "sarathi/data/processed_traces/sharegpt_8k_filtered_stats_llama2_tokenizer.csv",
+    "arxiv-summarization": (
+        "vidur/data/processed_traces/arxiv_summarization_stats_llama2_tokenizer_filtered_v2.csv"
+    ),
+    "azure-conv-2023": "vidur/data/processed_traces/splitwise_conv.csv",
+    "azure-code-2023": "vidur/data/processed_traces/splitwise_code.csv",
+}
 
 OPS = (
     "attn_pre_proj",
