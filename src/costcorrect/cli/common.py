@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,15 @@ def run_guarded(job: Callable[[], Any]) -> Any:
     except InputError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
+
+
+def progress(message: str) -> AbstractContextManager[Any]:
+    """A spinner on stderr while long work runs (silent when stderr is not a terminal)."""
+    if not sys.stderr.isatty():
+        return nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
 
 
 def atomic_write(path: str | Path, text: str) -> None:

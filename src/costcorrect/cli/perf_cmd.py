@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from costcorrect.cli.common import atomic_write, echo_json, run_guarded, state
+from costcorrect.cli.common import atomic_write, echo_json, progress, run_guarded, state
 
 app = typer.Typer(no_args_is_help=True, help="Iteration-time model of prefill and decode steps.")
 
@@ -94,7 +94,8 @@ def fit(
     def job() -> None:
         from costcorrect.perf.fit import fit_measurement_file
 
-        result = fit_measurement_file(measurements, state.catalog(), gpu, stack)
+        with progress(f"fitting {measurements} …"):
+            result = fit_measurement_file(measurements, state.catalog(), gpu, stack)
         if out is not None:
             atomic_write(out, result.to_yaml())
         if json_:

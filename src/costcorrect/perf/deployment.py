@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from costcorrect.catalog.calibrations import PerfParams
 from costcorrect.catalog.hardware import Hardware
 from costcorrect.catalog.models import KV_BYTES, WEIGHT_BYTES, ModelSpec
 from costcorrect.errors import InputError
+
+if TYPE_CHECKING:
+    from costcorrect.catalog.loader import Catalog
 
 ACTIVATION_BYTES = 2.0  # bf16/fp16 activations
 RUNTIME_RESERVE_BYTES = 1.5 * 2**30  # CUDA context, graphs, allocator slack per GPU
@@ -59,17 +63,19 @@ class Deployment:
         pp: int = 1,
         *,
         stack: str | None = None,
-        catalog=None,
-        **kwargs,
+        params: PerfParams | None = None,
+        catalog: Catalog | None = None,
+        **options: Any,
     ) -> Deployment:
-        """Build from catalog names; ``params`` come from the best matching calibration."""
+        """Build from catalog names; without ``params``, those of the GPU's calibration
+        (``stack``, else its first). ``options`` are the remaining fields (weight_format, …)."""
         from costcorrect.catalog import load_catalog
         from costcorrect.perf.calibration import calibrated_params
 
         cat = catalog or load_catalog()
         hardware = cat.hardware.get(gpu)
-        params = kwargs.pop("params", None) or calibrated_params(cat, hardware, stack)
-        return cls(cat.models.get(model), hardware, tp, pp, params=params, **kwargs)
+        params = params or calibrated_params(cat, hardware, stack)
+        return cls(cat.models.get(model), hardware, tp, pp, params=params, **options)
 
     # --- sizes --------------------------------------------------------------------------
     @property

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from costcorrect.cli.common import atomic_write, run_guarded
+from costcorrect.cli.common import atomic_write, progress, run_guarded
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -38,12 +38,15 @@ def perf(
 
         root = shared or default_shared_path()
         catalog = load_catalog()
-        text = report_markdown(run_checks(root, catalog))
+        with progress("fitting and evaluating on the shared GPU measurements …"):
+            text = report_markdown(run_checks(root, catalog))
         typer.echo(text)
         if write is not None:
             atomic_write(write, text)
         if calibrations is not None:
-            atomic_write(calibrations, calibrations_yaml(fit_calibrations(root, catalog)))
+            with progress("fitting calibrations …"):
+                entries = fit_calibrations(root, catalog)
+            atomic_write(calibrations, calibrations_yaml(entries))
 
     run_guarded(job)
 
