@@ -128,3 +128,12 @@ def test_perf_fit_writes_a_usable_calibration(tmp_path: Path):
         "--json",
     )
     assert r.returncode == 0, r.stderr
+
+
+def test_catalog_entry_with_missing_field(tmp_path: Path):
+    new = tmp_path / "new.yaml"
+    new.write_text("hardware:\n  - name: X1\n    source: vendor sheet\n    date: 2026-01-01\n")
+    r = run("--catalog", str(new), "catalog", "list", "hardware")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1
+    assert "hardware[X1].vendor: got None, expected a value" in lines[0]
