@@ -153,12 +153,12 @@ def predict_kernels(df: pd.DataFrame, params: PerfParams, catalog: Catalog) -> n
         )
         tokens = df["num_tokens"].to_numpy(float)[idx]
         if op == "elementwise":
-            out[positions[idx]] = elementwise_time(dep, tokens)[0]
+            out[positions[idx]] = elementwise_time(dep, tokens)
             continue
         linear = next((x for x in dep.model.linears() if x.name == op), None)
         if linear is None:
             raise InputError("op", op, f"a linear of {model} or 'elementwise'")
-        out[positions[idx]] = gemm_time(dep, linear, tokens)[0]
+        out[positions[idx]] = gemm_time(dep, linear, tokens)
     return out
 
 

@@ -1,13 +1,22 @@
-"""Op-level roofline of one iteration, vectorised over the arrays of a :class:`Batch`.
+"""Op-level roofline of one iteration as a table of linear op rows (spec §3).
 
-Per op: ``t = max(FLOP / (F·e_c), bytes / (B·e_m)) + launches·t_launch``, summed over layers;
-plus TP all-reduces, PP hand-offs, the LM head and the per-iteration overhead (spec §3).
+Each op row ``j`` has FLOP, HBM-byte and additive-second coefficients on the iteration's
+quantities ``q`` (tokens, prefill pairs, KV tokens, sequences, activity flags, …, see ``Q``):
+
+    t_j = max(FLOP_j·q / F_j, bytes_j·q / B_j) + additive_j·q
+
+summed over rows. ``F_j``/``B_j`` are the effective FLOP/s and bytes/s (datasheet × efficiency);
+additive terms are kernel launches, TP/PP communication and per-iteration overheads. The same
+table is evaluated by numpy over arrays of batches (:meth:`OpTable.evaluate`) and by the
+simulator's compiled loop (:attr:`OpTable.arrays` with :func:`quantities_one`).
 Times are the latency of one iteration through all pipeline stages, in seconds.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -20,6 +29,26 @@ from costcorrect.perf.deployment import ACTIVATION_BYTES, Deployment
 
 #: elementwise kernels per transformer layer (2 norms, activation, rope, 2 residual adds)
 ELEMENTWISE_KERNELS_PER_LAYER = 6
+
+
+class Q(IntEnum):
+    """Quantities of one iteration that op costs are linear in."""
+
+    TOKENS = 0  # rows through the GEMMs: prefill tokens + decoding sequences
+    PREFILL_TOKENS = 1
+    PREFILL_PAIRS = 2  # causal query–key pairs of the prefill chunks (window-capped)
+    PREFILL_KV = 3  # KV tokens the prefill chunks attend to (window-capped)
+    PREFILL_SEQS = 4
+    DECODE_SEQS = 5
+    DECODE_KV = 6  # KV tokens read by the decoding sequences (window-capped)
+    FLAT_PAIRS = 7  # prefill_tokens² / 2: pairs of the batch flattened into one sequence
+    MOE_TOUCHED = 8  # distinct routed experts the batch touches, E·(1 − (1 − k/E)^T)
+    ACTIVE = 9  # 1 if the iteration has any token
+    PREFILL_ACTIVE = 10
+    DECODE_ACTIVE = 11
+
+
+N_Q = len(Q)
 
 
 @dataclass(frozen=True)
@@ -38,36 +67,102 @@ class StepTime:
         def plain(v: np.ndarray) -> object:
             return v.tolist() if np.ndim(v) else float(v)
 
-        return {
-            "total_s": plain(self.total_s),
-            "ops": {
-                op: {
-                    "seconds": plain(s),
-                    "flop": plain(self.flop[op]),
-                    "bytes": plain(self.bytes[op]),
-                }
-                for op, s in self.seconds.items()
-            },
+        ops = {
+            op: {"seconds": plain(s), "flop": plain(self.flop[op]), "bytes": plain(self.bytes[op])}
+            for op, s in self.seconds.items()
         }
+        return {"total_s": plain(self.total_s), "ops": ops}
 
 
-class _Accumulator:
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
-        self.seconds: dict[str, np.ndarray] = {}
-        self.flop: dict[str, np.ndarray] = {}
-        self.bytes: dict[str, np.ndarray] = {}
+@dataclass(frozen=True)
+class OpTable:
+    """Linear cost rows of one deployment's iteration; see the module docstring."""
 
-    def add(self, op: str, seconds, flop=0.0, nbytes=0.0) -> None:
-        for store, value in ((self.seconds, seconds), (self.flop, flop), (self.bytes, nbytes)):
-            store[op] = store.get(op, 0.0) + np.broadcast_to(value, self.shape)
+    names: tuple[str, ...]
+    flop: np.ndarray  # (rows, N_Q) FLOP per unit quantity
+    nbytes: np.ndarray  # (rows, N_Q) HBM bytes per unit quantity
+    flop_rate: np.ndarray  # (rows,) effective FLOP/s
+    byte_rate: np.ndarray  # (rows,) effective bytes/s
+    additive: np.ndarray  # (rows, N_Q) seconds per unit quantity
+    moe_experts: int
+    moe_top_k: int
+    window: int  # sliding-window length in tokens (0: none)
 
-    def result(self) -> StepTime:
-        return StepTime(self.seconds, self.flop, self.bytes)
+    def quantities(self, batch: Batch) -> np.ndarray:
+        """The ``(..., N_Q)`` quantity array of a (vectorised) batch."""
+        return batch_quantities(batch, self.window, self.moe_experts, self.moe_top_k)
+
+    def evaluate(self, batch: Batch) -> StepTime:
+        """Per-op time, FLOP and bytes of ``batch`` (numpy, vectorised over its arrays)."""
+        q = self.quantities(batch)
+        flop = q @ self.flop.T
+        nbytes = q @ self.nbytes.T
+        seconds = np.maximum(flop / self.flop_rate, nbytes / self.byte_rate) + q @ self.additive.T
+        out: tuple[dict[str, np.ndarray], ...] = ({}, {}, {})
+        for j, name in enumerate(self.names):
+            for store, values in zip(out, (seconds, flop, nbytes), strict=True):
+                store[name] = store.get(name, 0.0) + values[..., j]
+        return StepTime(*out)
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """(flop, nbytes, flop_rate, byte_rate, additive) for compiled evaluation."""
+        return self.flop, self.nbytes, self.flop_rate, self.byte_rate, self.additive
 
 
-def _roofline(flop, nbytes, peak_flops: float, hbm: float) -> np.ndarray:
-    return np.maximum(flop / peak_flops, nbytes / hbm)
+def batch_quantities(
+    batch: Batch, window: int = 0, moe_experts: int = 0, moe_top_k: int = 0
+) -> np.ndarray:
+    """The ``(..., N_Q)`` quantities of a batch; a sliding ``window`` caps pairs and KV reads."""
+    tokens = batch.tokens
+    pairs, kv_prefill, kv_decode = (
+        batch.prefill_attn_pairs,
+        batch.prefill_kv_tokens,
+        batch.decode_kv_tokens,
+    )
+    if window:
+        pairs = np.minimum(pairs, batch.prefill_tokens * window)
+        kv_prefill = np.minimum(kv_prefill, batch.prefill_seqs * window + batch.prefill_tokens)
+        kv_decode = np.minimum(kv_decode, batch.decode_seqs * window)
+    q = np.zeros((*np.shape(tokens), N_Q))
+    q[..., Q.TOKENS] = tokens
+    q[..., Q.PREFILL_TOKENS] = batch.prefill_tokens
+    q[..., Q.PREFILL_PAIRS] = pairs
+    q[..., Q.PREFILL_KV] = kv_prefill
+    q[..., Q.PREFILL_SEQS] = batch.prefill_seqs
+    q[..., Q.DECODE_SEQS] = batch.decode_seqs
+    q[..., Q.DECODE_KV] = kv_decode
+    q[..., Q.FLAT_PAIRS] = batch.prefill_tokens**2 / 2.0
+    if moe_experts:
+        q[..., Q.MOE_TOUCHED] = moe_experts * -np.expm1(
+            tokens * math.log1p(-moe_top_k / moe_experts)
+        )
+    q[..., Q.ACTIVE] = tokens > 0
+    q[..., Q.PREFILL_ACTIVE] = batch.prefill_tokens > 0
+    q[..., Q.DECODE_ACTIVE] = batch.decode_seqs > 0
+    return q
+
+
+class _Rows:
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.flop: list[np.ndarray] = []
+        self.nbytes: list[np.ndarray] = []
+        self.rates: list[tuple[float, float]] = []
+        self.additive: list[np.ndarray] = []
+
+    def add(self, name: str, flop=None, nbytes=None, rates=(1.0, 1.0), additive=None) -> None:
+        for store, value in ((self.flop, flop), (self.nbytes, nbytes), (self.additive, additive)):
+            store.append(np.zeros(N_Q) if value is None else value)
+        self.names.append(name)
+        self.rates.append(rates)
+
+
+def _vec(**terms: float) -> np.ndarray:
+    v = np.zeros(N_Q)
+    for key, value in terms.items():
+        v[Q[key.upper()]] += value
+    return v
 
 
 def _gemm_flops(dep: Deployment) -> float:
@@ -75,152 +170,194 @@ def _gemm_flops(dep: Deployment) -> float:
     return dep.hardware.peak_flops(dtype) * dep.params.gemm_flops_eff
 
 
-def gemm_time(
-    dep: Deployment, lin: Linear, tokens: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(seconds, FLOP, bytes) of one layer's ``lin`` on one GPU for ``tokens`` rows.
+def _gemm_row(dep: Deployment, lin: Linear) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(FLOP, bytes, additive) coefficients of one layer's ``lin`` on one GPU.
 
-    Routed experts stream only the experts the batch touches (uniform routing).
-    """
-    p = dep.params
+    Routed experts stream only the experts the batch touches (uniform routing)."""
     shard = dep.tp if lin.sharded else 1
     size = lin.in_features * lin.out_features / shard
+    act = (lin.in_features + lin.out_features) / shard * ACTIVATION_BYTES
     if lin.experts > 1:
-        touched = lin.experts * -np.expm1(tokens * np.log1p(-lin.active_experts / lin.experts))
-        weight_bytes = touched * size * dep.weight_bytes_per_param
-        flop = 2.0 * tokens * lin.active_experts * size
+        flop = _vec(tokens=2.0 * lin.active_experts * size)
+        nbytes = _vec(moe_touched=size * dep.weight_bytes_per_param, tokens=act)
     else:
-        weight_bytes = size * dep.weight_bytes_per_param
-        flop = 2.0 * tokens * size
-    active = tokens > 0
-    act_bytes = tokens * (lin.in_features + lin.out_features) / shard * ACTIVATION_BYTES
-    nbytes = np.where(active, weight_bytes + act_bytes, 0.0)
-    hbm = dep.hardware.hbm_bytes_per_s.value * p.gemm_hbm_eff
-    t = _roofline(flop, nbytes, _gemm_flops(dep), hbm) + np.where(active, p.kernel_launch_s, 0.0)
-    return t, flop, nbytes
+        flop = _vec(tokens=2.0 * size)
+        nbytes = _vec(active=size * dep.weight_bytes_per_param, tokens=act)
+    return flop, nbytes, _vec(active=dep.params.kernel_launch_s)
 
 
-def elementwise_time(dep: Deployment, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(seconds, bytes) of one layer's norms, activation, rope and residual adds: streams of
-    the hidden state (≈10 passes of d) and of the FFN activation (3 passes of f/tp)."""
-    m, p = dep.model, dep.params
+def _elementwise_row(dep: Deployment) -> tuple[np.ndarray, np.ndarray]:
+    """(bytes, additive) of one layer's norms, activation, rope and residual adds: ≈10 passes
+    over the hidden state and 3 over the FFN activation per token."""
+    m = dep.model
     width = max(m.intermediate_size, m.ssm_inner_size, 1) / dep.tp
-    nbytes = tokens * (10.0 * m.hidden_size + 3.0 * width) * ACTIVATION_BYTES
-    hbm = dep.hardware.hbm_bytes_per_s.value * p.elementwise_hbm_eff
-    launches = np.where(tokens > 0, p.kernel_launch_s * ELEMENTWISE_KERNELS_PER_LAYER, 0.0)
-    return nbytes / hbm + launches, nbytes
+    nbytes = _vec(tokens=(10.0 * m.hidden_size + 3.0 * width) * ACTIVATION_BYTES)
+    return nbytes, _vec(active=dep.params.kernel_launch_s * ELEMENTWISE_KERNELS_PER_LAYER)
 
 
-def allreduce_time(hw: Hardware, p: PerfParams, gpus: ArrayLike, nbytes: ArrayLike) -> np.ndarray:
-    """Ring all-reduce of ``nbytes`` over ``gpus`` GPUs (alpha-beta model): ``2(t−1)`` steps of
-    ``nbytes/t`` each over the intra-node link (inter-node beyond one node), seconds."""
+def op_table(dep: Deployment) -> OpTable:
+    """Build the op table of ``dep`` (model × hardware × parallelism × calibration)."""
+    m, hw, p, tp = dep.model, dep.hardware, dep.params, dep.tp
+    hbm = hw.hbm_bytes_per_s.value
+    gemm_rates = (_gemm_flops(dep), hbm * p.gemm_hbm_eff)
+    rows = _Rows()
+    for lin in m.linears():
+        flop, nbytes, additive = _gemm_row(dep, lin)
+        rows.add(lin.op, flop * lin.layers, nbytes * lin.layers, gemm_rates, additive * lin.layers)
+    _attention_rows(dep, rows)
+    _ssm_rows(dep, rows, gemm_rates[0], hbm * p.elementwise_hbm_eff)
+    nbytes, additive = _elementwise_row(dep)
+    rows.add(
+        "elementwise",
+        None,
+        nbytes * m.num_layers,
+        (1.0, hbm * p.elementwise_hbm_eff),
+        additive * m.num_layers,
+    )
+    # LM head over the last position of every sequence (vocab-parallel under TP).
+    d, v = m.hidden_size, m.vocab_size / tp
+    rows.add(
+        "lm_head",
+        _vec(prefill_seqs=2.0 * d * v, decode_seqs=2.0 * d * v),
+        _vec(active=d * v * ACTIVATION_BYTES, prefill_seqs=4.0 * v, decode_seqs=4.0 * v),
+        gemm_rates,
+        _vec(active=p.kernel_launch_s),
+    )
+    _communication_rows(dep, rows)
+    rows.add(
+        "overhead",
+        additive=_vec(
+            active=p.iteration_overhead_s,
+            prefill_seqs=p.per_sequence_overhead_s,
+            decode_seqs=p.per_sequence_overhead_s,
+        ),
+    )
+    rates = np.array(rows.rates)
+    return OpTable(
+        names=tuple(rows.names),
+        flop=np.array(rows.flop),
+        nbytes=np.array(rows.nbytes),
+        flop_rate=rates[:, 0],
+        byte_rate=rates[:, 1],
+        additive=np.array(rows.additive),
+        moe_experts=m.moe.num_experts if m.moe else 0,
+        moe_top_k=m.moe.top_k if m.moe else 0,
+        window=m.sliding_window or 0,
+    )
+
+
+def _attention_rows(dep: Deployment, rows: _Rows) -> None:
+    m, p = dep.model, dep.params
+    layers = m.attention_layer_count
+    if not layers:
+        return
+    heads = m.num_attention_heads / dep.tp
+    kv_token = dep.kv_elements_per_token_per_layer_per_gpu * dep.kv_bytes_per_element
+    rates = (
+        dep.hardware.peak_flops("bf16") * p.attn_flops_eff,
+        dep.hardware.hbm_bytes_per_s.value * p.attn_hbm_eff,
+    )
+    for phase, queries, work, kv, active in (
+        ("prefill", "prefill_tokens", "prefill_pairs", "prefill_kv", "prefill_active"),
+        ("decode", "decode_seqs", "decode_kv", "decode_kv", "decode_active"),
+    ):
+        d_qk, d_v = m.attention_dims(phase)  # type: ignore[arg-type]
+        flop = _vec(**{work: 2.0 * heads * (d_qk + d_v)})
+        # KV read, materialised scores, Q read / output write, this iteration's new KV
+        nbytes = _vec(**{kv: kv_token}) + _vec(**{work: heads * p.attn_score_bytes})
+        nbytes += _vec(**{queries: heads * (d_qk + d_v) * ACTIVATION_BYTES + kv_token})
+        if phase == "prefill":  # engines that attend over the flattened, masked batch
+            nbytes += _vec(flat_pairs=heads * p.attn_flat_pair_bytes)
+        additive = _vec(**{active: p.kernel_launch_s})
+        rows.add(f"attn_{phase}", flop * layers, nbytes * layers, rates, additive * layers)
+
+
+def _ssm_rows(dep: Deployment, rows: _Rows, flops: float, hbm: float) -> None:
+    """Selective-scan core: ~9 FLOP per state element per token; each sequence's fixed state
+    is read and written once per iteration."""
+    m, tp = dep.model, dep.tp
+    if m.ssm is None or not m.ssm_layer_count:
+        return
+    layers = m.ssm_layer_count
+    state = m.ssm_state_bytes_per_sequence() / layers / tp
+    flop = _vec(tokens=9.0 * m.ssm_inner_size * m.ssm.state_size / tp)
+    nbytes = _vec(
+        prefill_seqs=2.0 * state,
+        decode_seqs=2.0 * state,
+        tokens=3.0 * m.ssm_inner_size / tp * ACTIVATION_BYTES,
+    )
+    additive = _vec(active=2.0 * dep.params.kernel_launch_s)
+    rows.add("ssm_scan", flop * layers, nbytes * layers, (flops, hbm), additive * layers)
+
+
+def _communication_rows(dep: Deployment, rows: _Rows) -> None:
+    m, hw, p = dep.model, dep.hardware, dep.params
+    message = m.hidden_size * ACTIVATION_BYTES  # bytes per token
+    if dep.tp > 1:
+        per_byte, per_call = allreduce_coefficients(hw, p, dep.tp)
+        count = 2 * m.num_layers
+        rows.add(
+            "tp_allreduce",
+            additive=_vec(tokens=count * per_byte * message, active=count * per_call),
+        )
+    if dep.pp > 1:
+        span = dep.tp * dep.pp > hw.gpus_per_node
+        link = (hw.inter_node_bytes_per_s if span else hw.intra_node_bytes_per_s).value
+        hops = dep.pp - 1
+        rows.add(
+            "pp_send",
+            additive=_vec(
+                tokens=hops * message / (link * p.link_eff), active=hops * p.collective_latency_s
+            ),
+        )
+
+
+def allreduce_coefficients(hw: Hardware, p: PerfParams, gpus: ArrayLike):
+    """(seconds per byte, seconds per call) of a ring all-reduce over ``gpus`` GPUs (α-β model:
+    ``2(t−1)`` steps, each moving ``bytes/t`` over the intra-node link, inter-node beyond one
+    node, plus the per-step latency)."""
     t = np.asarray(gpus, dtype=float)
     link = np.where(
         t <= hw.gpus_per_node, hw.intra_node_bytes_per_s.value, hw.inter_node_bytes_per_s.value
     )
     steps = 2.0 * (t - 1.0)
-    return steps * (np.asarray(nbytes) / t / (link * p.link_eff) + p.collective_latency_s)
+    return steps / t / (link * p.link_eff), steps * p.collective_latency_s
+
+
+def allreduce_time(hw: Hardware, p: PerfParams, gpus: ArrayLike, nbytes: ArrayLike) -> np.ndarray:
+    """Seconds of one ring all-reduce of ``nbytes`` over ``gpus`` GPUs."""
+    per_byte, per_call = allreduce_coefficients(hw, p, gpus)
+    return per_byte * np.asarray(nbytes) + per_call
+
+
+def gemm_time(dep: Deployment, lin: Linear, tokens: np.ndarray) -> np.ndarray:
+    """Seconds of one layer's ``lin`` on one GPU for ``tokens`` rows (kernel-level fits)."""
+    flop, nbytes, additive = _gemm_row(dep, lin)
+    return _row_seconds(
+        dep,
+        tokens,
+        flop,
+        nbytes,
+        additive,
+        _gemm_flops(dep),
+        dep.hardware.hbm_bytes_per_s.value * dep.params.gemm_hbm_eff,
+    )
+
+
+def elementwise_time(dep: Deployment, tokens: np.ndarray) -> np.ndarray:
+    """Seconds of one layer's elementwise kernels for ``tokens`` rows (kernel-level fits)."""
+    nbytes, additive = _elementwise_row(dep)
+    hbm = dep.hardware.hbm_bytes_per_s.value * dep.params.elementwise_hbm_eff
+    return _row_seconds(dep, tokens, np.zeros(N_Q), nbytes, additive, 1.0, hbm)
+
+
+def _row_seconds(dep, tokens, flop, nbytes, additive, flop_rate, byte_rate) -> np.ndarray:
+    moe = dep.model.moe
+    experts = (moe.num_experts, moe.top_k) if moe else (0, 0)
+    q = batch_quantities(Batch.prefill(tokens), 0, *experts)
+    return np.maximum(q @ flop / flop_rate, q @ nbytes / byte_rate) + q @ additive
 
 
 def step_time(dep: Deployment, batch: Batch) -> StepTime:
     """Time of one iteration of ``batch`` on deployment ``dep``, with its per-op breakdown."""
-    m, hw, p = dep.model, dep.hardware, dep.params
-    tp = dep.tp
-    tokens = batch.tokens
-    active = tokens > 0
-    acc = _Accumulator(np.shape(tokens))
-
-    f_gemm = _gemm_flops(dep)
-    f_attn = hw.peak_flops("bf16") * p.attn_flops_eff
-    hbm = hw.hbm_bytes_per_s.value
-    b_gemm, b_attn, b_elem = hbm * p.gemm_hbm_eff, hbm * p.attn_hbm_eff, hbm * p.elementwise_hbm_eff
-    launch = np.where(active, p.kernel_launch_s, 0.0)
-
-    for lin in m.linears():  # one kernel per matrix per layer
-        t, flop, nbytes = gemm_time(dep, lin, tokens)
-        acc.add(lin.op, t * lin.layers, flop * lin.layers, nbytes * lin.layers)
-
-    _attention(dep, batch, acc, f_attn, b_attn, p.kernel_launch_s)
-    _ssm(dep, batch, acc, f_gemm, b_elem, p.kernel_launch_s)
-
-    elem_s, elem_bytes = elementwise_time(dep, tokens)
-    acc.add("elementwise", elem_s * m.num_layers, 0.0, elem_bytes * m.num_layers)
-
-    # LM head over the last position of every sequence (vocab-parallel under TP).
-    rows, d = batch.sequences, m.hidden_size
-    head_flop = 2.0 * rows * d * m.vocab_size / tp
-    head_bytes = np.where(rows > 0, d * m.vocab_size / tp * ACTIVATION_BYTES, 0.0) + rows * (
-        m.vocab_size / tp * 4.0
-    )
-    acc.add(
-        "lm_head", _roofline(head_flop, head_bytes, f_gemm, b_gemm) + launch, head_flop, head_bytes
-    )
-
-    _communication(dep, tokens, acc)
-    overhead = p.iteration_overhead_s + p.per_sequence_overhead_s * batch.sequences
-    acc.add("overhead", np.where(active, overhead, 0.0))
-    return acc.result()
-
-
-def _attention(dep: Deployment, batch: Batch, acc: _Accumulator, flops, hbm, t_launch) -> None:
-    m, tp = dep.model, dep.tp
-    layers = m.attention_layer_count
-    if not layers:
-        return
-    heads = m.num_attention_heads / tp
-    kv_token_bytes = dep.kv_elements_per_token_per_layer_per_gpu * dep.kv_bytes_per_element
-    window = m.sliding_window
-    pairs, kv_prefill, kv_decode = (
-        batch.prefill_attn_pairs,
-        batch.prefill_kv_tokens,
-        batch.decode_kv_tokens,
-    )
-    if window is not None:  # each query sees at most `window` keys
-        pairs = np.minimum(pairs, batch.prefill_tokens * window)
-        kv_prefill = np.minimum(kv_prefill, batch.prefill_seqs * window + batch.prefill_tokens)
-        kv_decode = np.minimum(kv_decode, batch.decode_seqs * window)
-    # engines that run a prefill batch as one masked sequence touch T²/2 score pairs
-    flat_pairs = batch.prefill_tokens**2 / 2.0
-    for phase, n_query, work, kv_tokens, flat in (
-        ("prefill", batch.prefill_tokens, pairs, kv_prefill, flat_pairs),
-        ("decode", batch.decode_seqs, kv_decode, kv_decode, 0.0),
-    ):
-        d_qk, d_v = m.attention_dims(phase)  # type: ignore[arg-type]
-        flop = 2.0 * heads * (d_qk + d_v) * work
-        # KV read, Q read / output write, new KV written, and any materialised score matrix
-        nbytes = (
-            kv_tokens * kv_token_bytes
-            + heads * (work * dep.params.attn_score_bytes + flat * dep.params.attn_flat_pair_bytes)
-            + n_query * heads * (d_qk + d_v) * ACTIVATION_BYTES
-            + n_query * kv_token_bytes
-        )
-        t = _roofline(flop, nbytes, flops, hbm) + np.where(n_query > 0, t_launch, 0.0)
-        acc.add(f"attn_{phase}", t * layers, flop * layers, nbytes * layers)
-
-
-def _ssm(dep: Deployment, batch: Batch, acc: _Accumulator, flops, hbm, t_launch) -> None:
-    """Selective-scan core of SSM layers: ~9 FLOP per state element per token; the decode
-    step reads and writes each sequence's fixed state."""
-    m, tp = dep.model, dep.tp
-    if m.ssm is None or not m.ssm_layer_count:
-        return
-    layers = m.ssm_layer_count
-    state_elems = m.ssm_inner_size * m.ssm.state_size / tp
-    flop = 9.0 * batch.tokens * state_elems
-    state_bytes = m.ssm_state_bytes_per_sequence() / layers / tp
-    nbytes = batch.sequences * 2.0 * state_bytes + batch.tokens * 3.0 * m.ssm_inner_size / tp * 2
-    t = _roofline(flop, nbytes, flops, hbm) + np.where(batch.tokens > 0, 2 * t_launch, 0.0)
-    acc.add("ssm_scan", t * layers, flop * layers, nbytes * layers)
-
-
-def _communication(dep: Deployment, tokens: np.ndarray, acc: _Accumulator) -> None:
-    m, hw, p = dep.model, dep.hardware, dep.params
-    message = tokens * m.hidden_size * ACTIVATION_BYTES
-    if dep.tp > 1:
-        per = allreduce_time(hw, p, dep.tp, message)
-        acc.add("tp_allreduce", np.where(tokens > 0, per * 2 * m.num_layers, 0.0))
-    if dep.pp > 1:
-        span = dep.tp * dep.pp > hw.gpus_per_node
-        link = hw.inter_node_bytes_per_s if span else hw.intra_node_bytes_per_s
-        hop = message / (link.value * p.link_eff) + p.collective_latency_s
-        acc.add("pp_send", np.where(tokens > 0, hop * (dep.pp - 1), 0.0), 0.0, 0.0)
+    return op_table(dep).evaluate(batch)

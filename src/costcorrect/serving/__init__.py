@@ -1,0 +1,1 @@
+"""Serving architectures and their engines: analytic queueing model and simulator (spec §4)."""
