@@ -54,6 +54,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
 }
 DEFAULT_FREE = tuple(BOUNDS)
 _TIME_SCALE = 1e-3  # seconds-valued parameters are optimised in milliseconds
+#: converge fully so results do not depend on round-off in the model's summation order
+TOLERANCES = {"xtol": 1e-12, "ftol": 1e-12, "gtol": 1e-12, "max_nfev": 5000}
 
 
 def check_measurements(df: pd.DataFrame) -> pd.DataFrame:
@@ -196,7 +198,9 @@ def fit_to(
     def residuals(x: np.ndarray) -> np.ndarray:
         return np.log(predictor(df, _unpack(x, initial, free), catalog) / measured)
 
-    result = least_squares(residuals, x0, bounds=(lower, upper), x_scale="jac", diff_step=1e-3)
+    result = least_squares(
+        residuals, x0, bounds=(lower, upper), x_scale="jac", diff_step=1e-4, **TOLERANCES
+    )
     params = _unpack(result.x, initial, free)
     return FitResult(params, free, np.abs(predictor(df, params, catalog) / measured - 1.0))
 
