@@ -1,0 +1,146 @@
+"""Cost per SLO-compliant served token (spec §1–§2) and its three-term decomposition.
+
+    C = deployment $/s ÷ token goodput = C_prefill + C_decode + C_kv
+
+Colocated/chunked: GPU time is apportioned to prefill and decode by each iteration's token
+share (simulator bookkeeping at λ*), C_kv = 0. Disaggregated/KV-pool: C_prefill and C_decode are
+each pool's $/s over the token goodput of the same system with instantaneous KV movement, and
+C_kv = C(real link) − C(instantaneous) — so the terms sum to the total exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from costcorrect.errors import InputError
+from costcorrect.serving.architectures import Architecture, Disaggregated, KVLink, KVPool
+from costcorrect.serving.contract import Contract
+from costcorrect.serving.goodput import Goodput, simulated_goodput
+from costcorrect.workload import RequestStream
+
+PER_MILLION = 1e6
+
+
+@dataclass(frozen=True)
+class CostBreakdown:
+    """$ per million SLO-compliant output tokens (or total tokens) and where it goes."""
+
+    architecture: str
+    contract: str
+    goodput_rps: float
+    token_goodput_per_s: float
+    gpus: int
+    usd_per_hour: float
+    usd_per_million_tokens: float
+    prefill_usd_per_million: float
+    decode_usd_per_million: float
+    kv_usd_per_million: float
+    token_basis: str
+    reason: str
+    fleet_replicas: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _gpus(arch: Architecture) -> int:
+    if isinstance(arch, Disaggregated):
+        return arch.n_prefill * arch.prefill.gpus + arch.n_decode * arch.decode.gpus
+    return arch.replicas * arch.deployment.gpus
+
+
+def _tokens_per_request(stream: RequestStream, total_tokens: bool) -> float:
+    mean = stream.mean_output_tokens
+    return mean + stream.mean_input_tokens if total_tokens else mean
+
+
+def instantaneous(arch: Disaggregated) -> Disaggregated:
+    """The same system with KV movement that costs nothing (infinite link and pool)."""
+    changes: dict = {"link": KVLink(math.inf)}
+    if isinstance(arch, KVPool):
+        changes["pool_bytes_per_s"] = math.inf
+    return dataclasses.replace(arch, **changes)
+
+
+def cost_per_token(
+    arch: Architecture,
+    contract: Contract,
+    base: RequestStream,
+    total_tokens: bool = False,
+    demand_rps: float | None = None,
+) -> CostBreakdown:
+    """$ per million SLO-compliant tokens of ``arch`` on ``base``'s requests (simulator)."""
+    if demand_rps is not None and not demand_rps > 0:
+        raise InputError("demand", demand_rps, "a positive rate in requests/s")
+    per_request = _tokens_per_request(base, total_tokens)
+    good = simulated_goodput(arch, contract, base)
+    basis = "total tokens" if total_tokens else "output tokens"
+    common = {
+        "architecture": arch.name,
+        "contract": contract.describe(),
+        "goodput_rps": good.rate_per_s,
+        "token_goodput_per_s": good.rate_per_s * per_request,
+        "gpus": _gpus(arch),
+        "usd_per_hour": arch.usd_per_s * 3600.0,
+        "token_basis": basis,
+        "reason": good.reason,
+    }
+    if good.rate_per_s <= 0:
+        nan = float("nan")
+        return CostBreakdown(
+            **common,
+            usd_per_million_tokens=math.inf,
+            prefill_usd_per_million=nan,
+            decode_usd_per_million=nan,
+            kv_usd_per_million=nan,
+        )
+    usd_per_s, replicas = arch.usd_per_s, None
+    if demand_rps is not None:  # fleet: whole replicas, the last one partly idle
+        replicas = math.ceil(demand_rps / good.rate_per_s)
+        usd_per_s, rate = replicas * arch.usd_per_s, demand_rps
+    else:
+        rate = good.rate_per_s
+    total = usd_per_s / (rate * per_request) * PER_MILLION
+    scale = usd_per_s / arch.usd_per_s
+    if isinstance(arch, Disaggregated):
+        prefill, decode = _pool_terms(arch, contract, base, per_request, scale, demand_rps)
+        kv = total - prefill - decode
+    else:
+        prefill, decode = _time_share_terms(arch, base, good, total)
+        kv = 0.0
+    return CostBreakdown(
+        **common,
+        usd_per_million_tokens=total,
+        prefill_usd_per_million=prefill,
+        decode_usd_per_million=decode,
+        kv_usd_per_million=kv,
+        fleet_replicas=replicas,
+    )
+
+
+def _time_share_terms(arch, base, good: Goodput, total: float) -> tuple[float, float]:
+    from costcorrect.serving.simulator import simulate
+
+    result = simulate(arch, base.scaled(good.rate_per_s))
+    busy = result.busy_prefill_s + result.busy_decode_s
+    share = result.busy_prefill_s / busy if busy > 0 else 0.0
+    return total * share, total * (1.0 - share)
+
+
+def _pool_terms(arch, contract, base, per_request, scale, demand_rps) -> tuple[float, float]:
+    ideal = instantaneous(arch)
+    good = simulated_goodput(ideal, contract, base)
+    if good.rate_per_s <= 0:
+        return np.nan, np.nan
+    if demand_rps is not None:
+        replicas = math.ceil(demand_rps / good.rate_per_s)
+        tokens_per_s, scale = demand_rps * per_request, replicas
+    else:
+        tokens_per_s = good.rate_per_s * per_request
+    prefill = scale * arch.prefill_usd_per_s / tokens_per_s * PER_MILLION
+    decode = scale * arch.decode_usd_per_s / tokens_per_s * PER_MILLION
+    return prefill, decode

@@ -1,0 +1,345 @@
+"""Compiled (numba) inner loops of the iteration-level simulator: no Python object per event.
+
+Requests are indexed ``0..n-1`` in arrival order; all state lives in numpy arrays. Iteration
+times come from the deployment's op table (:mod:`costcorrect.perf.roofline`), evaluated here by
+:func:`step_seconds` on the same quantities as the numpy evaluator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# quantity indices, mirroring costcorrect.perf.roofline.Q
+_TOKENS, _PTOK, _PAIRS, _PKV, _PSEQ, _DSEQ, _DKV, _FLAT, _MOE, _ACT, _PACT, _DACT = range(12)
+N_Q = 12
+
+
+@njit(cache=True)
+def step_seconds(q, flop, nbytes, flop_rate, byte_rate, additive):
+    """Σ_j max(FLOP_j·q / F_j, bytes_j·q / B_j) + additive_j·q, seconds."""
+    total = 0.0
+    for j in range(flop.shape[0]):
+        f = 0.0
+        b = 0.0
+        a = 0.0
+        for k in range(N_Q):
+            f += flop[j, k] * q[k]
+            b += nbytes[j, k] * q[k]
+            a += additive[j, k] * q[k]
+        x = f / flop_rate[j]
+        y = b / byte_rate[j]
+        total += (x if x > y else y) + a
+    return total
+
+
+@njit(cache=True)
+def fill_quantities(q, ptok, pairs, pkv, pseq, dseq, dkv, moe_experts, moe_top_k):
+    """Write one iteration's quantities into ``q`` (window caps already applied)."""
+    tokens = ptok + dseq
+    q[_TOKENS] = tokens
+    q[_PTOK] = ptok
+    q[_PAIRS] = pairs
+    q[_PKV] = pkv
+    q[_PSEQ] = pseq
+    q[_DSEQ] = dseq
+    q[_DKV] = dkv
+    q[_FLAT] = ptok * ptok / 2.0
+    if moe_experts > 0:
+        q[_MOE] = moe_experts * (1.0 - (1.0 - moe_top_k / moe_experts) ** tokens)
+    else:
+        q[_MOE] = 0.0
+    q[_ACT] = 1.0 if tokens > 0 else 0.0
+    q[_PACT] = 1.0 if ptok > 0 else 0.0
+    q[_DACT] = 1.0 if dseq > 0 else 0.0
+
+
+@njit(cache=True)
+def _chunk_work(chunk, context, window):
+    """(query–key pairs, KV tokens attended) of ``chunk`` new tokens on ``context`` cached."""
+    pairs = chunk * (context + (chunk + 1.0) / 2.0)
+    kv = context + chunk
+    if window > 0:
+        pairs = min(pairs, chunk * float(window))
+        kv = min(kv, float(window) + chunk)
+    return pairs, kv
+
+
+@njit(cache=True)
+def simulate_instance(
+    arrival,  # float64[n] s
+    todo0,  # int64[n] prefill tokens to compute on arrival (0: arrives prefilled)
+    context0,  # int64[n] KV tokens held on arrival (prefix hits, or a transferred prompt)
+    output,  # int64[n] tokens to generate in total (≥ 1)
+    emitted0,  # int64[n] tokens already generated on arrival (1 for transferred requests)
+    flop,
+    nbytes,
+    flop_rate,
+    byte_rate,
+    additive,
+    moe_experts,
+    moe_top_k,
+    window,
+    chunked,  # bool: Sarathi stall-free batching with budget `token_budget`
+    token_budget,  # tokens per iteration (colocated: prefill batch cap; chunked: τ)
+    max_seqs,
+    kv_capacity,  # KV tokens the instance holds
+    read_s_per_context_token,  # seconds to fetch arrival KV (KV-pool prefix hits), per token
+):
+    """Serve ``n`` requests on one instance with continuous batching.
+
+    Colocated (``chunked=False``): waiting prompts are batched (FCFS, token budget) into a
+    prefill-only iteration that stalls running decodes (vLLM v0). Chunked: each iteration runs
+    every decode plus prefill chunks filling the budget τ (Sarathi-Serve). Admission needs the
+    prompt's KV to fit; a decode step that would overflow preempts the most recently admitted
+    request, which recomputes prompt + generated tokens later (vLLM's default).
+
+    Returns first-token times, completion times, preemption counts and
+    (prefill-attributed busy s, decode-attributed busy s, iterations).
+    """
+    n = arrival.shape[0]
+    first = np.full(n, -1.0)
+    done = np.full(n, -1.0)
+    preempted = np.zeros(n, np.int64)
+    todo = todo0.copy()
+    context = context0.copy()
+    emitted = emitted0.copy()
+    held = np.zeros(n, np.int64)  # KV tokens reserved by a running request
+    fetched = np.zeros(n, np.bool_)
+    queue = np.empty(2 * n + 1, np.int64)  # deque: preempted requests re-enter at the front
+    head = n
+    tail = n
+    running = np.empty(max_seqs, np.int64)
+    chunk = np.zeros(max_seqs, np.int64)
+    n_run = 0
+    kv_used = 0
+    q = np.zeros(N_Q)
+    t = 0.0
+    nxt = 0
+    finished = 0
+    busy_prefill = 0.0
+    busy_decode = 0.0
+    iterations = 0
+    while finished < n:
+        while nxt < n and arrival[nxt] <= t:
+            queue[tail] = nxt
+            tail += 1
+            nxt += 1
+        # requests that arrive prefilled join the batch without compute
+        while head < tail and n_run < max_seqs and todo[queue[head]] == 0:
+            i = queue[head]
+            need = context[i]
+            if kv_used + need > kv_capacity and n_run > 0:
+                break
+            head += 1
+            held[i] = need
+            kv_used += need
+            running[n_run] = i
+            chunk[n_run] = 0
+            n_run += 1
+        # --- form the iteration ---------------------------------------------------------------
+        ptok = 0.0
+        pairs = 0.0
+        pkv = 0.0
+        pseq = 0.0
+        dseq = 0.0
+        dkv = 0.0
+        fetch_s = 0.0
+        n_new = 0  # requests admitted into this iteration from the queue
+        if chunked:
+            budget = token_budget
+            for r in range(n_run):  # every decoding sequence takes one token
+                if todo[running[r]] == 0:
+                    budget -= 1
+            for r in range(n_run):  # continue partial prefills in admission order
+                i = running[r]
+                chunk[r] = 0
+                if todo[i] > 0 and budget > 0:
+                    c = min(todo[i], budget)
+                    chunk[r] = c
+                    budget -= c
+        else:
+            budget = token_budget
+            for r in range(n_run):
+                chunk[r] = 0
+        # admit waiting prompts (colocated: only when a prefill iteration is possible)
+        while head < tail and n_run + n_new < max_seqs:
+            i = queue[head]
+            if todo[i] == 0:
+                break
+            if chunked:
+                if budget <= 0:
+                    break
+                c = min(todo[i], budget)
+            else:
+                c = todo[i]
+                if n_new > 0 and ptok + c > token_budget:
+                    break
+            need = context[i] + todo[i]
+            if kv_used + need > kv_capacity and (n_run + n_new) > 0:
+                break
+            head += 1
+            held[i] = need
+            kv_used += need
+            running[n_run + n_new] = i
+            chunk[n_run + n_new] = c
+            n_new += 1
+            if chunked:
+                budget -= c
+            else:
+                ptok += c
+        if not chunked:
+            ptok = 0.0
+        n_run += n_new
+        colocated_prefill = (not chunked) and n_new > 0
+        # KV growth of this iteration's decodes; preempt from the back if it overflows
+        if not colocated_prefill:
+            decoding = 0
+            for r in range(n_run):
+                if todo[running[r]] == 0:
+                    decoding += 1
+            while n_run > 0 and kv_used + decoding > kv_capacity:
+                n_run -= 1
+                i = running[n_run]
+                kv_used -= held[i]
+                held[i] = 0
+                if todo[i] == 0:
+                    decoding -= 1
+                preempted[i] += 1
+                total = context[i] + todo[i]  # recompute all but surviving prefix-cache hits
+                context[i] = context0[i] if todo0[i] > 0 else 0
+                todo[i] = total - context[i]
+                head -= 1
+                queue[head] = i
+        if n_run == 0:
+            if nxt < n:
+                t = max(t, arrival[nxt])
+            continue
+        for r in range(n_run):
+            i = running[r]
+            if colocated_prefill and r < n_run - n_new:
+                continue  # decodes stall during a whole-prompt prefill iteration
+            if chunk[r] > 0:
+                w_pairs, w_kv = _chunk_work(float(chunk[r]), float(context[i]), window)
+                ptok += chunk[r]
+                pairs += w_pairs
+                pkv += w_kv
+                pseq += 1.0
+                if not fetched[i] and read_s_per_context_token > 0.0:
+                    fetch_s += context[i] * read_s_per_context_token
+                    fetched[i] = True
+            elif todo[i] == 0 and not colocated_prefill:
+                dseq += 1.0
+                ctx = float(context[i])
+                dkv += min(ctx, float(window)) if window > 0 else ctx
+        fill_quantities(q, ptok, pairs, pkv, pseq, dseq, dkv, moe_experts, moe_top_k)
+        dt = step_seconds(q, flop, nbytes, flop_rate, byte_rate, additive) + fetch_s
+        t += dt
+        iterations += 1
+        share = ptok / (ptok + dseq) if ptok + dseq > 0 else 0.0
+        busy_prefill += dt * share
+        busy_decode += dt * (1.0 - share)
+        # --- apply the iteration's results ----------------------------------------------------
+        keep = 0
+        for r in range(n_run):
+            i = running[r]
+            emit = False
+            if chunk[r] > 0:
+                context[i] += chunk[r]
+                todo[i] -= chunk[r]
+                emit = todo[i] == 0
+            elif todo[i] == 0 and not colocated_prefill:
+                context[i] += 1
+                held[i] += 1
+                kv_used += 1
+                emit = True
+            if emit:
+                emitted[i] += 1
+                if first[i] < 0.0:
+                    first[i] = t
+                if emitted[i] >= output[i]:
+                    done[i] = t
+                    kv_used -= held[i]
+                    held[i] = 0
+                    finished += 1
+                    continue
+            running[keep] = i
+            chunk[keep] = 0
+            keep += 1
+        n_run = keep
+    return first, done, preempted, busy_prefill, busy_decode, iterations
+
+
+@njit(cache=True)
+def simulate_prefill_pool(
+    arrival,
+    todo,
+    context,
+    flop,
+    nbytes,
+    flop_rate,
+    byte_rate,
+    additive,
+    moe_experts,
+    moe_top_k,
+    window,
+    instances,
+    token_budget,
+    read_s_per_context_token,
+):
+    """Prefill-only instances sharing one FCFS queue (an M/G/c with batching): a free instance
+    takes every waiting prompt up to the token budget. Returns (completion s, instance, busy s)."""
+    n = arrival.shape[0]
+    done = np.empty(n)
+    where = np.empty(n, np.int64)
+    free = np.zeros(instances)
+    q = np.zeros(N_Q)
+    busy = 0.0
+    i = 0
+    while i < n:
+        k = 0
+        for m in range(1, instances):
+            if free[m] < free[k]:
+                k = m
+        t = max(free[k], arrival[i])
+        ptok = 0.0
+        pairs = 0.0
+        pkv = 0.0
+        fetch_s = 0.0
+        j = i
+        while j < n and arrival[j] <= t and (j == i or ptok + todo[j] <= token_budget):
+            w_pairs, w_kv = _chunk_work(float(todo[j]), float(context[j]), window)
+            ptok += todo[j]
+            pairs += w_pairs
+            pkv += w_kv
+            fetch_s += context[j] * read_s_per_context_token
+            j += 1
+        fill_quantities(q, ptok, pairs, pkv, float(j - i), 0.0, 0.0, moe_experts, moe_top_k)
+        dt = step_seconds(q, flop, nbytes, flop_rate, byte_rate, additive) + fetch_s
+        for m in range(i, j):
+            done[m] = t + dt
+            where[m] = k
+        free[k] = t + dt
+        busy += dt
+        i = j
+    return done, where, busy
+
+
+@njit(cache=True)
+def transfer_kv(ready, link, nbytes, links, bytes_per_s, latency_s, overlap):
+    """KV hand-off over per-instance links shared FIFO. A transfer of ``nbytes`` may start
+    ``overlap`` of its duration before its prefill ends (layer-wise streaming) and lands no
+    earlier than ``ready + latency``. Returns arrival times at the decode side, seconds."""
+    n = ready.shape[0]
+    order = np.argsort(ready)
+    free = np.zeros(links)
+    landed = np.empty(n)
+    for idx in range(n):
+        i = order[idx]
+        k = link[i]
+        duration = nbytes[i] / bytes_per_s
+        start = max(ready[i] - overlap * duration, free[k])
+        end = start + duration
+        free[k] = end
+        landed[i] = max(end, ready[i]) + latency_s
+    return landed
