@@ -55,7 +55,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
 DEFAULT_FREE = tuple(BOUNDS)
 _TIME_SCALE = 1e-3  # seconds-valued parameters are optimised in milliseconds
 #: converge fully so results do not depend on round-off in the model's summation order
-TOLERANCES = {"xtol": 1e-12, "ftol": 1e-12, "gtol": 1e-12, "max_nfev": 5000}
+TOLERANCES = {"xtol": 1e-10, "ftol": 1e-10, "gtol": 1e-10, "max_nfev": 300}
 
 
 def check_measurements(df: pd.DataFrame) -> pd.DataFrame:

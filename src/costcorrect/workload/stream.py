@@ -11,6 +11,7 @@ import json
 import math
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from numbers import Real
 from pathlib import Path
@@ -162,15 +163,19 @@ def synthetic_stream(
     Lengths are ``workload.sample(n, seed)``; arrivals come from an independent generator spawned
     from ``seed`` (Poisson, or gamma gaps with coefficient of variation ``cv``). A fraction
     ``prefix_hit_ratio`` of each prompt (floored, at most input − 1 tokens) is a prefix-cache hit.
+    ``catalog`` (default: the packaged one) resolves a workload given by name.
     """
-    spec = workload if isinstance(workload, WorkloadSpec) else _workload(workload, catalog)
+    if isinstance(workload, WorkloadSpec):
+        spec = workload
+    else:
+        spec = (catalog or load_catalog()).workloads.get(workload)
     if arrival not in ("poisson", "gamma"):
         raise InputError("arrival", arrival, "'poisson' or 'gamma'")
     if arrival == "poisson" and cv != 1.0:
         raise InputError("cv", cv, "1 with Poisson arrivals (use arrival='gamma')")
     ratio = prefix_hit_ratio
     if isinstance(ratio, bool) or not isinstance(ratio, Real) or not 0 <= ratio <= 1:
-        raise InputError("prefix_hit_ratio", prefix_hit_ratio, "a fraction in [0, 1]")
+        raise InputError("prefix_hit_ratio", ratio, "a fraction in [0, 1]")
     input_tokens, output_tokens = spec.sample(n, seed)
     arrival_seed = np.random.SeedSequence(seed).spawn(1)[0]
     if arrival == "gamma":
@@ -179,10 +184,6 @@ def synthetic_stream(
         arrival_s = poisson_arrivals(rate_per_s, n, arrival_seed)
     cached = np.minimum(np.floor(ratio * input_tokens), input_tokens - 1)
     return RequestStream(arrival_s, input_tokens, output_tokens, cached, name=spec.name)
-
-
-def _workload(name: str, catalog: Catalog | None) -> WorkloadSpec:
-    return (catalog or load_catalog()).workloads.get(name)
 
 
 def read_trace(path: str | Path, rate_per_s: float | None = None) -> RequestStream:
@@ -224,7 +225,9 @@ def _read_frame(path: Path) -> pd.DataFrame:
         raise InputError("trace", str(path), "an existing file")
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, float_precision="round_trip")
+            with warnings.catch_warnings():  # a row longer than the header is an error
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                return pd.read_csv(path, index_col=False)
         lines = [line for line in path.read_text().splitlines() if line.strip()]
         records = json.loads("[" + ",\n".join(lines) + "]")
         if not all(isinstance(r, dict) for r in records):
@@ -232,11 +235,14 @@ def _read_frame(path: Path) -> pd.DataFrame:
         return pd.DataFrame.from_records(records)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
-    except (ValueError, pd.errors.ParserError) as err:  # JSONDecodeError, UnicodeDecodeError too
-        where = f" at request {err.lineno}" if isinstance(err, json.JSONDecodeError) else ""
+    except json.JSONDecodeError as err:
+        reason = f"request {err.lineno}: {err.msg}"
+    except pd.errors.ParserWarning:
+        reason = "a row has more fields than the header"
+    except ValueError as err:  # CSV parser and text decoding errors
         reason = " ".join(str(err).split())
-        expected = "valid CSV" if suffix == ".csv" else "one JSON object per line"
-        raise InputError("trace", f"{path}{where}: {reason}", expected) from None
+    expected = "valid CSV" if suffix == ".csv" else "one JSON object per line"
+    raise InputError("trace", f"{path}: {reason}", expected)
 
 
 def _column(frame: pd.DataFrame, field: str, source: str) -> np.ndarray | None:

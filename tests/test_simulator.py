@@ -1,0 +1,151 @@
+"""The simulator against queueing theory, the perf model and the physics of disaggregation."""
+
+import math
+
+import numpy as np
+import pytest
+
+from costcorrect.errors import InputError
+from costcorrect.perf import Batch, Deployment, step_time
+from costcorrect.serving.architectures import Chunked, Colocated, Disaggregated, KVLink, KVPool
+from costcorrect.serving.contract import Contract
+from costcorrect.serving.cost import cost_per_token
+from costcorrect.serving.goodput import simulated_goodput
+from costcorrect.serving.simulator import simulate
+from costcorrect.serving.stats import summarize
+from costcorrect.workload import RequestStream, poisson_arrivals, synthetic_stream
+
+
+@pytest.fixture(scope="module")
+def dep8b():
+    return Deployment.from_names("llama-3.1-8b", "H100-SXM", tp=1)
+
+
+def fixed_stream(n, rate, prompt, output, seed=0, cached=0):
+    return RequestStream(
+        arrival_s=poisson_arrivals(rate, n, seed),
+        input_tokens=np.full(n, prompt, np.int64),
+        output_tokens=np.full(n, output, np.int64),
+        cached_tokens=np.full(n, cached, np.int64),
+        name="fixed",
+    )
+
+
+def test_md1_waiting_time_matches_pollaczek_khinchine(dep8b):
+    prompt = 2048
+    service = float(step_time(dep8b, Batch.prefill(prompt)).total_s)
+    rho = 0.7
+    stream = fixed_stream(200_000, rho / service, prompt, 1, seed=3)
+    arch = Colocated(dep8b, max_batch_tokens=prompt)  # one prompt per iteration: M/D/1
+    result = simulate(arch, stream)
+    wait = result.records.ttft_s[result.steady] - service
+    assert np.allclose(wait.min(), 0.0, atol=1e-9)
+    from costcorrect.serving.stats import mean_ci
+
+    est = mean_ci(wait)
+    pk = rho * service / (2 * (1 - rho))
+    assert est.low - 0.02 * pk <= pk <= est.high + 0.02 * pk
+    assert est.value == pytest.approx(pk, rel=0.02)
+
+
+@pytest.mark.parametrize("kind", ["colocated", "chunked", "disaggregated", "kvpool"])
+def test_littles_law_holds(dep8b, kind):
+    stream = synthetic_stream("sharegpt", rate_per_s=2.0, n=6000, seed=5, prefix_hit_ratio=0.3)
+    link = KVLink(25e9, 1e-3, 0.5)
+    arch = {
+        "colocated": Colocated(dep8b),
+        "chunked": Chunked(dep8b, token_budget=512),
+        "disaggregated": Disaggregated(dep8b, dep8b, 1, 1, link),
+        "kvpool": KVPool(dep8b, dep8b, 1, 1, link, pool_bytes_per_s=20e9),
+    }[kind]
+    result = simulate(arch, stream)
+    summary = summarize(result.records, result.steady)
+    little = summary.little_rate_x_sojourn
+    assert little.low * 0.97 <= summary.mean_in_system <= little.high * 1.03
+
+
+def test_low_load_tpot_equals_decode_step_time(dep8b):
+    prompt, output = 512, 64
+    stream = fixed_stream(50, 1e-3, prompt, output)
+    result = simulate(Colocated(dep8b), stream)
+    contexts = prompt + np.arange(output - 1)
+    expected = float(np.mean(step_time(dep8b, Batch.decode(1, contexts)).total_s))
+    assert np.allclose(result.records.tpot_s, expected, rtol=1e-9)
+    prefill = float(step_time(dep8b, Batch.prefill(prompt)).total_s)
+    assert np.allclose(result.records.ttft_s, prefill, rtol=1e-9)
+
+
+def test_chunked_prefill_lowers_p99_tpot(dep8b):
+    stream = synthetic_stream("sharegpt", rate_per_s=2.5, n=5000, seed=2)
+    tpot = {}
+    for arch in (Colocated(dep8b), Chunked(dep8b, token_budget=512)):
+        r = simulate(arch, stream)
+        tpot[arch.name] = np.nanquantile(r.records.tpot_s[r.steady], 0.99)
+    assert tpot["chunked"] < tpot["colocated"]
+
+
+def test_disaggregated_ttft_grows_with_prompt_kv_over_bandwidth(dep8b):
+    kv = dep8b.model.kv_bytes_per_token()
+    ttft = {}
+    for prompt in (1024, 8192):
+        for bw in (10e9, 100e9):
+            arch = Disaggregated(dep8b, dep8b, 1, 1, KVLink(bw))
+            r = simulate(arch, fixed_stream(20, 1e-3, prompt, 8))
+            ttft[prompt, bw] = float(np.median(r.records.ttft_s))
+    for prompt in (1024, 8192):
+        gap = ttft[prompt, 10e9] - ttft[prompt, 100e9]
+        assert gap == pytest.approx(prompt * kv * (1 / 10e9 - 1 / 100e9), rel=1e-6)
+    assert ttft[8192, 10e9] - ttft[8192, 100e9] > ttft[1024, 10e9] - ttft[1024, 100e9]
+
+
+def test_kv_tax_vanishes_with_infinite_bandwidth_and_terms_sum(dep8b):
+    base = synthetic_stream("sharegpt", rate_per_s=1.0, n=2000, seed=4)
+    contract = Contract(ttft_s=2.0, tpot_s=0.05)
+    taxes = []
+    for bw in (2e9, 20e9, 1e15):
+        c = cost_per_token(Disaggregated(dep8b, dep8b, 1, 1, KVLink(bw)), contract, base)
+        parts = c.prefill_usd_per_million + c.decode_usd_per_million + c.kv_usd_per_million
+        assert parts == pytest.approx(c.usd_per_million_tokens, rel=1e-12)
+        taxes.append(c.kv_usd_per_million / c.usd_per_million_tokens)
+    assert taxes[0] > taxes[1] >= taxes[2] and abs(taxes[2]) < 0.01
+
+
+def test_colocated_cost_terms_sum(dep8b):
+    base = synthetic_stream("sharegpt", rate_per_s=1.0, n=2000, seed=4)
+    c = cost_per_token(Chunked(dep8b), Contract(ttft_s=2.0, tpot_s=0.05), base)
+    assert c.kv_usd_per_million == 0.0
+    assert c.prefill_usd_per_million + c.decode_usd_per_million == pytest.approx(
+        c.usd_per_million_tokens, rel=1e-12
+    )
+    assert c.usd_per_million_tokens == pytest.approx(
+        c.usd_per_hour / 3600 / c.token_goodput_per_s * 1e6, rel=1e-12
+    )
+
+
+def test_impossible_contract_is_goodput_zero_with_reason(dep8b):
+    base = synthetic_stream("sharegpt", rate_per_s=1.0, n=500, seed=1)
+    g = simulated_goodput(Colocated(dep8b), Contract(ttft_s=0.001, tpot_s=0.05), base)
+    assert g.rate_per_s == 0 and "impossible even at λ → 0" in g.reason and "TTFT" in g.reason
+    c = cost_per_token(Colocated(dep8b), Contract(ttft_s=0.001, tpot_s=0.05), base)
+    assert math.isinf(c.usd_per_million_tokens) and c.reason
+
+
+def test_preemption_under_kv_pressure_still_serves_everyone():
+    dep = Deployment.from_names("llama-3.1-70b", "H100-SXM", tp=4, memory_utilization=0.5)
+    stream = synthetic_stream("arxiv-summarization", rate_per_s=20.0, n=1500, seed=0)
+    r = simulate(Colocated(dep), stream)
+    assert (r.records.completion_s > 0).all()
+    assert r.records.preemptions.sum() > 0
+    assert (r.records.first_token_s >= r.records.arrival_s).all()
+
+
+def test_bad_inputs(dep8b):
+    with pytest.raises(InputError, match="kv_link_bytes_per_s: got -1"):
+        KVLink(-1.0)
+    small = Deployment.from_names("llama-3.1-70b", "H100-SXM", tp=4, memory_utilization=0.5)
+    with pytest.raises(InputError, match="workload: got 'a request of"):
+        simulate(Colocated(small), fixed_stream(10, 1.0, 200_000, 10))
+    with pytest.raises(InputError, match="tp: got 1, expected more GPUs"):
+        Colocated(Deployment.from_names("llama-3.1-70b", "H100-SXM", tp=1))
+    with pytest.raises(InputError, match="ttft: got 0"):
+        Contract(ttft_s=0, tpot_s=0.1)
