@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from costcorrect.cli.common import atomic_write, echo_json, progress, run_guarded, state
+from costcorrect.cli.common import echo_json, progress, run_guarded, state
+from costcorrect.io import atomic_write
 
 app = typer.Typer(no_args_is_help=True, help="Iteration-time model of prefill and decode steps.")
 

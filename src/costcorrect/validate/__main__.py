@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from costcorrect.cli.common import atomic_write, progress, run_guarded
+from costcorrect.cli.common import progress, run_guarded
+from costcorrect.io import atomic_write
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 

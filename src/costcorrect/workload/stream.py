@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from numbers import Real
@@ -22,6 +20,7 @@ import numpy as np
 from costcorrect.catalog import Catalog, load_catalog
 from costcorrect.catalog.workloads import WorkloadSpec
 from costcorrect.errors import InputError
+from costcorrect.io import atomic_write
 from costcorrect.workload.arrivals import _count, _positive, gamma_arrivals, poisson_arrivals
 
 if TYPE_CHECKING:
@@ -281,11 +280,4 @@ def write_trace(stream: RequestStream, path: str | Path) -> None:
         raise InputError("path", str(path), "a path in an existing folder")
     text = io.StringIO()
     stream.to_frame().to_csv(text, index=False)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text.getvalue())
