@@ -77,6 +77,13 @@ class Deployment:
         params = params or calibrated_params(cat, hardware, stack)
         return cls(cat.models.get(model), hardware, tp, pp, params=params, **options)
 
+    @cached_property
+    def op_table(self):
+        """The linear cost rows of one iteration (:class:`costcorrect.perf.roofline.OpTable`)."""
+        from costcorrect.perf.roofline import op_table
+
+        return op_table(self)
+
     # --- sizes --------------------------------------------------------------------------
     @property
     def gpus(self) -> int:

@@ -92,12 +92,38 @@ class OpTable:
         """The ``(..., N_Q)`` quantity array of a (vectorised) batch."""
         return batch_quantities(batch, self.window, self.moe_experts, self.moe_top_k)
 
-    def evaluate(self, batch: Batch) -> StepTime:
-        """Per-op time, FLOP and bytes of ``batch`` (numpy, vectorised over its arrays)."""
-        q = self.quantities(batch)
+    def _row_seconds(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         flop = q @ self.flop.T
         nbytes = q @ self.nbytes.T
         seconds = np.maximum(flop / self.flop_rate, nbytes / self.byte_rate) + q @ self.additive.T
+        return seconds, flop, nbytes
+
+    def total_s(self, batch: Batch) -> np.ndarray:
+        """Iteration time of ``batch`` in seconds, without the per-op breakdown (fast path)."""
+        return self._row_seconds(self.quantities(batch))[0].sum(axis=-1)
+
+    def decode_seconds(self, batch: ArrayLike, context: float) -> np.ndarray:
+        """Time of a decode-only iteration of ``batch`` sequences at ``context`` KV tokens each,
+        seconds — the fast path of the analytic engine (rows are linear in the batch size)."""
+        b = np.asarray(batch, dtype=float)[..., None]
+        kv = min(context, self.window) if self.window else context
+        base = np.zeros(N_Q)
+        base[[Q.ACTIVE, Q.DECODE_ACTIVE]] = 1.0
+        per_seq = np.zeros(N_Q)
+        per_seq[[Q.TOKENS, Q.DECODE_SEQS]] = 1.0
+        per_seq[Q.DECODE_KV] = kv
+        flop = self.flop @ base + b * (self.flop @ per_seq)
+        nbytes = self.nbytes @ base + b * (self.nbytes @ per_seq)
+        if self.moe_experts:
+            e, k = self.moe_experts, self.moe_top_k
+            nbytes = nbytes + self.nbytes[:, Q.MOE_TOUCHED] * e * -np.expm1(b * math.log1p(-k / e))
+        rows = np.maximum(flop / self.flop_rate, nbytes / self.byte_rate)
+        rows += self.additive @ base + b * (self.additive @ per_seq)
+        return np.where(b[..., 0] > 0, rows.sum(axis=-1), 0.0)
+
+    def evaluate(self, batch: Batch) -> StepTime:
+        """Per-op time, FLOP and bytes of ``batch`` (numpy, vectorised over its arrays)."""
+        seconds, flop, nbytes = self._row_seconds(self.quantities(batch))
         out: tuple[dict[str, np.ndarray], ...] = ({}, {}, {})
         for j, name in enumerate(self.names):
             for store, values in zip(out, (seconds, flop, nbytes), strict=True):
@@ -360,4 +386,4 @@ def _row_seconds(dep, tokens, flop, nbytes, additive, flop_rate, byte_rate) -> n
 
 def step_time(dep: Deployment, batch: Batch) -> StepTime:
     """Time of one iteration of ``batch`` on deployment ``dep``, with its per-op breakdown."""
-    return op_table(dep).evaluate(batch)
+    return dep.op_table.evaluate(batch)

@@ -362,3 +362,49 @@ def md1_wait_cdf(t: ArrayLike, rate: ArrayLike, service: ArrayLike) -> np.ndarra
         total_abs += term
     _reject("t", t, eps * (1.0 - rho) * total_abs > _MD1_MAX_ROUNDING, expected)
     return np.where(stable, np.clip((1.0 - rho) * total, 0.0, 1.0), 0.0)
+
+
+def wait_moments(
+    rate: ArrayLike,
+    mean_service: ArrayLike,
+    scv_service: ArrayLike,
+    servers: ArrayLike,
+    scv_arrival: ArrayLike = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(P(wait), E[W] in s) of G/G/c under Allen–Cunneen; (1, inf) where unstable."""
+    return _wait_moments(
+        _nonnegative("rate", rate),
+        _nonnegative("mean_service", mean_service),
+        _nonnegative("scv_service", scv_service),
+        _servers(servers),
+        _nonnegative("scv_arrival", scv_arrival),
+    )
+
+
+def quantile_with_wait(
+    q: ArrayLike,
+    service_values: ArrayLike,
+    service_probs: ArrayLike,
+    p_wait: ArrayLike,
+    mean_wait: ArrayLike,
+) -> np.ndarray:
+    """q-quantile (s) of W + S for a discrete service time S (shape (..., K)) and a wait W
+    independent of it with an atom at 0 of mass 1 − ``p_wait`` and an exponential tail of mean
+    ``mean_wait / p_wait`` (as :func:`sojourn_quantile`, but with the wait given, e.g. from a
+    queue other than the one that serves S). +inf where ``mean_wait`` is inf."""
+    q = _level(q)
+    values, probs = _service_distribution(service_values, service_probs)
+    p_wait = np.clip(np.asarray(p_wait, dtype=float), 0.0, 1.0)
+    mean_wait = np.asarray(mean_wait, dtype=float)
+    shape = np.broadcast_shapes(q.shape, p_wait.shape, mean_wait.shape, values.shape[:-1])
+    unstable = np.broadcast_to(np.isinf(mean_wait), shape)
+    scale = np.divide(
+        mean_wait,
+        p_wait,
+        out=np.zeros(np.broadcast_shapes(p_wait.shape, mean_wait.shape)),
+        where=(p_wait > 0.0) & np.isfinite(mean_wait),
+    )
+    q, p_wait, scale = (np.broadcast_to(x, shape) for x in (q, p_wait, scale))
+    values = np.broadcast_to(values, (*shape, values.shape[-1]))
+    probs = np.broadcast_to(probs, values.shape)
+    return np.where(unstable, np.inf, _mixture_quantile(q, values, probs, p_wait, scale))

@@ -13,7 +13,6 @@ import numpy as np
 
 from costcorrect.errors import InputError
 from costcorrect.perf import Deployment
-from costcorrect.perf.roofline import op_table
 from costcorrect.serving import kernels
 from costcorrect.serving.architectures import (
     Architecture,
@@ -86,7 +85,7 @@ class SimResult:
 
 
 def _table(dep: Deployment) -> tuple:
-    t = op_table(dep)
+    t = dep.op_table
     return (*t.arrays, t.moe_experts, t.moe_top_k, t.window)
 
 

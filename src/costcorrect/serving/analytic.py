@@ -1,0 +1,401 @@
+"""Analytic serving engine (spec §4): closed-form queueing and fixed points, numpy-vectorised
+over arrival rates (and any knob that broadcasts with them).
+
+Request lengths enter as an equal-mass discretisation of the stream (:class:`Lengths`). Per
+architecture:
+
+- **colocated** — decode batch from Little's law ``B = λ·E[D−1]·τ`` with the time per token
+  ``τ = t_dec(B) / (1 − ρ_pre)``; a request's TPOT adds the prefill iterations that stall it
+  (compound Poisson over its lifetime); TTFT = M/G/1 wait of the prefill queue + its prefill.
+- **chunked** — iterations carry ``B`` decodes and up to ``τ_budget − B`` prefill tokens; the
+  prefill token server has utilisation ρ; TPOT mixes full and decode-only iterations (with the
+  fluctuation of the busy fraction over a request's life); TTFT = M/G/1 wait + chunked prefill.
+- **disaggregated / kvpool** — prefill pool as M/G/c (Allen–Cunneen, atom + exponential wait),
+  KV transfer exposed time plus link queueing, decode pool by Little's fixed point with the
+  batch-size fluctuation a request averages over its life.
+
+p-quantiles over requests are quantiles of the mixture over the length classes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import ndtr
+
+from costcorrect.errors import InputError
+from costcorrect.perf import Batch, Deployment
+from costcorrect.serving.architectures import Architecture, Chunked, Disaggregated, KVPool
+from costcorrect.serving.queueing import quantile_with_wait, wait_moments
+from costcorrect.workload import RequestStream
+
+QUANTILES = (0.5, 0.9, 0.99)
+FIXED_POINT_ITERATIONS = 12
+BISECTION_ITERATIONS = 32
+
+
+@dataclass(frozen=True)
+class Lengths:
+    """Equal-mass discretisation of a stream's request lengths (K classes each for prompt and
+    output) plus the exact moments the engine needs."""
+
+    prompt: np.ndarray  # (K,) input tokens per class (class means)
+    output: np.ndarray  # (K,) output tokens per class
+    hit_ratio: float  # cached / input tokens
+    mean_prompt: float
+    mean_output: float
+    decode_context: float  # mean KV context over all decode steps, tokens
+    prompt_sq_over_mean: float  # E[P²]/E[P]: token-weighted mean prompt length
+
+    @classmethod
+    def from_stream(cls, stream: RequestStream, classes: int = 16) -> Lengths:
+        p = np.sort(stream.input_tokens.astype(float))
+        d = np.sort(stream.output_tokens.astype(float))
+        k = min(classes, p.size)
+        inp = stream.input_tokens.astype(float)
+        out = stream.output_tokens.astype(float)
+        gaps = out - 1.0
+        ctx = float(np.sum(gaps * (inp + (out - 2.0) / 2.0)) / max(gaps.sum(), 1.0))
+        return cls(
+            prompt=np.array([b.mean() for b in np.array_split(p, k)]),
+            output=np.array([b.mean() for b in np.array_split(d, k)]),
+            hit_ratio=float(stream.cached_tokens.sum() / inp.sum()),
+            mean_prompt=float(inp.mean()),
+            mean_output=float(out.mean()),
+            decode_context=ctx,
+            prompt_sq_over_mean=float((inp**2).mean() / inp.mean()),
+        )
+
+    @property
+    def classes(self) -> int:
+        return self.prompt.size
+
+
+@dataclass(frozen=True)
+class AnalyticResult:
+    """Per-rate arrays: latency quantiles (s), decode batch, prefill utilisation, stability."""
+
+    architecture: str
+    rate_per_s: np.ndarray
+    ttft_s: dict[float, np.ndarray]
+    tpot_s: dict[float, np.ndarray]
+    decode_batch: np.ndarray
+    prefill_utilization: np.ndarray
+    stable: np.ndarray
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- building blocks ----------------------------------------------------------------------
+
+
+def _prefill_times(dep: Deployment, prompt: np.ndarray, hit: float) -> np.ndarray:
+    """Seconds to prefill one prompt of each class alone (prefix hits not recomputed)."""
+    cached = np.floor(prompt * hit)
+    return dep.op_table.total_s(Batch.prefill(prompt - cached, 1, cached))
+
+
+def _finite(batch: np.ndarray) -> np.ndarray:
+    """Batch sizes usable by the perf model: ≥ 1; NaN/inf (unstable, masked later) → 1."""
+    return np.maximum(np.nan_to_num(batch, nan=1.0, posinf=1.0), 1.0)
+
+
+def _decode_time(dep: Deployment, batch: np.ndarray, context: float) -> np.ndarray:
+    """One decode step of ``batch`` sequences (at least one) at ``context`` tokens, seconds."""
+    return dep.op_table.decode_seconds(_finite(batch), context)
+
+
+def _batch_capacity(dep: Deployment, lengths: Lengths, max_seqs: int) -> float:
+    per_request = lengths.mean_prompt + lengths.mean_output
+    return float(min(max_seqs, dep.kv_capacity_tokens / per_request))
+
+
+def _fixed_point(step, b_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest B = step(B) (step increasing, convex) by Newton from B = 0, which approaches
+    it from below; (B, stable) with stable where it exists and B ≤ b_max."""
+    cap = 4.0 * b_max
+    b = np.zeros_like(np.asarray(step(np.asarray(0.0)), dtype=float))
+    for _ in range(FIXED_POINT_ITERATIONS):
+        g = step(b)
+        slope = step(b + 1.0) - g
+        room = 1.0 - slope
+        b_next = np.where(room > 1e-9, b + (g - b) / np.maximum(room, 1e-9), np.inf)
+        b = np.minimum(np.nan_to_num(b_next, nan=np.inf), cap)
+    stable = np.isfinite(b) & (b < cap) & (b <= b_max) & (np.abs(step(b) - b) <= 1e-3 * (1 + b))
+    return b, stable
+
+
+def _mixture_quantile(cdf, q: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Smallest x in [lo, hi] with mean_k cdf(x)[..., k] ≥ q (vectorised bisection)."""
+    for _ in range(BISECTION_ITERATIONS):
+        mid = 0.5 * (lo + hi)
+        below = cdf(mid).mean(axis=-1) < q
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    return hi
+
+
+def _normal_mixture_quantile(mean, sd, q: float, iterations: int = 10) -> np.ndarray:
+    """q-quantile of an equal-weight mixture of normals (arrays (..., K)): Newton steps kept
+    inside a shrinking bracket (bisection where Newton would leave it)."""
+    sd = np.maximum(sd, 1e-12)
+    lo = np.min(mean - 8 * sd, axis=-1)
+    hi = np.max(mean + 8 * sd, axis=-1)
+    x = mean.mean(axis=-1) + ndtri_q(q) * np.sqrt(
+        (sd**2 + mean**2).mean(axis=-1) - mean.mean(axis=-1) ** 2
+    )
+    x = np.clip(x, lo, hi)
+    for _ in range(iterations):
+        z = (x[..., None] - mean) / sd
+        f = ndtr(z).mean(axis=-1) - q
+        lo = np.where(f < 0, x, lo)
+        hi = np.where(f < 0, hi, x)
+        density = (np.exp(-0.5 * z**2) / sd).mean(axis=-1) / math.sqrt(2 * math.pi)
+        step = x - f / np.maximum(density, 1e-300)
+        x = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+    return x
+
+
+def ndtri_q(q: float) -> float:
+    """Standard normal quantile of ``q``."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(q)
+
+
+def _averaging_variance_factor(life: np.ndarray, correlation_time: np.ndarray) -> np.ndarray:
+    """Var of the time average of a process with exponential autocorrelation over ``life``,
+    relative to the process variance: 2(x − 1 + e^{−x})/x² with x = life / correlation time."""
+    x = np.maximum(life / np.maximum(correlation_time, 1e-12), 1e-9)
+    return 2.0 * (x - 1.0 + np.exp(-x)) / x**2
+
+
+def _batch_noise(dep, b, ctx: float, lengths: Lengths, per_token: np.ndarray) -> np.ndarray:
+    """sd (s) of a request's mean decode-step time caused by the decode batch fluctuating,
+    per output class (..., K). The batch is M/G/∞-like (variance ≈ mean) but its service slows
+    as it grows, which amplifies the variance and the correlation time by 1/(1 − ε), ε the
+    elasticity of the step time in the batch; a request averages over its own life."""
+    t_dec = _decode_time(dep, b, ctx)
+    slope = _decode_time(dep, b + 1.0, ctx) - t_dec
+    eps = np.clip(_finite(b) * slope / t_dec, 0.0, 0.95)
+    amplify = 1.0 / (1.0 - eps)
+    life = (lengths.output[None, :] - 1.0) * per_token[..., None]
+    residence = ((lengths.mean_output - 1.0) * per_token * amplify)[..., None]
+    variance = (_finite(b) * amplify)[..., None] * _averaging_variance_factor(life, residence)
+    return slope[..., None] * np.sqrt(variance)
+
+
+def _gamma_cdf(shape: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Regularised lower incomplete gamma by the Wilson–Hilferty cube-root normal
+    approximation (fast; within ~1e-2 of the exact CDF for shape ≥ 0.5)."""
+    c = 1.0 / (9.0 * shape)
+    z = (np.cbrt(np.maximum(x, 0.0) / shape) - (1.0 - c)) / np.sqrt(c)
+    return ndtr(z)
+
+
+def _quantiles(q_fn, levels: tuple[float, ...]) -> dict[float, np.ndarray]:
+    return {q: q_fn(q) for q in levels}
+
+
+# --- architectures ---------------------------------------------------------------------------
+
+
+def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResult:
+    dep = arch.deployment
+    lam = rate / arch.replicas
+    service = _prefill_times(dep, lengths.prompt, lengths.hit_ratio)  # (K,)
+    mean_s, mean_s2 = service.mean(), (service**2).mean()
+    rho = lam * mean_s
+    gaps = lengths.mean_output - 1.0
+    b_max = _batch_capacity(dep, lengths, arch.max_seqs)
+    free = np.where(rho < 1, 1.0 - rho, np.nan)
+
+    def step(b):
+        return lam * gaps * _decode_time(dep, b, lengths.decode_context) / free
+
+    b, stable = _fixed_point(step, b_max)
+    stable &= rho < 1
+    t_dec = _decode_time(dep, b, lengths.decode_context)
+    tau = t_dec / free
+    # TPOT per output class: decode step + stalls by N ~ Poisson(λ·life) prefills of size S
+    d = lengths.output[None, :]
+    # stalls: prefills of arrivals during its life, and during its own prefill (those prompts
+    # are prefilled right after it, before its second token)
+    life = (d - 1.0) * tau[..., None]
+    m = lam[..., None] * (life + mean_s)
+    cond = -np.expm1(-m)
+    mean_x = np.where(cond > 0, m * mean_s / np.maximum(cond, 1e-300), 0.0)
+    second = np.where(cond > 0, (m * mean_s2 + (m * mean_s) ** 2) / np.maximum(cond, 1e-300), 0.0)
+    var_x = np.maximum(second - mean_x**2, 1e-30)
+    shape = mean_x**2 / var_x
+    scale = var_x / np.maximum(mean_x, 1e-30)
+    gaps_d = np.maximum(d - 1.0, 1.0)
+
+    sd_b = _batch_noise(dep, b, lengths.decode_context, lengths, tau)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(5)
+    no_stall = np.exp(-m)
+    weights = weights / weights.sum()
+
+    def tpot_cdf(x):
+        total = 0.0
+        for z, w in zip(nodes, weights, strict=True):
+            base = t_dec[..., None] + z * sd_b
+            excess = np.maximum((x[..., None] - base) * gaps_d, 0.0)
+            stalled = np.where(excess > 0, no_stall + cond * _gamma_cdf(shape, excess / scale), 0.0)
+            total = total + w * stalled
+        return total
+
+    hi = t_dec + (lam * mean_s * 50 + 1.0) * (service.max() + t_dec)
+    lo = np.maximum(t_dec - 6 * sd_b.max(axis=-1), 0.0)
+    tpot = _quantiles(
+        lambda q: _mixture_quantile(tpot_cdf, q, lo, hi + 6 * sd_b.max(axis=-1)), levels
+    )
+    # TTFT: M/G/1 wait (atom 1 − ρ, PK mean) for the prompt queue, plus the own prefill and the
+    # residual of a decode iteration in progress
+    p_wait = np.clip(rho, 0.0, 1.0)
+    mean_wait = np.where(rho < 1, lam * mean_s2 / (2.0 * np.maximum(1.0 - rho, 1e-12)), np.inf)
+    residual = np.where(b > 0, t_dec / 2.0, 0.0)
+    values = service[None, :] + residual[..., None]
+    probs = np.full(values.shape, 1.0 / service.size)
+    ttft = _quantiles(lambda q: quantile_with_wait(q, values, probs, p_wait, mean_wait), levels)
+    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, stable)
+
+
+def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResult:
+    dep = arch.deployment
+    table = dep.op_table
+    lam = rate / arch.replicas
+    new_tokens = lengths.mean_prompt * (1.0 - lengths.hit_ratio)
+    b_max = _batch_capacity(dep, lengths, arch.max_seqs)
+    budget = float(arch.token_budget)
+    ctx = lengths.decode_context
+    pl = lengths.prompt_sq_over_mean  # token-weighted prompt length
+
+    def iteration_times(b):
+        b = _finite(b)
+        chunk = np.maximum(budget - b, 1.0)
+        full = Batch.prefill(chunk, 1, np.maximum(pl / 2.0 - chunk / 2.0, 0.0)) + Batch.decode(
+            b, ctx
+        )
+        return table.total_s(full), _decode_time(dep, b, ctx), chunk
+
+    def mean_iteration(b):
+        t_full, t_dec, chunk = iteration_times(b)
+        rho = lam * new_tokens * t_full / chunk
+        return np.where(rho < 1, rho * t_full + (1 - rho) * t_dec, np.nan), rho
+
+    b, stable = _fixed_point(
+        lambda b: lam * (lengths.mean_output - 1.0) * mean_iteration(b)[0], min(b_max, budget - 1.0)
+    )
+    t_full, t_dec, chunk = iteration_times(b)
+    t_mean, rho = mean_iteration(b)
+    stable &= rho < 1
+    # TPOT: t_dec + (t_full − t_dec)·f, f the busy fraction over the request's iterations
+    d = lengths.output[None, :]
+    iters = np.maximum(d - 1.0, 1.0)
+    busy_len = (new_tokens / chunk)[..., None] / np.maximum(1 - rho[..., None], 1e-9)
+    corr = busy_len * (1.0 - rho[..., None])
+    var_f = rho[..., None] * (1 - rho[..., None]) * _averaging_variance_factor(iters, corr)
+    delta = (t_full - t_dec)[..., None]
+    mean = t_dec[..., None] + delta * rho[..., None]
+    sd_b = _batch_noise(dep, b, ctx, lengths, t_mean)
+    sd = np.sqrt((delta**2) * var_f + sd_b**2)
+    tpot = _quantiles(lambda q: _normal_mixture_quantile(mean, sd, q), levels)
+    # TTFT: FCFS over prompts at the chunk rate: M/G/1 wait + own chunks + residual iteration
+    service = ((lengths.prompt * (1 - lengths.hit_ratio))[None, :] / chunk[..., None]) * t_full[
+        ..., None
+    ] + (t_mean / 2.0)[..., None]
+    service = np.where(stable[..., None], service, 0.0)
+    mean_s = service.mean(axis=-1)
+    scv = service.var(axis=-1) / np.maximum(mean_s**2, 1e-30)
+    p_wait, mean_wait = wait_moments(lam, mean_s, scv, 1)
+    p_wait = np.where(stable, p_wait, 1.0)
+    mean_wait = np.where(stable, mean_wait, np.inf)
+    probs = np.full(service.shape, 1.0 / lengths.classes)
+    ttft = _quantiles(lambda q: quantile_with_wait(q, service, probs, p_wait, mean_wait), levels)
+    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, stable)
+
+
+def _disaggregated(
+    arch: Disaggregated, lengths: Lengths, rate: np.ndarray, levels
+) -> AnalyticResult:
+    is_pool = isinstance(arch, KVPool)
+    hit = lengths.hit_ratio if is_pool else 0.0
+    service = _prefill_times(arch.prefill, lengths.prompt, hit)
+    if is_pool and math.isfinite(arch.pool_bytes_per_s):
+        service = service + np.floor(lengths.prompt * hit) * arch.kv_bytes_per_token / (
+            arch.pool_bytes_per_s
+        )
+    mean_s = service.mean()
+    scv = service.var() / mean_s**2
+    p_wait, mean_wait = wait_moments(rate, mean_s, scv, arch.n_prefill)
+    rho = rate * mean_s / arch.n_prefill
+    # KV transfer: exposed part + latency, plus FIFO queueing on each prefill instance's link
+    link = arch.link
+    xfer = lengths.prompt * arch.kv_bytes_per_token / link.bytes_per_s
+    rate_link = rate / arch.n_prefill
+    rho_link = rate_link * xfer.mean()
+    link_wait = np.where(
+        rho_link < 1, rate_link * (xfer**2).mean() / (2 * np.maximum(1 - rho_link, 1e-12)), np.inf
+    )
+    values = (service + (1 - link.overlap) * xfer + link.latency_s)[None, :] + link_wait[..., None]
+    values = np.where(np.isfinite(values), values, 0.0)
+    probs = np.full(values.shape, 1.0 / lengths.classes)
+    unstable_link = rho_link >= 1
+    ttft = _quantiles(
+        lambda q: np.where(
+            unstable_link, np.inf, quantile_with_wait(q, values, probs, p_wait, mean_wait)
+        ),
+        levels,
+    )
+    # decode pool: Little's fixed point per instance, TPOT averages B's fluctuation over life
+    dep = arch.decode
+    lam_d = rate / arch.n_decode
+    gaps = lengths.mean_output - 1.0
+    ctx = lengths.decode_context
+    b_max = _batch_capacity(dep, lengths, arch.max_seqs)
+    b, stable = _fixed_point(lambda b: lam_d * gaps * _decode_time(dep, b, ctx), b_max)
+    stable &= (rho < 1) & ~unstable_link
+    t_dec = _decode_time(dep, b, ctx)
+    sd = _batch_noise(dep, b, ctx, lengths, t_dec)
+    mean = np.broadcast_to(t_dec[..., None], sd.shape)
+    tpot = _quantiles(lambda q: _normal_mixture_quantile(mean, sd, q), levels)
+    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, stable)
+
+
+def analyze(
+    arch: Architecture,
+    lengths: Lengths,
+    rate: ArrayLike,
+    quantiles: tuple[float, ...] = QUANTILES,
+) -> AnalyticResult:
+    """Latency ``quantiles`` of ``arch`` at each arrival rate in ``rate`` (requests/s)."""
+    rate = np.atleast_1d(np.asarray(rate, dtype=float))
+    if np.any(~np.isfinite(rate)) or np.any(rate <= 0):
+        raise InputError(
+            "rate",
+            float(rate[~(np.isfinite(rate) & (rate > 0))][0]),
+            "a positive arrival rate in requests/s",
+        )
+    levels = tuple(quantiles)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if isinstance(arch, Disaggregated):
+            result = _disaggregated(arch, lengths, rate, levels)
+        elif isinstance(arch, Chunked):
+            result = _chunked(arch, lengths, rate, levels)
+        else:
+            result = _colocated(arch, lengths, rate, levels)
+    inf = np.where(result.stable, 1.0, np.inf)
+    return AnalyticResult(
+        result.architecture,
+        rate,
+        {q: v * inf for q, v in result.ttft_s.items()},
+        {q: v * inf for q, v in result.tpot_s.items()},
+        result.decode_batch,
+        result.prefill_utilization,
+        result.stable,
+    )
