@@ -89,3 +89,52 @@ def print_summary(s) -> None:
             f"${p.usd_per_million_output_tokens:,.3f}",
         )
     console.print(table)
+
+
+def print_latency(architecture: str, s) -> None:
+    """Percentiles with 95 % confidence intervals of a simulation."""
+    table = Table(
+        title=f"{architecture}: {s.requests:,} steady-state requests at "
+        f"{s.arrival_rate_per_s:.3g} req/s, {s.output_tokens_per_s:,.0f} output tok/s"
+    )
+    for col in ("metric", "p50", "p90", "p99"):
+        table.add_column(col, justify="right" if col != "metric" else "left")
+    for name in ("ttft", "tpot"):
+        cells = []
+        for p in ("p50", "p90", "p99"):
+            e = getattr(s, f"{name}_{p}_s")
+            cells.append(
+                f"{format_quantity(e.value, 'time')} "
+                f"[{format_quantity(e.low, 'time')}, {format_quantity(e.high, 'time')}]"
+            )
+        table.add_row(name.upper(), *cells)
+    console.print(table)
+    little = s.little_rate_x_sojourn
+    console.print(
+        f"Little's law: mean in system {s.mean_in_system:.2f} vs λ·W {little.value:.2f} "
+        f"[{little.low:.2f}, {little.high:.2f}]"
+    )
+
+
+def print_cost(c) -> None:
+    """Goodput and the three-term cost breakdown."""
+    if c.goodput_rps <= 0:
+        console.print(f"[bold]{c.architecture}[/bold]: goodput 0 — {c.reason}")
+        return
+    console.print(
+        f"[bold]{c.architecture}[/bold] under {c.contract}: goodput {c.goodput_rps:.3g} req/s "
+        f"({c.token_goodput_per_s:,.0f} {c.token_basis}/s) on {c.gpus} GPUs at "
+        f"{format_quantity(c.usd_per_hour / 3600, 'usd_rate')}"
+        + (f"; fleet of {c.fleet_replicas} replicas" if c.fleet_replicas else "")
+    )
+    table = Table(title=f"$ per million SLO-compliant {c.token_basis}")
+    for col in ("term", "$/M", "share"):
+        table.add_column(col, justify="right" if col != "term" else "left")
+    for term, value in (
+        ("prefill", c.prefill_usd_per_million),
+        ("decode", c.decode_usd_per_million),
+        ("KV-transfer tax", c.kv_usd_per_million),
+        ("total", c.usd_per_million_tokens),
+    ):
+        table.add_row(term, f"${value:,.4f}", f"{value / c.usd_per_million_tokens:.1%}")
+    console.print(table)

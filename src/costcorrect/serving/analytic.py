@@ -84,6 +84,7 @@ class AnalyticResult:
     tpot_s: dict[float, np.ndarray]
     decode_batch: np.ndarray
     prefill_utilization: np.ndarray
+    prefill_share: np.ndarray  # fraction of GPU time spent on prefill work (cost split)
     stable: np.ndarray
 
     def to_dict(self) -> dict:
@@ -262,7 +263,7 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
     values = service[None, :] + residual[..., None]
     probs = np.full(values.shape, 1.0 / service.size)
     ttft = _quantiles(lambda q: quantile_with_wait(q, values, probs, p_wait, mean_wait), levels)
-    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, stable)
+    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, rho, stable)
 
 
 def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResult:
@@ -317,7 +318,9 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
     mean_wait = np.where(stable, mean_wait, np.inf)
     probs = np.full(service.shape, 1.0 / lengths.classes)
     ttft = _quantiles(lambda q: quantile_with_wait(q, service, probs, p_wait, mean_wait), levels)
-    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, stable)
+    # time-weighted: full iterations carry chunk prefill tokens beside B decodes
+    share = rho * t_full * chunk / (chunk + _finite(b)) / t_mean
+    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, share, stable)
 
 
 def _disaggregated(
@@ -364,7 +367,8 @@ def _disaggregated(
     sd = _batch_noise(dep, b, ctx, lengths, t_dec)
     mean = np.broadcast_to(t_dec[..., None], sd.shape)
     tpot = _quantiles(lambda q: _normal_mixture_quantile(mean, sd, q), levels)
-    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, stable)
+    no_split = np.full(rate.shape, np.nan)  # pools are priced separately
+    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, no_split, stable)
 
 
 def analyze(
@@ -397,5 +401,6 @@ def analyze(
         {q: v * inf for q, v in result.tpot_s.items()},
         result.decode_batch,
         result.prefill_utilization,
+        result.prefill_share,
         result.stable,
     )

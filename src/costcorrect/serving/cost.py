@@ -19,7 +19,7 @@ import numpy as np
 from costcorrect.errors import InputError
 from costcorrect.serving.architectures import Architecture, Disaggregated, KVLink, KVPool
 from costcorrect.serving.contract import Contract
-from costcorrect.serving.goodput import Goodput, simulated_goodput
+from costcorrect.serving.goodput import Goodput, analytic_goodput, simulated_goodput
 from costcorrect.workload import RequestStream
 
 PER_MILLION = 1e6
@@ -66,18 +66,30 @@ def instantaneous(arch: Disaggregated) -> Disaggregated:
     return dataclasses.replace(arch, **changes)
 
 
+def goodput(arch: Architecture, contract: Contract, base: RequestStream, engine: str) -> Goodput:
+    """λ* under the ``engine`` (``analytic`` or ``sim``) for ``base``'s request lengths."""
+    if engine == "sim":
+        return simulated_goodput(arch, contract, base)
+    if engine == "analytic":
+        from costcorrect.serving.analytic import Lengths
+
+        return analytic_goodput(arch, contract, Lengths.from_stream(base))
+    raise InputError("engine", engine, "'analytic' or 'sim'")
+
+
 def cost_per_token(
     arch: Architecture,
     contract: Contract,
     base: RequestStream,
     total_tokens: bool = False,
     demand_rps: float | None = None,
+    engine: str = "sim",
 ) -> CostBreakdown:
-    """$ per million SLO-compliant tokens of ``arch`` on ``base``'s requests (simulator)."""
+    """$ per million SLO-compliant tokens of ``arch`` on ``base``'s requests."""
     if demand_rps is not None and not demand_rps > 0:
         raise InputError("demand", demand_rps, "a positive rate in requests/s")
     per_request = _tokens_per_request(base, total_tokens)
-    good = simulated_goodput(arch, contract, base)
+    good = goodput(arch, contract, base, engine)
     basis = "total tokens" if total_tokens else "output tokens"
     common = {
         "architecture": arch.name,
@@ -105,12 +117,12 @@ def cost_per_token(
     else:
         rate = good.rate_per_s
     total = usd_per_s / (rate * per_request) * PER_MILLION
-    scale = usd_per_s / arch.usd_per_s
     if isinstance(arch, Disaggregated):
-        prefill, decode = _pool_terms(arch, contract, base, per_request, scale, demand_rps)
+        prefill, decode = _pool_terms(arch, contract, base, per_request, demand_rps, engine)
         kv = total - prefill - decode
     else:
-        prefill, decode = _time_share_terms(arch, base, good, total)
+        share = _prefill_share(arch, base, good.rate_per_s, engine)
+        prefill, decode = total * share, total * (1.0 - share)
         kv = 0.0
     return CostBreakdown(
         **common,
@@ -122,23 +134,28 @@ def cost_per_token(
     )
 
 
-def _time_share_terms(arch, base, good: Goodput, total: float) -> tuple[float, float]:
+def _prefill_share(arch, base: RequestStream, rate: float, engine: str) -> float:
+    """Fraction of the GPU time spent on prefill at ``rate`` (iteration token shares)."""
+    if engine == "analytic":
+        from costcorrect.serving.analytic import Lengths, analyze
+
+        return float(analyze(arch, Lengths.from_stream(base), [rate]).prefill_share[0])
     from costcorrect.serving.simulator import simulate
 
-    result = simulate(arch, base.scaled(good.rate_per_s))
+    result = simulate(arch, base.scaled(rate))
     busy = result.busy_prefill_s + result.busy_decode_s
-    share = result.busy_prefill_s / busy if busy > 0 else 0.0
-    return total * share, total * (1.0 - share)
+    return result.busy_prefill_s / busy if busy > 0 else 0.0
 
 
-def _pool_terms(arch, contract, base, per_request, scale, demand_rps) -> tuple[float, float]:
+def _pool_terms(arch, contract, base, per_request, demand_rps, engine) -> tuple[float, float]:
     ideal = instantaneous(arch)
-    good = simulated_goodput(ideal, contract, base)
+    good = goodput(ideal, contract, base, engine)
     if good.rate_per_s <= 0:
         return np.nan, np.nan
+    scale = 1.0
     if demand_rps is not None:
-        replicas = math.ceil(demand_rps / good.rate_per_s)
-        tokens_per_s, scale = demand_rps * per_request, replicas
+        scale = math.ceil(demand_rps / good.rate_per_s)
+        tokens_per_s = demand_rps * per_request
     else:
         tokens_per_s = good.rate_per_s * per_request
     prefill = scale * arch.prefill_usd_per_s / tokens_per_s * PER_MILLION

@@ -83,6 +83,18 @@ class SimResult:
     def makespan_s(self) -> float:
         return float(self.records.completion_s.max())
 
+    @property
+    def backlog_s(self) -> float:
+        """How long after the last arrival the system needed to drain, seconds."""
+        return self.makespan_s - float(self.records.arrival_s.max())
+
+    @property
+    def unstable(self) -> bool:
+        """True when the load outran the deployment: draining took over a quarter of the
+        arrival span (a stable queue drains within a few request lifetimes)."""
+        span = float(self.records.arrival_s.max() - self.records.arrival_s.min())
+        return self.backlog_s > 0.25 * span
+
 
 def _table(dep: Deployment) -> tuple:
     t = dep.op_table

@@ -1,0 +1,245 @@
+"""``costcorrect serve simulate|cost``: what a deployment delivers under a contract, and at what
+cost per SLO-compliant token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from costcorrect.cli.common import echo_json, progress, run_guarded, state
+
+app = typer.Typer(no_args_is_help=True, help="Serving engines: simulate, goodput and cost.")
+
+Arch = Annotated[str, typer.Option("--arch", help="colocated | chunked | disaggregated | kvpool")]
+Model = Annotated[str, typer.Option(help="catalog model")]
+Gpu = Annotated[str, typer.Option(help="catalog GPU (both pools unless overridden)")]
+Tp = Annotated[int, typer.Option(help="tensor-parallel GPUs per instance")]
+Stack = Annotated[str | None, typer.Option(help="perf calibration stack")]
+Replicas = Annotated[int, typer.Option(help="colocated/chunked: instances sharing the traffic")]
+Budget = Annotated[int, typer.Option(help="chunked: token budget τ per iteration")]
+MaxTokens = Annotated[int, typer.Option(help="prefill batch token cap")]
+MaxSeqs = Annotated[int, typer.Option(help="max sequences per instance")]
+NPrefill = Annotated[int, typer.Option(help="disaggregated: prefill instances")]
+NDecode = Annotated[int, typer.Option(help="disaggregated: decode instances")]
+PrefillGpu = Annotated[str | None, typer.Option(help="disaggregated: prefill GPU type")]
+DecodeGpu = Annotated[str | None, typer.Option(help="disaggregated: decode GPU type")]
+PrefillTp = Annotated[int | None, typer.Option(help="disaggregated: prefill TP")]
+DecodeTp = Annotated[int | None, typer.Option(help="disaggregated: decode TP")]
+KvLink = Annotated[str, typer.Option(help="KV link bandwidth per prefill instance, e.g. 50GB/s")]
+KvLatency = Annotated[str, typer.Option(help="KV transfer latency, e.g. 1ms")]
+KvOverlap = Annotated[float, typer.Option(help="fraction of a transfer hidden by streaming")]
+Pool = Annotated[str, typer.Option(help="kvpool: prefix-pool read bandwidth")]
+Workload = Annotated[str, typer.Option(help="catalog workload (length distribution)")]
+Trace = Annotated[str | None, typer.Option(help="replay a CSV/JSONL trace instead")]
+Requests = Annotated[int, typer.Option(help="requests to generate")]
+Seed = Annotated[int, typer.Option(help="random seed")]
+PrefixHit = Annotated[float, typer.Option(help="prefix-cache hit ratio of prompts")]
+Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _spec(**options):
+    from costcorrect.serving.build import ServeSpec
+
+    return ServeSpec(**options)
+
+
+@app.command()
+def simulate(
+    rate: Annotated[str, typer.Option(help="arrival rate, requests/s")] = "1",
+    arch: Arch = "colocated",
+    model: Model = "llama-3.1-8b",
+    gpu: Gpu = "H100-SXM",
+    tp: Tp = 1,
+    stack: Stack = None,
+    replicas: Replicas = 1,
+    token_budget: Budget = 512,
+    max_batch_tokens: MaxTokens = 8192,
+    max_seqs: MaxSeqs = 256,
+    n_prefill: NPrefill = 1,
+    n_decode: NDecode = 1,
+    prefill_gpu: PrefillGpu = None,
+    decode_gpu: DecodeGpu = None,
+    prefill_tp: PrefillTp = None,
+    decode_tp: DecodeTp = None,
+    kv_link: KvLink = "50GB/s",
+    kv_latency: KvLatency = "0s",
+    kv_overlap: KvOverlap = 0.0,
+    pool_bandwidth: Pool = "25GB/s",
+    workload: Workload = "sharegpt",
+    trace: Trace = None,
+    requests: Requests = 5000,
+    seed: Seed = 0,
+    prefix_hit: PrefixHit = 0.0,
+    out: Annotated[
+        Path | None, typer.Option(help="write per-request records (.csv/.parquet)")
+    ] = None,
+    json_: Json = False,
+) -> None:
+    """Simulate the deployment on a request stream; print latency percentiles with 95 % CIs."""
+
+    def job() -> None:
+        from costcorrect.errors import InputError
+        from costcorrect.serving.build import build_architecture, build_stream
+        from costcorrect.serving.simulator import simulate as run
+        from costcorrect.serving.stats import summarize
+
+        cat = state.catalog()
+        spec = _spec(
+            architecture=arch,
+            model=model,
+            gpu=gpu,
+            tp=tp,
+            stack=stack,
+            replicas=replicas,
+            token_budget=token_budget,
+            max_batch_tokens=max_batch_tokens,
+            max_seqs=max_seqs,
+            n_prefill=n_prefill,
+            n_decode=n_decode,
+            prefill_gpu=prefill_gpu,
+            decode_gpu=decode_gpu,
+            prefill_tp=prefill_tp,
+            decode_tp=decode_tp,
+            kv_link=kv_link,
+            kv_latency=kv_latency,
+            kv_overlap=kv_overlap,
+            pool_bandwidth=pool_bandwidth,
+        )
+        architecture = build_architecture(spec, cat)
+        stream = build_stream(
+            workload, rate, requests, seed, trace, prefix_hit=prefix_hit, catalog=cat
+        )
+        with progress(f"simulating {stream.n:,} requests …"):
+            result = run(architecture, stream)
+        if result.unstable:
+            raise InputError(
+                "rate",
+                f"{stream.rate_per_s:.3g} req/s",
+                f"a load the deployment sustains (the queue was still draining "
+                f"{result.backlog_s:.0f} s after the last arrival; see `serve cost` for goodput)",
+            )
+        summary = summarize(result.records, result.steady)
+        if out is not None:
+            _write_records(result.records.to_frame(), out)
+        if json_:
+            echo_json({"architecture": result.architecture, **summary.to_dict()})
+        else:
+            from costcorrect.cli.render import print_latency
+
+            print_latency(result.architecture, summary)
+
+    run_guarded(job)
+
+
+def _write_records(frame, out: Path) -> None:
+    import io
+
+    from costcorrect.errors import InputError
+    from costcorrect.io import atomic_write
+
+    if out.suffix == ".csv":
+        atomic_write(out, frame.to_csv(index=False))
+    elif out.suffix == ".parquet":
+        buffer = io.BytesIO()
+        try:
+            frame.to_parquet(buffer, index=False)
+        except ImportError:
+            raise InputError(
+                "out", str(out), "a .csv file (install pyarrow for .parquet)"
+            ) from None
+        atomic_write(out, buffer.getvalue())
+    else:
+        raise InputError("out", str(out), "a path ending in .csv or .parquet")
+
+
+@app.command()
+def cost(
+    ttft: Annotated[str, typer.Option(help="TTFT bound, e.g. 1s")] = "1s",
+    tpot: Annotated[str, typer.Option(help="TPOT bound, e.g. 50ms")] = "50ms",
+    quantile: Annotated[float, typer.Option(help="contract quantile")] = 0.99,
+    form: Annotated[str, typer.Option(help="quantile | attainment (DistServe)")] = "quantile",
+    attainment: Annotated[float, typer.Option(help="attainment form: fraction")] = 0.9,
+    engine: Annotated[str, typer.Option(help="analytic | sim")] = "analytic",
+    demand: Annotated[str | None, typer.Option(help="fleet mode: demand, requests/s")] = None,
+    total_tokens: Annotated[bool, typer.Option(help="per input+output token")] = False,
+    arch: Arch = "colocated",
+    model: Model = "llama-3.1-8b",
+    gpu: Gpu = "H100-SXM",
+    tp: Tp = 1,
+    stack: Stack = None,
+    replicas: Replicas = 1,
+    token_budget: Budget = 512,
+    max_batch_tokens: MaxTokens = 8192,
+    max_seqs: MaxSeqs = 256,
+    n_prefill: NPrefill = 1,
+    n_decode: NDecode = 1,
+    prefill_gpu: PrefillGpu = None,
+    decode_gpu: DecodeGpu = None,
+    prefill_tp: PrefillTp = None,
+    decode_tp: DecodeTp = None,
+    kv_link: KvLink = "50GB/s",
+    kv_latency: KvLatency = "0s",
+    kv_overlap: KvOverlap = 0.0,
+    pool_bandwidth: Pool = "25GB/s",
+    workload: Workload = "sharegpt",
+    trace: Trace = None,
+    requests: Requests = 4000,
+    seed: Seed = 0,
+    prefix_hit: PrefixHit = 0.0,
+    json_: Json = False,
+) -> None:
+    """Goodput under an SLO contract and $ per million SLO-compliant tokens, split into
+    prefill + decode + KV-transfer tax."""
+
+    def job() -> None:
+        from costcorrect.serving.build import build_architecture, build_stream
+        from costcorrect.serving.contract import Contract
+        from costcorrect.serving.cost import cost_per_token
+        from costcorrect.units import parse_quantity
+
+        cat = state.catalog()
+        spec = _spec(
+            architecture=arch,
+            model=model,
+            gpu=gpu,
+            tp=tp,
+            stack=stack,
+            replicas=replicas,
+            token_budget=token_budget,
+            max_batch_tokens=max_batch_tokens,
+            max_seqs=max_seqs,
+            n_prefill=n_prefill,
+            n_decode=n_decode,
+            prefill_gpu=prefill_gpu,
+            decode_gpu=decode_gpu,
+            prefill_tp=prefill_tp,
+            decode_tp=decode_tp,
+            kv_link=kv_link,
+            kv_latency=kv_latency,
+            kv_overlap=kv_overlap,
+            pool_bandwidth=pool_bandwidth,
+        )
+        architecture = build_architecture(spec, cat)
+        contract = Contract(
+            parse_quantity(ttft, "time", "ttft"),
+            parse_quantity(tpot, "time", "tpot"),
+            quantile,
+            form,
+            attainment,
+        )
+        stream = build_stream(
+            workload, 1.0, requests, seed, trace, prefix_hit=prefix_hit, catalog=cat
+        )
+        rate = None if demand is None else parse_quantity(demand, "count", "demand")
+        with progress(f"searching goodput ({engine}) …"):
+            result = cost_per_token(architecture, contract, stream, total_tokens, rate, engine)
+        if json_:
+            echo_json(result.to_dict())
+        else:
+            from costcorrect.cli.render import print_cost
+
+            print_cost(result)
+
+    run_guarded(job)
