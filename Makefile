@@ -24,6 +24,8 @@ test: $(VENV)/.installed
 validate: $(VENV)/.installed
 	$(BIN)/python -m costcorrect.validate perf --write docs/validation.md \
 		--calibrations src/costcorrect/catalog/data/calibrations.yaml
+	$(BIN)/python -m costcorrect.validate serving --write docs/validation.md \
+		--csv docs/serving_agreement.csv
 
 benchmarks: $(VENV)/.installed
 	$(BIN)/python benchmarks/perf_speed.py --write docs/benchmarks.md

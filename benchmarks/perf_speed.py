@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from costcorrect.io import write_section
 from costcorrect.perf import Batch, Deployment, step_time
 
 POINTS = 100_000
@@ -103,24 +104,9 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        _update_section(args.write, text)
-
-
-def _update_section(path: Path, section: str) -> None:
-    """Replace (or append) the section starting with the same heading in ``path``."""
-    heading = section.splitlines()[0]
-    old = (
-        path.read_text()
-        if path.exists()
-        else "# Benchmarks\n\nRecorded by the scripts in `benchmarks/`.\n\n"
-    )
-    if heading in old:
-        start = old.index(heading)
-        end = old.find("\n## ", start + 1)
-        old = old[:start] + old[end + 1 :] if end != -1 else old[:start]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(old.rstrip("\n") + "\n\n" + section)
-    tmp.replace(path)
+        write_section(
+            args.write, text, "# Benchmarks\n\nRecorded by the scripts in `benchmarks/`.\n"
+        )
 
 
 if __name__ == "__main__":

@@ -22,3 +22,25 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_section(path: str | Path, section: str, title: str = "") -> None:
+    """Replace the markdown section of ``path`` that starts with ``section``'s first line (an
+    ``## `` heading) up to the next ``## `` heading, or append it; create the file with
+    ``title`` when missing. Written atomically."""
+    path = Path(path)
+    heading = section.splitlines()[0]
+    text = path.read_text() if path.exists() else title
+    if heading in text:
+        start = text.index(heading)
+        end = text.find("\n## ", start + len(heading))
+        text = text[:start] + (text[end + 1 :] if end != -1 else "")
+    atomic_write(path, text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n")
+
+
+def read_section(path: str | Path, heading: str) -> str:
+    """The section of ``path`` starting at ``heading`` (to the next ``## `` heading)."""
+    text = Path(path).read_text()
+    start = text.index(heading)
+    end = text.find("\n## ", start + len(heading))
+    return text[start : end + 1 if end != -1 else len(text)]

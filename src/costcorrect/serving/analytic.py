@@ -105,6 +105,28 @@ def _finite(batch: np.ndarray) -> np.ndarray:
     return np.maximum(np.nan_to_num(batch, nan=1.0, posinf=1.0), 1.0)
 
 
+def _prefill_batching(
+    dep: Deployment, lengths: Lengths, hit: float, rate_per_server: np.ndarray, budget: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(η, m): prompts arriving while a prefill iteration runs join the next one (up to the
+    token budget): with N ~ Poisson(λ·T(m)) such arrivals and a lone arrival after an idle
+    spell, the mean batch is m = E[max(1, N)] = λ·T(m) + e^{−λ·T(m)}, and each prompt's share of the
+    work is η = T(m) / (m·T(1)) of running alone (η < 1 amortises weights and overheads; it
+    exceeds 1 for stacks whose attention is quadratic in the whole batch)."""
+    table = dep.op_table
+    new = lengths.mean_prompt * (1.0 - hit)
+    cached = lengths.mean_prompt * hit
+    cap = max(1.0, budget / max(new, 1.0))
+    single = table.total_s(Batch.prefill(new, 1.0, cached))
+    m = np.ones_like(rate_per_server)
+    for _ in range(FIXED_POINT_ITERATIONS):
+        together = table.total_s(Batch.prefill(new, m, cached))
+        arrivals = rate_per_server * together
+        m = np.clip(arrivals + np.exp(-arrivals), 1.0, cap)
+    together = table.total_s(Batch.prefill(new, m, cached))
+    return together / (m * single), m
+
+
 def _decode_time(dep: Deployment, batch: np.ndarray, context: float) -> np.ndarray:
     """One decode step of ``batch`` sequences (at least one) at ``context`` tokens, seconds."""
     return dep.op_table.decode_seconds(_finite(batch), context)
@@ -208,8 +230,10 @@ def _quantiles(q_fn, levels: tuple[float, ...]) -> dict[float, np.ndarray]:
 def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResult:
     dep = arch.deployment
     lam = rate / arch.replicas
-    service = _prefill_times(dep, lengths.prompt, lengths.hit_ratio)  # (K,)
-    mean_s, mean_s2 = service.mean(), (service**2).mean()
+    alone = _prefill_times(dep, lengths.prompt, lengths.hit_ratio)  # (K,) seconds
+    eta, m_batch = _prefill_batching(dep, lengths, lengths.hit_ratio, lam, arch.max_batch_tokens)
+    service = eta[..., None] * alone  # (..., K) each prompt's share of batched prefill work
+    mean_s, mean_s2 = service.mean(axis=-1), (service**2).mean(axis=-1)
     rho = lam * mean_s
     gaps = lengths.mean_output - 1.0
     b_max = _batch_capacity(dep, lengths, arch.max_seqs)
@@ -227,10 +251,11 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
     # stalls: prefills of arrivals during its life, and during its own prefill (those prompts
     # are prefilled right after it, before its second token)
     life = (d - 1.0) * tau[..., None]
-    m = lam[..., None] * (life + mean_s)
+    m = lam[..., None] * (life + mean_s[..., None])
     cond = -np.expm1(-m)
-    mean_x = np.where(cond > 0, m * mean_s / np.maximum(cond, 1e-300), 0.0)
-    second = np.where(cond > 0, (m * mean_s2 + (m * mean_s) ** 2) / np.maximum(cond, 1e-300), 0.0)
+    ms, ms2 = mean_s[..., None], mean_s2[..., None]
+    mean_x = np.where(cond > 0, m * ms / np.maximum(cond, 1e-300), 0.0)
+    second = np.where(cond > 0, (m * ms2 + (m * ms) ** 2) / np.maximum(cond, 1e-300), 0.0)
     var_x = np.maximum(second - mean_x**2, 1e-30)
     shape = mean_x**2 / var_x
     scale = var_x / np.maximum(mean_x, 1e-30)
@@ -250,7 +275,7 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
             total = total + w * stalled
         return total
 
-    hi = t_dec + (lam * mean_s * 50 + 1.0) * (service.max() + t_dec)
+    hi = t_dec + (lam * mean_s * 50 + 1.0) * (service.max(axis=-1) + t_dec)
     lo = np.maximum(t_dec - 6 * sd_b.max(axis=-1), 0.0)
     tpot = _quantiles(
         lambda q: _mixture_quantile(tpot_cdf, q, lo, hi + 6 * sd_b.max(axis=-1)), levels
@@ -260,8 +285,10 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
     p_wait = np.clip(rho, 0.0, 1.0)
     mean_wait = np.where(rho < 1, lam * mean_s2 / (2.0 * np.maximum(1.0 - rho, 1e-12)), np.inf)
     residual = np.where(b > 0, t_dec / 2.0, 0.0)
-    values = service[None, :] + residual[..., None]
-    probs = np.full(values.shape, 1.0 / service.size)
+    # its batch ends when the other m − 1 prompts are done too
+    own = service + ((m_batch - 1.0) * mean_s)[..., None]
+    values = own + residual[..., None]
+    probs = np.full(values.shape, 1.0 / lengths.classes)
     ttft = _quantiles(lambda q: quantile_with_wait(q, values, probs, p_wait, mean_wait), levels)
     return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, rho, stable)
 
@@ -333,10 +360,15 @@ def _disaggregated(
         service = service + np.floor(lengths.prompt * hit) * arch.kv_bytes_per_token / (
             arch.pool_bytes_per_s
         )
-    mean_s = service.mean()
-    scv = service.var() / mean_s**2
+    eta, m_batch = _prefill_batching(
+        arch.prefill, lengths, hit, rate / arch.n_prefill, arch.max_batch_tokens
+    )
+    service = eta[..., None] * service
+    mean_s = service.mean(axis=-1)
+    scv = service.var(axis=-1) / mean_s**2
     p_wait, mean_wait = wait_moments(rate, mean_s, scv, arch.n_prefill)
     rho = rate * mean_s / arch.n_prefill
+    service = service + ((m_batch - 1.0) * mean_s)[..., None]  # its batch's completion
     # KV transfer: exposed part + latency, plus FIFO queueing on each prefill instance's link
     link = arch.link
     xfer = lengths.prompt * arch.kv_bytes_per_token / link.bytes_per_s
@@ -345,7 +377,7 @@ def _disaggregated(
     link_wait = np.where(
         rho_link < 1, rate_link * (xfer**2).mean() / (2 * np.maximum(1 - rho_link, 1e-12)), np.inf
     )
-    values = (service + (1 - link.overlap) * xfer + link.latency_s)[None, :] + link_wait[..., None]
+    values = service + ((1 - link.overlap) * xfer + link.latency_s)[None, :] + link_wait[..., None]
     values = np.where(np.isfinite(values), values, 0.0)
     probs = np.full(values.shape, 1.0 / lengths.classes)
     unstable_link = rho_link >= 1
