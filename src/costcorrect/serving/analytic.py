@@ -197,19 +197,30 @@ def _averaging_variance_factor(life: np.ndarray, correlation_time: np.ndarray) -
     return 2.0 * (x - 1.0 + np.exp(-x)) / x**2
 
 
-def _batch_noise(dep, b, ctx: float, lengths: Lengths, per_token: np.ndarray) -> np.ndarray:
+def _batch_noise(
+    dep, b, ctx: float, lengths: Lengths, per_token: np.ndarray, stall_variance=None
+) -> np.ndarray:
     """sd (s) of a request's mean decode-step time caused by the decode batch fluctuating,
     per output class (..., K). The batch is M/G/∞-like (variance ≈ mean) but its service slows
     as it grows, which amplifies the variance and the correlation time by 1/(1 − ε), ε the
-    elasticity of the step time in the batch; a request averages over its own life."""
+    elasticity of the step time in the batch; a request averages over its own life.
+
+    ``stall_variance(window)`` (colocated) is the variance of the stalled fraction of time over
+    a window: stalls slow every decode, so the batch swells with them (∂B/∂ρ = B/(1−ρ)/(1−ε)).
+    """
     t_dec = _decode_time(dep, b, ctx)
     slope = _decode_time(dep, b + 1.0, ctx) - t_dec
-    eps = np.clip(_finite(b) * slope / t_dec, 0.0, 0.95)
+    b = _finite(b)
+    eps = np.clip(b * slope / t_dec, 0.0, 0.95)
     amplify = 1.0 / (1.0 - eps)
     life = (lengths.output[None, :] - 1.0) * per_token[..., None]
-    residence = ((lengths.mean_output - 1.0) * per_token * amplify)[..., None]
-    variance = (_finite(b) * amplify)[..., None] * _averaging_variance_factor(life, residence)
-    return slope[..., None] * np.sqrt(variance)
+    window = (lengths.mean_output - 1.0) * per_token * amplify
+    variance = b * amplify
+    if stall_variance is not None:
+        rho, var_rho = stall_variance(window)
+        variance = variance + (b * amplify / (1.0 - rho)) ** 2 * var_rho
+    factor = _averaging_variance_factor(life, window[..., None])
+    return slope[..., None] * np.sqrt(variance[..., None] * factor)
 
 
 def _gamma_cdf(shape: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -246,14 +257,16 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
     stable &= rho < 1
     t_dec = _decode_time(dep, b, lengths.decode_context)
     tau = t_dec / free
-    # TPOT per output class: decode step + stalls by N ~ Poisson(λ·life) prefills of size S
+    # TPOT per output class: decode step + stalls. Prefill iterations come at rate λ/m, each
+    # of m prompts (size Z = own share + (m − 1)·E[S]); a request sees those started during its
+    # decode life and the one right after its own batch (prompts that arrived meanwhile).
     d = lengths.output[None, :]
-    # stalls: prefills of arrivals during its life, and during its own prefill (those prompts
-    # are prefilled right after it, before its second token)
     life = (d - 1.0) * tau[..., None]
-    m = lam[..., None] * (life + mean_s[..., None])
+    extra = ((m_batch - 1.0) * mean_s)[..., None]
+    ms = mean_s[..., None] + extra  # E[Z]
+    ms2 = mean_s2[..., None] + 2.0 * extra * mean_s[..., None] + extra**2  # E[Z²]
+    m = (lam / m_batch)[..., None] * (life + ms)
     cond = -np.expm1(-m)
-    ms, ms2 = mean_s[..., None], mean_s2[..., None]
     mean_x = np.where(cond > 0, m * ms / np.maximum(cond, 1e-300), 0.0)
     second = np.where(cond > 0, (m * ms2 + (m * ms) ** 2) / np.maximum(cond, 1e-300), 0.0)
     var_x = np.maximum(second - mean_x**2, 1e-30)
@@ -261,7 +274,11 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
     scale = var_x / np.maximum(mean_x, 1e-30)
     gaps_d = np.maximum(d - 1.0, 1.0)
 
-    sd_b = _batch_noise(dep, b, lengths.decode_context, lengths, tau)
+    def stall_variance(window):
+        # stalled time over a window: compound Poisson of batches (rate λ/m, size Z)
+        return rho, (lam / m_batch) * ms2[..., 0] / np.maximum(window, 1e-12)
+
+    sd_b = _batch_noise(dep, b, lengths.decode_context, lengths, tau, stall_variance)
     nodes, weights = np.polynomial.hermite_e.hermegauss(5)
     no_stall = np.exp(-m)
     weights = weights / weights.sum()
