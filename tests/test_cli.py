@@ -137,3 +137,84 @@ def test_catalog_entry_with_missing_field(tmp_path: Path):
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1
     assert "hardware[X1].vendor: got None, expected a value" in lines[0]
+
+
+def test_serve_simulate_writes_records(tmp_path: Path):
+    out = tmp_path / "records.csv"
+    r = run(
+        "serve",
+        "simulate",
+        "--rate",
+        "2",
+        "--arch",
+        "chunked",
+        "--requests",
+        "800",
+        "--out",
+        str(out),
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["architecture"] == "chunked" and summary["ttft_p99_s"]["value"] > 0
+    import pandas as pd
+
+    records = pd.read_csv(out)
+    assert len(records) == 800 and {"ttft_s", "tpot_s"} <= set(records.columns)
+
+
+def test_serve_cost_breakdown_sums():
+    r = run(
+        "serve",
+        "cost",
+        "--arch",
+        "disaggregated",
+        "--ttft",
+        "2s",
+        "--tpot",
+        "100ms",
+        "--requests",
+        "1500",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    c = json.loads(r.stdout)
+    parts = c["prefill_usd_per_million"] + c["decode_usd_per_million"] + c["kv_usd_per_million"]
+    assert parts == pytest.approx(c["usd_per_million_tokens"], rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (("serve", "simulate", "--rate", "40", "--requests", "1500"), "rate: got"),
+        (
+            ("serve", "simulate", "--arch", "disaggregated", "--kv-link", "-3GB/s"),
+            "kv_link_bytes_per_s: got",
+        ),
+        (
+            ("serve", "simulate", "--kv-link", "3GB", "--arch", "disaggregated"),
+            "kv_link: got '3GB'",
+        ),
+        (("serve", "simulate", "--model", "llama-3.1-70b", "--tp", "1"), "tp: got 1"),
+        (("serve", "cost", "--arch", "pipelined"), "arch: got 'pipelined'"),
+    ],
+)
+def test_serve_bad_input(args, field):
+    r = run(*args)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and field in lines[0], r.stderr
+
+
+def test_serve_impossible_contract_is_reported_not_raised():
+    r = run("serve", "cost", "--ttft", "1ms", "--json")
+    assert r.returncode == 0
+    c = json.loads(r.stdout)
+    assert c["goodput_rps"] == 0 and "impossible even at" in c["reason"]
+
+
+def test_serve_malformed_trace(tmp_path: Path):
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,input_tokens\n0.1,10\n")
+    out = tmp_path / "rec.csv"
+    r = run("serve", "simulate", "--trace", str(trace), "--out", str(out))
+    assert r.returncode == 2 and "output_tokens" in r.stderr and not out.exists()

@@ -1,0 +1,95 @@
+"""The analytic engine: queueing identities, agreement with the simulator where it is
+reliable, stability and impossible contracts."""
+
+import numpy as np
+import pytest
+
+from costcorrect.perf import Batch, Deployment, step_time
+from costcorrect.serving.analytic import Lengths, analyze
+from costcorrect.serving.architectures import Chunked, Colocated, Disaggregated, KVLink
+from costcorrect.serving.contract import Contract
+from costcorrect.serving.goodput import analytic_goodput, simulated_goodput
+from costcorrect.serving.queueing import md1_mean_wait
+from costcorrect.serving.simulator import simulate
+from costcorrect.workload import RequestStream, poisson_arrivals, synthetic_stream
+
+
+@pytest.fixture(scope="module")
+def dep():
+    return Deployment.from_names("llama-3.1-8b", "H100-SXM", tp=1, stack="vidur-kernels")
+
+
+@pytest.fixture(scope="module")
+def sharegpt():
+    return synthetic_stream("sharegpt", rate_per_s=1.0, n=6000, seed=1)
+
+
+def test_lengths_keep_the_means(sharegpt):
+    lengths = Lengths.from_stream(sharegpt)
+    assert lengths.prompt.mean() == pytest.approx(sharegpt.mean_input_tokens, rel=1e-12)
+    assert lengths.output.mean() == pytest.approx(sharegpt.mean_output_tokens, rel=1e-12)
+
+
+def test_single_token_fixed_prompts_reduce_to_md1(dep):
+    n, prompt = 1000, 1024
+    stream = RequestStream(
+        poisson_arrivals(1.0, n, 0), np.full(n, prompt), np.ones(n, int), np.zeros(n, int), "fixed"
+    )
+    service = float(step_time(dep, Batch.prefill(prompt)).total_s)
+    rate = 0.6 / service
+    result = analyze(Colocated(dep, max_batch_tokens=prompt), Lengths.from_stream(stream), [rate])
+    median_wait = result.ttft_s[0.5][0] - service
+    assert result.prefill_utilization[0] == pytest.approx(0.6, rel=1e-9)
+    # atom at zero with mass 1 − ρ: the median waits (ρ = 0.6 > 0.5)
+    assert median_wait > 0
+    assert md1_mean_wait(rate, service) > 0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: Chunked(d, token_budget=512),
+        lambda d: Disaggregated(d, d, 1, 1, KVLink(50e9, 1e-3, 0.5)),
+    ],
+)
+def test_agrees_with_simulator_on_sharegpt(dep, sharegpt, make):
+    arch = make(dep)
+    lengths = Lengths.from_stream(sharegpt)
+    capacity = simulated_goodput(arch, Contract(2.0, 0.1), sharegpt).rate_per_s
+    for load in (0.5, 0.9):
+        rate = load * capacity
+        sim = simulate(arch, sharegpt.scaled(rate))
+        r, m = sim.records, sim.steady
+        an = analyze(arch, lengths, [rate], quantiles=(0.99,))
+        assert an.ttft_s[0.99][0] == pytest.approx(np.quantile(r.ttft_s[m], 0.99), rel=0.15)
+        assert an.tpot_s[0.99][0] == pytest.approx(np.nanquantile(r.tpot_s[m], 0.99), rel=0.15)
+
+
+def test_decode_batch_matches_littles_law_in_simulation(dep, sharegpt):
+    rate = 3.0
+    arch = Colocated(dep)
+    sim = simulate(arch, sharegpt.scaled(rate))
+    r, m = sim.records, sim.steady
+    span = r.arrival_s[m].max() - r.arrival_s[m].min()
+    decoding = np.sum(r.completion_s[m] - r.first_token_s[m]) / span
+    an = analyze(arch, Lengths.from_stream(sharegpt), [rate])
+    assert an.decode_batch[0] == pytest.approx(decoding, rel=0.1)
+
+
+def test_unstable_rates_are_flagged_infinite(dep, sharegpt):
+    result = analyze(Colocated(dep), Lengths.from_stream(sharegpt), [0.5, 1e3])
+    assert result.stable.tolist() == [True, False]
+    assert np.isinf(result.ttft_s[0.99][1]) and np.isfinite(result.ttft_s[0.99][0])
+
+
+def test_analytic_goodput_impossible_contract(dep, sharegpt):
+    g = analytic_goodput(Colocated(dep), Contract(0.001, 0.05), Lengths.from_stream(sharegpt))
+    assert g.rate_per_s == 0 and "impossible" in g.reason
+
+
+def test_goodput_close_to_simulator_for_disaggregation(dep, sharegpt):
+    arch = Disaggregated(dep, dep, 1, 1, KVLink(50e9, 1e-3, 0.5))
+    contract = Contract(2.0, 0.1)
+    sim = simulated_goodput(arch, contract, sharegpt).rate_per_s
+    ana = analytic_goodput(arch, contract, Lengths.from_stream(sharegpt)).rate_per_s
+    assert ana == pytest.approx(sim, rel=0.1)
