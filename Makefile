@@ -29,6 +29,7 @@ validate: $(VENV)/.installed
 
 benchmarks: $(VENV)/.installed
 	$(BIN)/python benchmarks/perf_speed.py --write docs/benchmarks.md
+	$(BIN)/python benchmarks/serving_speed.py --write docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
