@@ -352,18 +352,20 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
     sd_b = _batch_noise(dep, b, ctx, lengths, t_mean)
     sd = np.sqrt((delta**2) * var_f + sd_b**2)
     tpot = _quantiles(lambda q: _normal_mixture_quantile(mean, sd, q), levels)
-    # TTFT: FCFS over prompts at the chunk rate: M/G/1 wait + own chunks + residual iteration
-    service = ((lengths.prompt * (1 - lengths.hit_ratio))[None, :] / chunk[..., None]) * t_full[
-        ..., None
-    ] + (t_mean / 2.0)[..., None]
-    service = np.where(stable[..., None], service, 0.0)
+    # TTFT: prompt tokens are served FCFS at chunk tokens per full iteration (an M/G/1 on
+    # prompts); a prompt's own chunks end on an iteration boundary (at least one iteration),
+    # after the residual of the iteration in progress when it arrived
+    new = (lengths.prompt * (1 - lengths.hit_ratio))[None, :]
+    service = np.where(stable[..., None], new / chunk[..., None] * t_full[..., None], 0.0)
     mean_s = service.mean(axis=-1)
     scv = service.var(axis=-1) / np.maximum(mean_s**2, 1e-30)
     p_wait, mean_wait = wait_moments(lam, mean_s, scv, 1)
     p_wait = np.where(stable, p_wait, 1.0)
     mean_wait = np.where(stable, mean_wait, np.inf)
-    probs = np.full(service.shape, 1.0 / lengths.classes)
-    ttft = _quantiles(lambda q: quantile_with_wait(q, service, probs, p_wait, mean_wait), levels)
+    own = np.maximum(service, t_full[..., None]) + (t_mean / 2.0)[..., None]
+    own = np.where(stable[..., None], own, 0.0)  # unstable rows are inf anyway
+    probs = np.full(own.shape, 1.0 / lengths.classes)
+    ttft = _quantiles(lambda q: quantile_with_wait(q, own, probs, p_wait, mean_wait), levels)
     # time-weighted: full iterations carry chunk prefill tokens beside B decodes
     share = rho * t_full * chunk / (chunk + _finite(b)) / t_mean
     return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, share, stable)
