@@ -39,10 +39,16 @@ PrefixHit = Annotated[float, typer.Option(help="prefix-cache hit ratio of prompt
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
-def _spec(**options):
+def _spec(options: dict):
+    """The :class:`ServeSpec` from a command's options (its ``locals()``)."""
+    from dataclasses import fields
+
     from costcorrect.serving.build import ServeSpec
 
-    return ServeSpec(**options)
+    names = {f.name for f in fields(ServeSpec)}
+    return ServeSpec(
+        architecture=options["arch"], **{k: v for k, v in options.items() if k in names}
+    )
 
 
 @app.command()
@@ -78,6 +84,7 @@ def simulate(
     json_: Json = False,
 ) -> None:
     """Simulate the deployment on a request stream; print latency percentiles with 95 % CIs."""
+    options = locals()
 
     def job() -> None:
         from costcorrect.errors import InputError
@@ -86,27 +93,7 @@ def simulate(
         from costcorrect.serving.stats import summarize
 
         cat = state.catalog()
-        spec = _spec(
-            architecture=arch,
-            model=model,
-            gpu=gpu,
-            tp=tp,
-            stack=stack,
-            replicas=replicas,
-            token_budget=token_budget,
-            max_batch_tokens=max_batch_tokens,
-            max_seqs=max_seqs,
-            n_prefill=n_prefill,
-            n_decode=n_decode,
-            prefill_gpu=prefill_gpu,
-            decode_gpu=decode_gpu,
-            prefill_tp=prefill_tp,
-            decode_tp=decode_tp,
-            kv_link=kv_link,
-            kv_latency=kv_latency,
-            kv_overlap=kv_overlap,
-            pool_bandwidth=pool_bandwidth,
-        )
+        spec = _spec(options)
         architecture = build_architecture(spec, cat)
         stream = build_stream(
             workload, rate, requests, seed, trace, prefix_hit=prefix_hit, catalog=cat
@@ -192,6 +179,7 @@ def cost(
 ) -> None:
     """Goodput under an SLO contract and $ per million SLO-compliant tokens, split into
     prefill + decode + KV-transfer tax."""
+    options = locals()
 
     def job() -> None:
         from costcorrect.serving.build import build_architecture, build_stream
@@ -200,27 +188,7 @@ def cost(
         from costcorrect.units import parse_quantity
 
         cat = state.catalog()
-        spec = _spec(
-            architecture=arch,
-            model=model,
-            gpu=gpu,
-            tp=tp,
-            stack=stack,
-            replicas=replicas,
-            token_budget=token_budget,
-            max_batch_tokens=max_batch_tokens,
-            max_seqs=max_seqs,
-            n_prefill=n_prefill,
-            n_decode=n_decode,
-            prefill_gpu=prefill_gpu,
-            decode_gpu=decode_gpu,
-            prefill_tp=prefill_tp,
-            decode_tp=decode_tp,
-            kv_link=kv_link,
-            kv_latency=kv_latency,
-            kv_overlap=kv_overlap,
-            pool_bandwidth=pool_bandwidth,
-        )
+        spec = _spec(options)
         architecture = build_architecture(spec, cat)
         contract = Contract(
             parse_quantity(ttft, "time", "ttft"),
