@@ -105,6 +105,12 @@ class OpTable:
     def decode_seconds(self, batch: ArrayLike, context: float) -> np.ndarray:
         """Time of a decode-only iteration of ``batch`` sequences at ``context`` KV tokens each,
         seconds — the fast path of the analytic engine (rows are linear in the batch size)."""
+        return self.decode_seconds_and_slope(batch, context)[0]
+
+    def decode_seconds_and_slope(
+        self, batch: ArrayLike, context: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds, d seconds / d batch) of a decode-only iteration (see decode_seconds)."""
         b = np.asarray(batch, dtype=float)[..., None]
         kv = min(context, self.window) if self.window else context
         base = np.zeros(N_Q)
@@ -112,14 +118,25 @@ class OpTable:
         per_seq = np.zeros(N_Q)
         per_seq[[Q.TOKENS, Q.DECODE_SEQS]] = 1.0
         per_seq[Q.DECODE_KV] = kv
-        flop = self.flop @ base + b * (self.flop @ per_seq)
-        nbytes = self.nbytes @ base + b * (self.nbytes @ per_seq)
+        flop_slope = (self.flop @ per_seq) / self.flop_rate
+        byte_slope = (self.nbytes @ per_seq) / self.byte_rate
+        compute = (self.flop @ base) / self.flop_rate + b * flop_slope
+        memory = (self.nbytes @ base) / self.byte_rate + b * byte_slope
         if self.moe_experts:
             e, k = self.moe_experts, self.moe_top_k
-            nbytes = nbytes + self.nbytes[:, Q.MOE_TOUCHED] * e * -np.expm1(b * math.log1p(-k / e))
-        rows = np.maximum(flop / self.flop_rate, nbytes / self.byte_rate)
-        rows += self.additive @ base + b * (self.additive @ per_seq)
-        return np.where(b[..., 0] > 0, rows.sum(axis=-1), 0.0)
+            log_keep = math.log1p(-k / e)
+            moe = self.nbytes[:, Q.MOE_TOUCHED] / self.byte_rate
+            memory = memory + moe * e * -np.expm1(b * log_keep)
+            byte_slope = byte_slope - moe * e * log_keep * np.exp(b * log_keep)
+        bound = compute > memory
+        additive_slope = self.additive @ per_seq
+        seconds = np.where(bound, compute, memory) + self.additive @ base + b * additive_slope
+        slope = np.where(bound, flop_slope, byte_slope) + additive_slope
+        active = b[..., 0] > 0
+        return (
+            np.where(active, seconds.sum(axis=-1), 0.0),
+            np.where(active, slope.sum(axis=-1), 0.0),
+        )
 
     def evaluate(self, batch: Batch) -> StepTime:
         """Per-op time, FLOP and bytes of ``batch`` (numpy, vectorised over its arrays)."""

@@ -127,6 +127,11 @@ def _prefill_batching(
     return together / (m * single), m
 
 
+def _decode_time_and_slope(dep: Deployment, batch: np.ndarray, context: float):
+    """(seconds, d seconds / d batch) of one decode step of ``batch`` (≥ 1) sequences."""
+    return dep.op_table.decode_seconds_and_slope(_finite(batch), context)
+
+
 def _decode_time(dep: Deployment, batch: np.ndarray, context: float) -> np.ndarray:
     """One decode step of ``batch`` sequences (at least one) at ``context`` tokens, seconds."""
     return dep.op_table.decode_seconds(_finite(batch), context)
@@ -138,17 +143,18 @@ def _batch_capacity(dep: Deployment, lengths: Lengths, max_seqs: int) -> float:
 
 
 def _fixed_point(step, b_max: float) -> tuple[np.ndarray, np.ndarray]:
-    """Smallest B = step(B) (step increasing, convex) by Newton from B = 0, which approaches
-    it from below; (B, stable) with stable where it exists and B ≤ b_max."""
+    """Smallest B = g(B) (g increasing, convex) by Newton from B = 0, which approaches it from
+    below; ``step(B)`` returns (g(B), g'(B)). (B, stable) with stable where it exists and
+    B ≤ b_max."""
     cap = 4.0 * b_max
-    b = np.zeros_like(np.asarray(step(np.asarray(0.0)), dtype=float))
+    b = np.zeros_like(np.asarray(step(np.asarray(0.0))[0], dtype=float))
     for _ in range(FIXED_POINT_ITERATIONS):
-        g = step(b)
-        slope = step(b + 1.0) - g
+        g, slope = step(b)
         room = 1.0 - slope
         b_next = np.where(room > 1e-9, b + (g - b) / np.maximum(room, 1e-9), np.inf)
         b = np.minimum(np.nan_to_num(b_next, nan=np.inf), cap)
-    stable = np.isfinite(b) & (b < cap) & (b <= b_max) & (np.abs(step(b) - b) <= 1e-3 * (1 + b))
+    converged = np.abs(step(b)[0] - b) <= 1e-3 * (1 + b)
+    stable = np.isfinite(b) & (b < cap) & (b <= b_max) & converged
     return b, stable
 
 
@@ -257,7 +263,9 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
     free = np.where(rho < 1, 1.0 - rho, np.nan)
 
     def step(b):
-        return lam * gaps * _decode_time(dep, b, lengths.decode_context) / free
+        t, slope = _decode_time_and_slope(dep, b, lengths.decode_context)
+        scale = lam * gaps / free
+        return scale * t, scale * slope
 
     b, stable = _fixed_point(step, b_max)
     stable &= rho < 1
@@ -335,9 +343,11 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
         rho = lam * new_tokens * t_full / chunk
         return np.where(rho < 1, rho * t_full + (1 - rho) * t_dec, np.nan), rho
 
-    b, stable = _fixed_point(
-        lambda b: lam * (lengths.mean_output - 1.0) * mean_iteration(b)[0], min(b_max, budget - 1.0)
-    )
+    def step(b):  # slope by a unit difference: the mixed iteration is not linear in B
+        g = lam * (lengths.mean_output - 1.0) * mean_iteration(b)[0]
+        return g, lam * (lengths.mean_output - 1.0) * mean_iteration(b + 1.0)[0] - g
+
+    b, stable = _fixed_point(step, min(b_max, budget - 1.0))
     t_full, t_dec, chunk = iteration_times(b)
     t_mean, rho = mean_iteration(b)
     stable &= rho < 1
@@ -414,7 +424,12 @@ def _disaggregated(
     gaps = lengths.mean_output - 1.0
     ctx = lengths.decode_context
     b_max = _batch_capacity(dep, lengths, arch.max_seqs)
-    b, stable = _fixed_point(lambda b: lam_d * gaps * _decode_time(dep, b, ctx), b_max)
+
+    def step(b):
+        t, slope = _decode_time_and_slope(dep, b, ctx)
+        return lam_d * gaps * t, lam_d * gaps * slope
+
+    b, stable = _fixed_point(step, b_max)
     stable &= (rho < 1) & ~unstable_link
     t_dec = _decode_time(dep, b, ctx)
     sd = _batch_noise(dep, b, ctx, lengths, t_dec)
