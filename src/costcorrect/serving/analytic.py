@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import ndtr
 
 from costcorrect.errors import InputError
 from costcorrect.perf import Batch, Deployment
+from costcorrect.serving import quantile_kernels
 from costcorrect.serving.architectures import Architecture, Chunked, Disaggregated, KVPool
 from costcorrect.serving.queueing import quantile_with_wait, wait_moments
 from costcorrect.workload import RequestStream
@@ -35,6 +35,7 @@ from costcorrect.workload import RequestStream
 QUANTILES = (0.5, 0.9, 0.99)
 FIXED_POINT_ITERATIONS = 12
 BISECTION_ITERATIONS = 28
+NEWTON_ITERATIONS = 10
 
 
 @dataclass(frozen=True)
@@ -158,35 +159,19 @@ def _fixed_point(step, b_max: float) -> tuple[np.ndarray, np.ndarray]:
     return b, stable
 
 
-def _mixture_quantile(cdf, q: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Smallest x in [lo, hi] with mean_k cdf(x)[..., k] ≥ q (vectorised bisection)."""
-    for _ in range(BISECTION_ITERATIONS):
-        mid = 0.5 * (lo + hi)
-        below = cdf(mid).mean(axis=-1) < q
-        lo = np.where(below, mid, lo)
-        hi = np.where(below, hi, mid)
-    return hi
-
-
-def _normal_mixture_quantile(mean, sd, q: float, iterations: int = 10) -> np.ndarray:
-    """q-quantile of an equal-weight mixture of normals (arrays (..., K)): Newton steps kept
-    inside a shrinking bracket (bisection where Newton would leave it)."""
-    sd = np.maximum(sd, 1e-12)
-    lo = np.min(mean - 8 * sd, axis=-1)
-    hi = np.max(mean + 8 * sd, axis=-1)
-    x = mean.mean(axis=-1) + ndtri_q(q) * np.sqrt(
-        (sd**2 + mean**2).mean(axis=-1) - mean.mean(axis=-1) ** 2
+def _normal_mixture_quantile(mean, sd, q: float) -> np.ndarray:
+    """q-quantile of an equal-weight mixture of normals (arrays (..., K)), compiled."""
+    mean, sd = np.broadcast_arrays(np.asarray(mean, float), np.asarray(sd, float))
+    shape = mean.shape[:-1]
+    flat = (-1, mean.shape[-1])
+    out = quantile_kernels.normal_mixture_quantile(
+        np.ascontiguousarray(mean.reshape(flat)),
+        np.ascontiguousarray(sd.reshape(flat)),
+        q,
+        ndtri_q(q),
+        NEWTON_ITERATIONS,
     )
-    x = np.clip(x, lo, hi)
-    for _ in range(iterations):
-        z = (x[..., None] - mean) / sd
-        f = ndtr(z).mean(axis=-1) - q
-        lo = np.where(f < 0, x, lo)
-        hi = np.where(f < 0, hi, x)
-        density = (np.exp(-0.5 * z**2) / sd).mean(axis=-1) / math.sqrt(2 * math.pi)
-        step = x - f / np.maximum(density, 1e-300)
-        x = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
-    return x
+    return out.reshape(shape)
 
 
 def ndtri_q(q: float) -> float:
@@ -233,14 +218,6 @@ def _widened_gamma(mean, var, extra_sd):
     """(shape, scale) of the gamma with ``mean`` and ``var + extra_sd²``."""
     var = var + extra_sd**2
     return mean**2 / var, var / np.maximum(mean, 1e-30)
-
-
-def _gamma_cdf(shape: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Regularised lower incomplete gamma by the Wilson–Hilferty cube-root normal
-    approximation (fast; within ~1e-2 of the exact CDF for shape ≥ 0.5)."""
-    c = 1.0 / (9.0 * shape)
-    z = (np.cbrt(np.maximum(x, 0.0) / shape) - (1.0 - c)) / np.sqrt(c)
-    return ndtr(z)
 
 
 def _quantiles(q_fn, levels: tuple[float, ...]) -> dict[float, np.ndarray]:
@@ -294,18 +271,29 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
     # the batch noise smears the no-stall atom (normal) and widens the stalled part (gamma)
     shape_b, scale_b = _widened_gamma(mean_x, var_x, sd_b * gaps_d)
     no_stall = np.exp(-m)
-    base = t_dec[..., None]
-
-    def tpot_cdf(x):
-        offset = x[..., None] - base
-        atom = no_stall * ndtr(offset / np.maximum(sd_b, 1e-15))
-        excess = np.maximum(offset * gaps_d, 0.0)
-        return atom + cond * _gamma_cdf(shape_b, excess / scale_b)
-
     hi = t_dec + (lam * mean_s * 50 + 1.0) * (service.max(axis=-1) + t_dec)
     lo = np.maximum(t_dec - 6 * sd_b.max(axis=-1), 0.0)
+    hi = hi + 6 * sd_b.max(axis=-1)
+    n, k = rate.size, lengths.classes
+
+    def grid(x):
+        return np.ascontiguousarray(np.broadcast_to(x, (n, k)), dtype=float)
+
     tpot = _quantiles(
-        lambda q: _mixture_quantile(tpot_cdf, q, lo, hi + 6 * sd_b.max(axis=-1)), levels
+        lambda q: quantile_kernels.stalled_tpot_quantile(
+            q,
+            np.nan_to_num(t_dec),
+            grid(np.nan_to_num(sd_b)),
+            gaps_d[0],
+            grid(no_stall),
+            grid(cond),
+            grid(np.nan_to_num(shape_b, nan=1.0)),
+            grid(np.nan_to_num(scale_b, nan=1.0)),
+            np.nan_to_num(lo),
+            np.nan_to_num(hi, nan=1.0),
+            BISECTION_ITERATIONS,
+        ),
+        levels,
     )
     # TTFT: M/G/1 wait (atom 1 − ρ, PK mean) for the prompt queue, plus the own prefill and the
     # residual of a decode iteration in progress
