@@ -118,25 +118,27 @@ class OpTable:
         per_seq = np.zeros(N_Q)
         per_seq[[Q.TOKENS, Q.DECODE_SEQS]] = 1.0
         per_seq[Q.DECODE_KV] = kv
-        flop_slope = (self.flop @ per_seq) / self.flop_rate
-        byte_slope = (self.nbytes @ per_seq) / self.byte_rate
-        compute = (self.flop @ base) / self.flop_rate + b * flop_slope
-        memory = (self.nbytes @ base) / self.byte_rate + b * byte_slope
+        moe = np.zeros(len(self.names))
+        log_keep = 0.0
         if self.moe_experts:
-            e, k = self.moe_experts, self.moe_top_k
-            log_keep = math.log1p(-k / e)
-            moe = self.nbytes[:, Q.MOE_TOUCHED] / self.byte_rate
-            memory = memory + moe * e * -np.expm1(b * log_keep)
-            byte_slope = byte_slope - moe * e * log_keep * np.exp(b * log_keep)
-        bound = compute > memory
-        additive_slope = self.additive @ per_seq
-        seconds = np.where(bound, compute, memory) + self.additive @ base + b * additive_slope
-        slope = np.where(bound, flop_slope, byte_slope) + additive_slope
-        active = b[..., 0] > 0
-        return (
-            np.where(active, seconds.sum(axis=-1), 0.0),
-            np.where(active, slope.sum(axis=-1), 0.0),
+            log_keep = math.log1p(-self.moe_top_k / self.moe_experts)
+            moe = self.nbytes[:, Q.MOE_TOUCHED] / self.byte_rate * self.moe_experts
+        flat = np.ascontiguousarray(np.asarray(b[..., 0], dtype=float).reshape(-1))
+        from costcorrect.perf.compiled import decode_rows  # numba: imported on first use
+
+        seconds, slope = decode_rows(
+            flat,
+            (self.flop @ base) / self.flop_rate,
+            (self.flop @ per_seq) / self.flop_rate,
+            (self.nbytes @ base) / self.byte_rate,
+            (self.nbytes @ per_seq) / self.byte_rate,
+            self.additive @ base,
+            self.additive @ per_seq,
+            moe,
+            log_keep,
         )
+        shape = np.shape(b[..., 0])
+        return seconds.reshape(shape), slope.reshape(shape)
 
     def evaluate(self, batch: Batch) -> StepTime:
         """Per-op time, FLOP and bytes of ``batch`` (numpy, vectorised over its arrays)."""

@@ -34,7 +34,7 @@ from costcorrect.workload import RequestStream
 
 QUANTILES = (0.5, 0.9, 0.99)
 FIXED_POINT_ITERATIONS = 12
-BISECTION_ITERATIONS = 28
+ROOT_ITERATIONS = 40
 NEWTON_ITERATIONS = 10
 
 
@@ -291,7 +291,7 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
             grid(np.nan_to_num(scale_b, nan=1.0)),
             np.nan_to_num(lo),
             np.nan_to_num(hi, nan=1.0),
-            BISECTION_ITERATIONS,
+            ROOT_ITERATIONS,
         ),
         levels,
     )

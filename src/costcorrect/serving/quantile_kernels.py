@@ -58,32 +58,48 @@ def normal_mixture_quantile(mean, sd, q, z_q, iterations):
     return out
 
 
+@njit(cache=True, inline="always")
+def _stalled_cdf(x, i, q, base, sd, gaps, no_stall, cond, shape, scale):
+    k = sd.shape[1]
+    f = 0.0
+    offset = x - base[i]
+    for j in range(k):
+        f += no_stall[i, j] * _phi_cdf(offset / max(sd[i, j], 1e-15))
+        excess = offset * gaps[j]
+        if excess > 0.0:
+            c = 1.0 / (9.0 * shape[i, j])
+            z = (np.cbrt(excess / scale[i, j] / shape[i, j]) - (1.0 - c)) / math.sqrt(c)
+            f += cond[i, j] * _phi_cdf(z)
+    return f / k - q
+
+
 @njit(parallel=True, cache=True)
 def stalled_tpot_quantile(q, base, sd, gaps, no_stall, cond, shape, scale, lo, hi, iterations):
     """q-quantile of the colocated TPOT mixture: per class (..., K) an atom (no stall, mass
     ``no_stall``) smeared by N(base, sd²), plus a stalled part whose total over ``gaps`` steps
-    is gamma(shape, scale) (Wilson–Hilferty CDF). Bisection in [lo, hi] per configuration."""
-    n, k = sd.shape
+    is gamma(shape, scale) (Wilson–Hilferty CDF). Illinois regula falsi in [lo, hi]."""
+    n = sd.shape[0]
     out = np.empty(n)
     for i in prange(n):
         a = lo[i]
         b = hi[i]
+        fa = _stalled_cdf(a, i, q, base, sd, gaps, no_stall, cond, shape, scale)
+        fb = _stalled_cdf(b, i, q, base, sd, gaps, no_stall, cond, shape, scale)
+        side = 0
         for _ in range(iterations):
-            x = 0.5 * (a + b)
-            f = 0.0
-            for j in range(k):
-                offset = x - base[i]
-                f += no_stall[i, j] * _phi_cdf(offset / max(sd[i, j], 1e-15))
-                excess = offset * gaps[j]
-                if excess > 0.0:
-                    c = 1.0 / (9.0 * shape[i, j])
-                    z = (
-                        (excess / scale[i, j] / shape[i, j]) ** (1.0 / 3.0) - (1.0 - c)
-                    ) / math.sqrt(c)
-                    f += cond[i, j] * _phi_cdf(z)
-            if f / k < q:
-                a = x
+            if fb - fa == 0.0 or b - a <= 1e-12 * max(abs(b), 1e-9):
+                break
+            x = b - fb * (b - a) / (fb - fa)
+            fx = _stalled_cdf(x, i, q, base, sd, gaps, no_stall, cond, shape, scale)
+            if fx * fb > 0.0:  # x replaces b
+                b, fb = x, fx
+                if side == 1:
+                    fa *= 0.5
+                side = 1
             else:
-                b = x
-        out[i] = b
+                a, fa = x, fx
+                if side == -1:
+                    fb *= 0.5
+                side = -1
+        out[i] = b if fb >= 0.0 else a
     return out
