@@ -34,8 +34,9 @@ from costcorrect.workload import RequestStream
 
 QUANTILES = (0.5, 0.9, 0.99)
 FIXED_POINT_ITERATIONS = 12
-ROOT_ITERATIONS = 40
+ROOT_ITERATIONS = 60
 NEWTON_ITERATIONS = 10
+BATCHING_ITERATIONS = 6
 
 
 @dataclass(frozen=True)
@@ -111,16 +112,16 @@ def _prefill_batching(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(η, m): prompts arriving while a prefill iteration runs join the next one (up to the
     token budget): with N ~ Poisson(λ·T(m)) such arrivals and a lone arrival after an idle
-    spell, the mean batch is m = E[max(1, N)] = λ·T(m) + e^{−λ·T(m)}, and each prompt's share of the
-    work is η = T(m) / (m·T(1)) of running alone (η < 1 amortises weights and overheads; it
-    exceeds 1 for stacks whose attention is quadratic in the whole batch)."""
+    spell, the mean batch is m = E[max(1, N)] = λ·T(m) + e^{−λ·T(m)}, and each prompt's share
+    of the work is η = T(m) / (m·T(1)) of running alone (η < 1 amortises weights and overheads;
+    it exceeds 1 for stacks whose attention is quadratic in the whole batch)."""
     table = dep.op_table
     new = lengths.mean_prompt * (1.0 - hit)
     cached = lengths.mean_prompt * hit
     cap = max(1.0, budget / max(new, 1.0))
     single = table.total_s(Batch.prefill(new, 1.0, cached))
     m = np.ones_like(rate_per_server)
-    for _ in range(FIXED_POINT_ITERATIONS):
+    for _ in range(BATCHING_ITERATIONS):
         together = table.total_s(Batch.prefill(new, m, cached))
         arrivals = rate_per_server * together
         m = np.clip(arrivals + np.exp(-arrivals), 1.0, cap)
@@ -199,8 +200,7 @@ def _batch_noise(
     ``stall_variance(window)`` (colocated) is the variance of the stalled fraction of time over
     a window: stalls slow every decode, so the batch swells with them (∂B/∂ρ = B/(1−ρ)/(1−ε)).
     """
-    t_dec = _decode_time(dep, b, ctx)
-    slope = _decode_time(dep, b + 1.0, ctx) - t_dec
+    t_dec, slope = _decode_time_and_slope(dep, b, ctx)
     b = _finite(b)
     eps = np.clip(b * slope / t_dec, 0.0, 0.95)
     amplify = 1.0 / (1.0 - eps)
@@ -271,9 +271,10 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
     # the batch noise smears the no-stall atom (normal) and widens the stalled part (gamma)
     shape_b, scale_b = _widened_gamma(mean_x, var_x, sd_b * gaps_d)
     no_stall = np.exp(-m)
-    hi = t_dec + (lam * mean_s * 50 + 1.0) * (service.max(axis=-1) + t_dec)
+    # bracket: no class's TPOT exceeds its stall mean + 10 sd (per gap) + 6 sd of batch noise
+    tail = (mean_x + 10.0 * np.sqrt(var_x)) / gaps_d
+    hi = t_dec + tail.max(axis=-1) + 6 * sd_b.max(axis=-1) + 1e-9
     lo = np.maximum(t_dec - 6 * sd_b.max(axis=-1), 0.0)
-    hi = hi + 6 * sd_b.max(axis=-1)
     n, k = rate.size, lengths.classes
 
     def grid(x):

@@ -87,7 +87,7 @@ def stalled_tpot_quantile(q, base, sd, gaps, no_stall, cond, shape, scale, lo, h
         fb = _stalled_cdf(b, i, q, base, sd, gaps, no_stall, cond, shape, scale)
         side = 0
         for _ in range(iterations):
-            if fb - fa == 0.0 or b - a <= 1e-12 * max(abs(b), 1e-9):
+            if fb - fa == 0.0 or b - a <= 1e-7 * max(abs(b), 1e-9) or abs(fb) < 1e-9:
                 break
             x = b - fb * (b - a) / (fb - fa)
             fx = _stalled_cdf(x, i, q, base, sd, gaps, no_stall, cond, shape, scale)
