@@ -26,7 +26,10 @@ def sharegpt():
 
 def test_lengths_keep_the_means(sharegpt):
     lengths = Lengths.from_stream(sharegpt)
-    assert lengths.prompt.mean() == pytest.approx(sharegpt.mean_input_tokens, rel=1e-12)
+    assert lengths.prompt_mean(lengths.prompt) == pytest.approx(
+        sharegpt.mean_input_tokens, rel=1e-12
+    )
+    assert lengths.prompt_weight.sum() == pytest.approx(1.0)
     assert lengths.output.mean() == pytest.approx(sharegpt.mean_output_tokens, rel=1e-12)
 
 

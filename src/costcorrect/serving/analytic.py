@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -39,13 +40,28 @@ NEWTON_ITERATIONS = 10
 BATCHING_ITERATIONS = 6
 
 
+#: quantile edges of the prompt classes: equal mass up to p90, then finer into the tail,
+#: where TTFT quantiles live
+PROMPT_EDGES = np.concatenate([np.linspace(0.0, 0.9, 13), [0.95, 0.98, 0.99, 0.995, 1.0]])
+
+
+def _class_means(sorted_values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean within each quantile bin, bin probability) of sorted samples; empty bins dropped."""
+    cuts = np.round(edges * sorted_values.size).astype(int)
+    keep = np.diff(cuts) > 0
+    means = np.array([sorted_values[a:b].mean() for a, b in pairwise(cuts) if b > a])
+    weights = np.diff(cuts)[keep] / sorted_values.size
+    return means, weights
+
+
 @dataclass(frozen=True)
 class Lengths:
-    """Equal-mass discretisation of a stream's request lengths (K classes each for prompt and
-    output) plus the exact moments the engine needs."""
+    """Discretisation of a stream's request lengths: prompt classes (finer in the tail, with
+    probabilities) and K equal-mass output classes, plus the exact moments the engine needs."""
 
-    prompt: np.ndarray  # (K,) input tokens per class (class means)
-    output: np.ndarray  # (K,) output tokens per class
+    prompt: np.ndarray  # (Kp,) input tokens per class (class means)
+    prompt_weight: np.ndarray  # (Kp,) probability of each prompt class
+    output: np.ndarray  # (K,) output tokens per class (equal mass)
     hit_ratio: float  # cached / input tokens
     mean_prompt: float
     mean_output: float
@@ -61,8 +77,10 @@ class Lengths:
         out = stream.output_tokens.astype(float)
         gaps = out - 1.0
         ctx = float(np.sum(gaps * (inp + (out - 2.0) / 2.0)) / max(gaps.sum(), 1.0))
+        prompt, weight = _class_means(p, PROMPT_EDGES)
         return cls(
-            prompt=np.array([b.mean() for b in np.array_split(p, k)]),
+            prompt=prompt,
+            prompt_weight=weight,
             output=np.array([b.mean() for b in np.array_split(d, k)]),
             hit_ratio=float(stream.cached_tokens.sum() / inp.sum()),
             mean_prompt=float(inp.mean()),
@@ -73,7 +91,15 @@ class Lengths:
 
     @property
     def classes(self) -> int:
-        return self.prompt.size
+        """Number of output classes (the TPOT mixtures)."""
+        return self.output.size
+
+    def prompt_mean(self, values: np.ndarray) -> np.ndarray:
+        """Probability-weighted mean over the prompt classes (last axis)."""
+        return values @ self.prompt_weight
+
+    def prompt_probs(self, shape: tuple[int, ...]) -> np.ndarray:
+        return np.broadcast_to(self.prompt_weight, shape)
 
 
 @dataclass(frozen=True)
@@ -233,7 +259,7 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
     alone = _prefill_times(dep, lengths.prompt, lengths.hit_ratio)  # (K,) seconds
     eta, m_batch = _prefill_batching(dep, lengths, lengths.hit_ratio, lam, arch.max_batch_tokens)
     service = eta[..., None] * alone  # (..., K) each prompt's share of batched prefill work
-    mean_s, mean_s2 = service.mean(axis=-1), (service**2).mean(axis=-1)
+    mean_s, mean_s2 = lengths.prompt_mean(service), lengths.prompt_mean(service**2)
     rho = lam * mean_s
     gaps = lengths.mean_output - 1.0
     b_max = _batch_capacity(dep, lengths, arch.max_seqs)
@@ -304,7 +330,7 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
     # its batch ends when the other m − 1 prompts are done too
     own = service + ((m_batch - 1.0) * mean_s)[..., None]
     values = own + residual[..., None]
-    probs = np.full(values.shape, 1.0 / lengths.classes)
+    probs = lengths.prompt_probs(values.shape)
     ttft = _quantiles(lambda q: quantile_with_wait(q, values, probs, p_wait, mean_wait), levels)
     return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, rho, stable)
 
@@ -356,14 +382,14 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
     # after the residual of the iteration in progress when it arrived
     new = (lengths.prompt * (1 - lengths.hit_ratio))[None, :]
     service = np.where(stable[..., None], new / chunk[..., None] * t_full[..., None], 0.0)
-    mean_s = service.mean(axis=-1)
-    scv = service.var(axis=-1) / np.maximum(mean_s**2, 1e-30)
-    p_wait, mean_wait = wait_moments(lam, mean_s, scv, 1)
+    mean_s = lengths.prompt_mean(service)
+    scv = lengths.prompt_mean(service**2) / np.maximum(mean_s**2, 1e-30) - 1.0
+    p_wait, mean_wait = wait_moments(lam, mean_s, np.maximum(scv, 0.0), 1)
     p_wait = np.where(stable, p_wait, 1.0)
     mean_wait = np.where(stable, mean_wait, np.inf)
     own = np.maximum(service, t_full[..., None]) + (t_mean / 2.0)[..., None]
     own = np.where(stable[..., None], own, 0.0)  # unstable rows are inf anyway
-    probs = np.full(own.shape, 1.0 / lengths.classes)
+    probs = lengths.prompt_probs(own.shape)
     ttft = _quantiles(lambda q: quantile_with_wait(q, own, probs, p_wait, mean_wait), levels)
     # time-weighted: full iterations carry chunk prefill tokens beside B decodes
     share = rho * t_full * chunk / (chunk + _finite(b)) / t_mean
@@ -384,8 +410,8 @@ def _disaggregated(
         arch.prefill, lengths, hit, rate / arch.n_prefill, arch.max_batch_tokens
     )
     service = eta[..., None] * service
-    mean_s = service.mean(axis=-1)
-    scv = service.var(axis=-1) / mean_s**2
+    mean_s = lengths.prompt_mean(service)
+    scv = np.maximum(lengths.prompt_mean(service**2) / mean_s**2 - 1.0, 0.0)
     p_wait, mean_wait = wait_moments(rate, mean_s, scv, arch.n_prefill)
     rho = rate * mean_s / arch.n_prefill
     service = service + ((m_batch - 1.0) * mean_s)[..., None]  # its batch's completion
@@ -393,13 +419,15 @@ def _disaggregated(
     link = arch.link
     xfer = lengths.prompt * arch.kv_bytes_per_token / link.bytes_per_s
     rate_link = rate / arch.n_prefill
-    rho_link = rate_link * xfer.mean()
+    rho_link = rate_link * lengths.prompt_mean(xfer)
     link_wait = np.where(
-        rho_link < 1, rate_link * (xfer**2).mean() / (2 * np.maximum(1 - rho_link, 1e-12)), np.inf
+        rho_link < 1,
+        rate_link * lengths.prompt_mean(xfer**2) / (2 * np.maximum(1 - rho_link, 1e-12)),
+        np.inf,
     )
     values = service + ((1 - link.overlap) * xfer + link.latency_s)[None, :] + link_wait[..., None]
     values = np.where(np.isfinite(values), values, 0.0)
-    probs = np.full(values.shape, 1.0 / lengths.classes)
+    probs = lengths.prompt_probs(values.shape)
     unstable_link = rho_link >= 1
     ttft = _quantiles(
         lambda q: np.where(
