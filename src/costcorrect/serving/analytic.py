@@ -37,7 +37,7 @@ QUANTILES = (0.5, 0.9, 0.99)
 FIXED_POINT_ITERATIONS = 12
 ROOT_ITERATIONS = 60
 NEWTON_ITERATIONS = 10
-BATCHING_ITERATIONS = 6
+BATCHING_ITERATIONS = 40
 
 
 #: quantile edges of the prompt classes: equal mass up to p90, then finer into the tail,
@@ -136,21 +136,28 @@ def _finite(batch: np.ndarray) -> np.ndarray:
 def _prefill_batching(
     dep: Deployment, lengths: Lengths, hit: float, rate_per_server: np.ndarray, budget: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(η, m): prompts arriving while a prefill iteration runs join the next one (up to the
-    token budget): with N ~ Poisson(λ·T(m)) such arrivals and a lone arrival after an idle
-    spell, the mean batch is m = E[max(1, N)] = λ·T(m) + e^{−λ·T(m)}, and each prompt's share
-    of the work is η = T(m) / (m·T(1)) of running alone (η < 1 amortises weights and overheads;
-    it exceeds 1 for stacks whose attention is quadratic in the whole batch)."""
+    """(η, m): prompts that arrive while a prefill iteration runs all join the next one (up to
+    the token budget), so each batch holds the arrivals during the previous one, or a single
+    prompt after an idle spell: m = λ·E[T] + p₀ with E[T] = m·η·E[S], i.e. m = p₀ / (1 − ρ).
+    p₀ = E[e^{−λT}] is the chance that nothing arrived during a batch, for T gamma-distributed
+    with the single-prompt variability shrunk by m. Each prompt's share of the work is
+    η = T(m) / (m·T(1)) (η < 1 amortises weights and overheads; it exceeds 1 for stacks whose
+    attention is quadratic in the whole batch). Solved by damped (geometric-mean) iteration."""
     table = dep.op_table
     new = lengths.mean_prompt * (1.0 - hit)
     cached = lengths.mean_prompt * hit
     cap = max(1.0, budget / max(new, 1.0))
+    alone = _prefill_times(dep, lengths.prompt, hit)
+    scv = max(lengths.prompt_mean(alone**2) / lengths.prompt_mean(alone) ** 2 - 1.0, 1e-3)
     single = table.total_s(Batch.prefill(new, 1.0, cached))
-    m = np.ones_like(rate_per_server)
+    lam = rate_per_server
+    m = np.ones_like(lam)
     for _ in range(BATCHING_ITERATIONS):
         together = table.total_s(Batch.prefill(new, m, cached))
-        arrivals = rate_per_server * together
-        m = np.clip(arrivals + np.exp(-arrivals), 1.0, cap)
+        rho = lam * together / m
+        p_idle = (1.0 + lam * together * scv / m) ** (-m / scv)
+        target = np.where(rho < 1.0, p_idle / np.maximum(1.0 - rho, 1e-12), 2.0 * m)
+        m = np.clip(np.sqrt(m * target), 1.0, cap)
     together = table.total_s(Batch.prefill(new, m, cached))
     return together / (m * single), m
 
