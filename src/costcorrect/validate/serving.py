@@ -164,14 +164,13 @@ def report_markdown(df: pd.DataFrame) -> str:
         "analytic engine treats it as an M/G/∞ count amplified by the step time's elasticity "
         "plus the stall-driven swelling, which still under-states the slow wandering. Because "
         "TPOT binds the contract, colocated goodput comes out optimistic.",
-        "- **High-load TTFT on `azure-conv-2023`** (disaggregated, KV-pool, chunked at 90 %). "
-        "These prompts are short and heavy-tailed; near saturation the simulator batches more "
-        "waiting prompts per prefill iteration than the engine's Poisson batching estimate, and "
-        "the wait's 1/(1 − ρ) sensitivity turns a few per cent of utilisation into a large p99 "
-        "error. The same effect makes the analytic goodput of those rows conservative.",
-        "- **Low-load TTFT on `azure-conv-2023`** is 10–16 % low: the atom-plus-exponential "
-        "wait and 16 equal-mass prompt classes understate the tail of a short-prompt-heavy "
-        "distribution.",
+        "- **High-load TTFT on `azure-conv-2023`** (chunked, disaggregated, KV-pool at 90 %) "
+        "is too high. The prompts are short but heavy-tailed. Near saturation the simulator "
+        "batches more waiting prompts per prefill iteration than the engine's bulk-service "
+        "estimate. A long prompt also caps a batch at the token budget, so the queue is "
+        "neither M/G/1 (the engine's wait) nor a pure bulk server. The wait's 1/(1 − ρ) "
+        "sensitivity turns a few per cent of utilisation into a large p99 error; the same "
+        "effect makes the KV-pool goodput conservative.",
         "- Rows for `sharegpt` with disaggregated, KV-pool and chunked serving agree within the "
         "targets; use the simulator (`--engine sim`) to confirm colocated or near-saturation "
         "answers.",
