@@ -157,7 +157,7 @@ def report_markdown(df: pd.DataFrame) -> str:
         "",
         "### Where the analytic engine misses, and why",
         "",
-        "- **Colocated p99 TPOT is low** (every colocated row, worst at 90 % load). Whole-prompt "
+        "- **Colocated p99 TPOT is low** (up to about 20 %, worst at 90 % load). Whole-prompt "
         "prefills stall every decode, so stalls and the decode batch reinforce each other: a "
         "burst of long prompts stalls decoding, requests pile up, the batch swells and each "
         "step slows. In the simulator the batch wanders widely over tens of seconds; the "
