@@ -38,6 +38,7 @@ FIXED_POINT_ITERATIONS = 12
 ROOT_ITERATIONS = 60
 NEWTON_ITERATIONS = 10
 BATCHING_ITERATIONS = 40
+BATCHING_GRID = 128  # rates on which the batching fixed point is solved, then interpolated
 
 
 #: quantile edges of the prompt classes: equal mass up to p90, then finer into the tail,
@@ -150,7 +151,12 @@ def _prefill_batching(
     alone = _prefill_times(dep, lengths.prompt, hit)
     scv = max(lengths.prompt_mean(alone**2) / lengths.prompt_mean(alone) ** 2 - 1.0, 1e-3)
     single = table.total_s(Batch.prefill(new, 1.0, cached))
-    lam = rate_per_server
+    # m and η depend on the rate alone: for many rates solve on a log grid and interpolate
+    rates = np.asarray(rate_per_server, dtype=float)
+    if rates.size <= BATCHING_GRID:
+        lam = np.maximum(rates, 1e-9)
+    else:
+        lam = np.geomspace(max(rates.min(), 1e-9), max(rates.max(), 1e-9), BATCHING_GRID)
     m = np.ones_like(lam)
     for _ in range(BATCHING_ITERATIONS):
         together = table.total_s(Batch.prefill(new, m, cached))
@@ -159,7 +165,11 @@ def _prefill_batching(
         target = np.where(rho < 1.0, p_idle / np.maximum(1.0 - rho, 1e-12), 2.0 * m)
         m = np.clip(np.sqrt(m * target), 1.0, cap)
     together = table.total_s(Batch.prefill(new, m, cached))
-    return together / (m * single), m
+    eta = together / (m * single)
+    if rates.size <= BATCHING_GRID:
+        return eta, m
+    where = np.log(np.maximum(rates, 1e-9))
+    return np.interp(where, np.log(lam), eta), np.interp(where, np.log(lam), m)
 
 
 def _decode_time_and_slope(dep: Deployment, batch: np.ndarray, context: float):
@@ -352,13 +362,17 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
     ctx = lengths.decode_context
     pl = lengths.prompt_sq_over_mean  # token-weighted prompt length
 
+    # a full iteration depends on B alone: tabulate it over B once, interpolate per rate
+    b_grid = np.arange(1.0, max(budget, 2.0) + 1.0)
+    chunk_grid = np.maximum(budget - b_grid, 1.0)
+    cached_grid = np.maximum(pl / 2.0 - chunk_grid / 2.0, 0.0)
+    full_grid = table.total_s(Batch.prefill(chunk_grid, 1, cached_grid) + Batch.decode(b_grid, ctx))
+    dec_grid = _decode_time(dep, b_grid, ctx)
+
     def iteration_times(b):
-        b = _finite(b)
+        b = np.minimum(_finite(b), b_grid[-1])
         chunk = np.maximum(budget - b, 1.0)
-        full = Batch.prefill(chunk, 1, np.maximum(pl / 2.0 - chunk / 2.0, 0.0)) + Batch.decode(
-            b, ctx
-        )
-        return table.total_s(full), _decode_time(dep, b, ctx), chunk
+        return np.interp(b, b_grid, full_grid), np.interp(b, b_grid, dec_grid), chunk
 
     def mean_iteration(b):
         t_full, t_dec, chunk = iteration_times(b)
