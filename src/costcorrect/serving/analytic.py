@@ -258,8 +258,10 @@ def _batch_noise(
 
 
 def _widened_gamma(mean, var, extra_sd):
-    """(shape, scale) of the gamma with ``mean`` and ``var + extra_sd²``."""
-    var = var + extra_sd**2
+    """(shape, scale) of the gamma with ``mean`` and standard deviation ``√var + extra_sd``:
+    the stalls and the batch swelling are driven by the same arrivals, so their deviations add
+    coherently rather than in quadrature."""
+    var = (np.sqrt(var) + extra_sd) ** 2
     return mean**2 / var, var / np.maximum(mean, 1e-30)
 
 

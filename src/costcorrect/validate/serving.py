@@ -157,13 +157,15 @@ def report_markdown(df: pd.DataFrame) -> str:
         "",
         "### Where the analytic engine misses, and why",
         "",
-        "- **Colocated p99 TPOT is low** (up to about 20 %, worst at 90 % load). Whole-prompt "
+        "- **Colocated p99 TPOT is low** (up to about 19 %, worst at 90 % load). Whole-prompt "
         "prefills stall every decode, so stalls and the decode batch reinforce each other: a "
         "burst of long prompts stalls decoding, requests pile up, the batch swells and each "
         "step slows. In the simulator the batch wanders widely over tens of seconds; the "
         "analytic engine treats it as an M/G/∞ count amplified by the step time's elasticity "
-        "plus the stall-driven swelling, which still under-states the slow wandering. Because "
-        "TPOT binds the contract, colocated goodput comes out optimistic.",
+        "plus the stall-driven swelling, adding its deviation coherently to the stalls' (both "
+        "follow the same arrivals). That still under-states the slow wandering of the batch, "
+        "which a request averages over less than the model assumes. Because TPOT binds the "
+        "contract, colocated goodput comes out optimistic.",
         "- **High-load TTFT on `azure-conv-2023`** (chunked, disaggregated, KV-pool at 90 %) "
         "is too high. The prompts are short but heavy-tailed. Near saturation the simulator "
         "batches more waiting prompts per prefill iteration than the engine's bulk-service "
