@@ -44,6 +44,9 @@ BATCHING_GRID = 128  # rates on which the batching fixed point is solved, then i
 #: quantile edges of the prompt classes: equal mass up to p90, then finer into the tail,
 #: where TTFT quantiles live
 PROMPT_EDGES = np.concatenate([np.linspace(0.0, 0.9, 13), [0.95, 0.98, 0.99, 0.995, 1.0]])
+#: quantile edges of the output classes: finer at the short end, where one prefill stall
+#: spread over few tokens makes the worst TPOTs
+OUTPUT_EDGES = np.concatenate([[0.0, 0.005, 0.01, 0.02, 0.04, 0.07], np.linspace(0.1, 1.0, 13)])
 
 
 def _class_means(sorted_values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,11 +61,13 @@ def _class_means(sorted_values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarr
 @dataclass(frozen=True)
 class Lengths:
     """Discretisation of a stream's request lengths: prompt classes (finer in the tail, with
-    probabilities) and K equal-mass output classes, plus the exact moments the engine needs."""
+    probabilities) and output classes (finer at the short end), plus the moments the engine
+    needs."""
 
     prompt: np.ndarray  # (Kp,) input tokens per class (class means)
     prompt_weight: np.ndarray  # (Kp,) probability of each prompt class
-    output: np.ndarray  # (K,) output tokens per class (equal mass)
+    output: np.ndarray  # (K,) output tokens per class (class means)
+    output_weight: np.ndarray  # (K,) probability of each output class
     hit_ratio: float  # cached / input tokens
     mean_prompt: float
     mean_output: float
@@ -70,19 +75,20 @@ class Lengths:
     prompt_sq_over_mean: float  # E[P²]/E[P]: token-weighted mean prompt length
 
     @classmethod
-    def from_stream(cls, stream: RequestStream, classes: int = 16) -> Lengths:
+    def from_stream(cls, stream: RequestStream) -> Lengths:
         p = np.sort(stream.input_tokens.astype(float))
         d = np.sort(stream.output_tokens.astype(float))
-        k = min(classes, p.size)
         inp = stream.input_tokens.astype(float)
         out = stream.output_tokens.astype(float)
         gaps = out - 1.0
         ctx = float(np.sum(gaps * (inp + (out - 2.0) / 2.0)) / max(gaps.sum(), 1.0))
         prompt, weight = _class_means(p, PROMPT_EDGES)
+        output, output_weight = _class_means(d, OUTPUT_EDGES)
         return cls(
             prompt=prompt,
             prompt_weight=weight,
-            output=np.array([b.mean() for b in np.array_split(d, k)]),
+            output=output,
+            output_weight=output_weight,
             hit_ratio=float(stream.cached_tokens.sum() / inp.sum()),
             mean_prompt=float(inp.mean()),
             mean_output=float(out.mean()),
@@ -203,14 +209,15 @@ def _fixed_point(step, b_max: float) -> tuple[np.ndarray, np.ndarray]:
     return b, stable
 
 
-def _normal_mixture_quantile(mean, sd, q: float) -> np.ndarray:
-    """q-quantile of an equal-weight mixture of normals (arrays (..., K)), compiled."""
+def _normal_mixture_quantile(mean, sd, weights: np.ndarray, q: float) -> np.ndarray:
+    """q-quantile of a mixture of normals (arrays (..., K), class ``weights``), compiled."""
     mean, sd = np.broadcast_arrays(np.asarray(mean, float), np.asarray(sd, float))
     shape = mean.shape[:-1]
     flat = (-1, mean.shape[-1])
     out = quantile_kernels.normal_mixture_quantile(
         np.ascontiguousarray(mean.reshape(flat)),
         np.ascontiguousarray(sd.reshape(flat)),
+        weights,
         q,
         ndtri_q(q),
         NEWTON_ITERATIONS,
@@ -331,6 +338,7 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
             np.nan_to_num(t_dec),
             grid(np.nan_to_num(sd_b)),
             gaps_d[0],
+            lengths.output_weight,
             grid(no_stall),
             grid(cond),
             grid(np.nan_to_num(shape_b, nan=1.0)),
@@ -399,7 +407,9 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
     mean = t_dec[..., None] + delta * rho[..., None]
     sd_b = _batch_noise(dep, b, ctx, lengths, t_mean)
     sd = np.sqrt((delta**2) * var_f + sd_b**2)
-    tpot = _quantiles(lambda q: _normal_mixture_quantile(mean, sd, q), levels)
+    tpot = _quantiles(
+        lambda q: _normal_mixture_quantile(mean, sd, lengths.output_weight, q), levels
+    )
     # TTFT: prompt tokens are served FCFS at chunk tokens per full iteration (an M/G/1 on
     # prompts); a prompt's own chunks end on an iteration boundary (at least one iteration),
     # after the residual of the iteration in progress when it arrived
@@ -474,7 +484,9 @@ def _disaggregated(
     t_dec = _decode_time(dep, b, ctx)
     sd = _batch_noise(dep, b, ctx, lengths, t_dec)
     mean = np.broadcast_to(t_dec[..., None], sd.shape)
-    tpot = _quantiles(lambda q: _normal_mixture_quantile(mean, sd, q), levels)
+    tpot = _quantiles(
+        lambda q: _normal_mixture_quantile(mean, sd, lengths.output_weight, q), levels
+    )
     no_split = np.full(rate.shape, np.nan)  # pools are priced separately
     return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, no_split, stable)
 

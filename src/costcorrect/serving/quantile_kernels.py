@@ -18,8 +18,8 @@ def _phi_cdf(z):
 
 
 @njit(parallel=True, cache=True)
-def normal_mixture_quantile(mean, sd, q, z_q, iterations):
-    """q-quantile of each row's equal-weight mixture of normals (mean, sd shaped (N, K)):
+def normal_mixture_quantile(mean, sd, weights, q, z_q, iterations):
+    """q-quantile of each row's mixture of normals (mean, sd shaped (N, K); ``weights`` (K,)):
     Newton steps from the moment-matched normal's quantile (``z_q`` = Φ⁻¹(q)), kept inside a
     shrinking bracket."""
     n, k = mean.shape
@@ -33,10 +33,9 @@ def normal_mixture_quantile(mean, sd, q, z_q, iterations):
             s = max(sd[i, j], 1e-12)
             lo = min(lo, mean[i, j] - 8.0 * s)
             hi = max(hi, mean[i, j] + 8.0 * s)
-            m1 += mean[i, j]
-            m2 += s * s + mean[i, j] * mean[i, j]
-        m1 /= k
-        spread = math.sqrt(max(m2 / k - m1 * m1, 0.0))
+            m1 += weights[j] * mean[i, j]
+            m2 += weights[j] * (s * s + mean[i, j] * mean[i, j])
+        spread = math.sqrt(max(m2 - m1 * m1, 0.0))
         x = min(max(m1 + z_q * spread, lo), hi)
         for _ in range(iterations):
             f = 0.0
@@ -44,10 +43,10 @@ def normal_mixture_quantile(mean, sd, q, z_q, iterations):
             for j in range(k):
                 s = max(sd[i, j], 1e-12)
                 z = (x - mean[i, j]) / s
-                f += _phi_cdf(z)
-                dens += math.exp(-0.5 * z * z) / s
-            f = f / k - q
-            dens = dens / (k * _SQRT2PI)
+                f += weights[j] * _phi_cdf(z)
+                dens += weights[j] * math.exp(-0.5 * z * z) / s
+            f = f - q
+            dens = dens / _SQRT2PI
             if f < 0.0:
                 lo = x
             else:
@@ -59,38 +58,42 @@ def normal_mixture_quantile(mean, sd, q, z_q, iterations):
 
 
 @njit(cache=True, inline="always")
-def _stalled_cdf(x, i, q, base, sd, gaps, no_stall, cond, shape, scale):
+def _stalled_cdf(x, i, q, base, sd, gaps, weights, no_stall, cond, shape, scale):
     k = sd.shape[1]
     f = 0.0
     offset = x - base[i]
     for j in range(k):
-        f += no_stall[i, j] * _phi_cdf(offset / max(sd[i, j], 1e-15))
+        g = no_stall[i, j] * _phi_cdf(offset / max(sd[i, j], 1e-15))
         excess = offset * gaps[j]
         if excess > 0.0:
             c = 1.0 / (9.0 * shape[i, j])
             z = (np.cbrt(excess / scale[i, j] / shape[i, j]) - (1.0 - c)) / math.sqrt(c)
-            f += cond[i, j] * _phi_cdf(z)
-    return f / k - q
+            g += cond[i, j] * _phi_cdf(z)
+        f += weights[j] * g
+    return f - q
 
 
 @njit(parallel=True, cache=True)
-def stalled_tpot_quantile(q, base, sd, gaps, no_stall, cond, shape, scale, lo, hi, iterations):
+def stalled_tpot_quantile(
+    q, base, sd, gaps, weights, no_stall, cond, shape, scale, lo, hi, iterations
+):
     """q-quantile of the colocated TPOT mixture: per class (..., K) an atom (no stall, mass
     ``no_stall``) smeared by N(base, sd²), plus a stalled part whose total over ``gaps`` steps
-    is gamma(shape, scale) (Wilson–Hilferty CDF). Illinois regula falsi in [lo, hi]."""
+    is gamma(shape, scale) (Wilson–Hilferty CDF); classes weighted by ``weights``. Illinois
+    regula falsi in [lo, hi]."""
     n = sd.shape[0]
     out = np.empty(n)
     for i in prange(n):
         a = lo[i]
         b = hi[i]
-        fa = _stalled_cdf(a, i, q, base, sd, gaps, no_stall, cond, shape, scale)
-        fb = _stalled_cdf(b, i, q, base, sd, gaps, no_stall, cond, shape, scale)
+        fa = _stalled_cdf(a, i, q, base, sd, gaps, weights, no_stall, cond, shape, scale)
+        fb = _stalled_cdf(b, i, q, base, sd, gaps, weights, no_stall, cond, shape, scale)
         side = 0
         for _ in range(iterations):
             if fb - fa == 0.0 or b - a <= 1e-7 * max(abs(b), 1e-9) or abs(fb) < 1e-9:
                 break
             x = b - fb * (b - a) / (fb - fa)
-            fx = _stalled_cdf(x, i, q, base, sd, gaps, no_stall, cond, shape, scale)
+            fx = _stalled_cdf(x, i, q, base, sd, gaps, weights, no_stall, cond, shape, scale)
             if fx * fb > 0.0:  # x replaces b
                 b, fb = x, fx
                 if side == 1:
