@@ -30,7 +30,10 @@ def test_lengths_keep_the_means(sharegpt):
         sharegpt.mean_input_tokens, rel=1e-12
     )
     assert lengths.prompt_weight.sum() == pytest.approx(1.0)
-    assert lengths.output.mean() == pytest.approx(sharegpt.mean_output_tokens, rel=1e-12)
+    assert lengths.output @ lengths.output_weight == pytest.approx(
+        sharegpt.mean_output_tokens, rel=1e-12
+    )
+    assert lengths.output_weight.sum() == pytest.approx(1.0)
 
 
 def test_single_token_fixed_prompts_reduce_to_md1(dep):
