@@ -164,13 +164,19 @@ def _prefill_batching(
     else:
         lam = np.geomspace(max(rates.min(), 1e-9), max(rates.max(), 1e-9), BATCHING_GRID)
     m = np.ones_like(lam)
+    pairs = new * (cached + (new + 1.0) / 2.0)
+    zero = np.zeros_like(lam)
+
+    def batch_of(m):  # m identical mean prompts (validated once, above)
+        return table.total_s(Batch(m * new, m * pairs, m * (cached + new), m, zero, zero))
+
     for _ in range(BATCHING_ITERATIONS):
-        together = table.total_s(Batch.prefill(new, m, cached))
+        together = batch_of(m)
         rho = lam * together / m
         p_idle = (1.0 + lam * together * scv / m) ** (-m / scv)
         target = np.where(rho < 1.0, p_idle / np.maximum(1.0 - rho, 1e-12), 2.0 * m)
         m = np.clip(np.sqrt(m * target), 1.0, cap)
-    together = table.total_s(Batch.prefill(new, m, cached))
+    together = batch_of(m)
     eta = together / (m * single)
     if rates.size <= BATCHING_GRID:
         return eta, m
