@@ -35,7 +35,7 @@ from costcorrect.workload import RequestStream
 
 QUANTILES = (0.5, 0.9, 0.99)
 FIXED_POINT_ITERATIONS = 12
-ROOT_ITERATIONS = 60
+ROOT_ITERATIONS = 36
 NEWTON_ITERATIONS = 10
 BATCHING_ITERATIONS = 40
 BATCHING_GRID = 128  # rates on which the batching fixed point is solved, then interpolated

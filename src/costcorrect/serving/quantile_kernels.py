@@ -14,7 +14,16 @@ _SQRT2PI = math.sqrt(2.0 * math.pi)
 
 @njit(cache=True, inline="always")
 def _phi_cdf(z):
-    return 0.5 * math.erfc(-z / _SQRT2)
+    """Standard normal CDF (Abramowitz & Stegun 26.2.17, absolute error < 7.5e-8)."""
+    x = abs(z)
+    if x > 12.0:
+        return 1.0 if z > 0.0 else 0.0
+    t = 1.0 / (1.0 + 0.2316419 * x)
+    poly = t * (
+        0.319381530 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429)))
+    )
+    tail = math.exp(-0.5 * x * x) / _SQRT2PI * poly
+    return 1.0 - tail if z > 0.0 else tail
 
 
 @njit(parallel=True, cache=True)
@@ -79,30 +88,18 @@ def stalled_tpot_quantile(
 ):
     """q-quantile of the colocated TPOT mixture: per class (..., K) an atom (no stall, mass
     ``no_stall``) smeared by N(base, sd²), plus a stalled part whose total over ``gaps`` steps
-    is gamma(shape, scale) (Wilson–Hilferty CDF); classes weighted by ``weights``. Illinois
-    regula falsi in [lo, hi]."""
+    is gamma(shape, scale) (Wilson–Hilferty CDF); classes weighted by ``weights``. Bisection
+    in [lo, hi] (the CDF has a steep atom, which defeats secant methods)."""
     n = sd.shape[0]
     out = np.empty(n)
     for i in prange(n):
         a = lo[i]
         b = hi[i]
-        fa = _stalled_cdf(a, i, q, base, sd, gaps, weights, no_stall, cond, shape, scale)
-        fb = _stalled_cdf(b, i, q, base, sd, gaps, weights, no_stall, cond, shape, scale)
-        side = 0
         for _ in range(iterations):
-            if fb - fa == 0.0 or b - a <= 1e-7 * max(abs(b), 1e-9) or abs(fb) < 1e-9:
-                break
-            x = b - fb * (b - a) / (fb - fa)
-            fx = _stalled_cdf(x, i, q, base, sd, gaps, weights, no_stall, cond, shape, scale)
-            if fx * fb > 0.0:  # x replaces b
-                b, fb = x, fx
-                if side == 1:
-                    fa *= 0.5
-                side = 1
+            x = 0.5 * (a + b)
+            if _stalled_cdf(x, i, q, base, sd, gaps, weights, no_stall, cond, shape, scale) < 0.0:
+                a = x
             else:
-                a, fa = x, fx
-                if side == -1:
-                    fb *= 0.5
-                side = -1
-        out[i] = b if fb >= 0.0 else a
+                b = x
+        out[i] = b
     return out
