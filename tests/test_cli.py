@@ -161,6 +161,10 @@ def test_serve_simulate_writes_records(tmp_path: Path):
 
     records = pd.read_csv(out)
     assert len(records) == 800 and {"ttft_s", "tpot_s"} <= set(records.columns)
+    parquet = tmp_path / "records.parquet"
+    r = run("serve", "simulate", "--rate", "2", "--requests", "300", "--out", str(parquet))
+    assert r.returncode == 0, r.stderr
+    assert len(pd.read_parquet(parquet)) == 300
 
 
 def test_serve_cost_breakdown_sums():
