@@ -65,12 +65,14 @@ class Contract:
         if self.form == "attainment":
             met = attained >= self.attainment
             reason = "" if met else f"attainment {attained:.1%} < {self.attainment:.0%}"
-        else:
-            misses = []
-            if q_ttft > self.ttft_s:
-                misses.append(f"TTFT {q_ttft:.3g} s > {self.ttft_s:g} s")
-            if q_tpot > self.tpot_s:
-                misses.append(f"TPOT {q_tpot * 1e3:.3g} ms > {self.tpot_s * 1e3:g} ms")
-            met = not misses
-            reason = "; ".join(misses)
-        return Verdict(met, q_ttft, q_tpot, attained, reason)
+            return Verdict(met, q_ttft, q_tpot, attained, reason)
+        return self.judge_quantiles(q_ttft, q_tpot, attained)
+
+    def judge_quantiles(self, ttft_s: float, tpot_s: float, attainment: float = np.nan) -> Verdict:
+        """Judge the quantile form from the q-quantiles of TTFT and TPOT (seconds)."""
+        misses = []
+        if ttft_s > self.ttft_s:
+            misses.append(f"TTFT {ttft_s:.3g} s > {self.ttft_s:g} s")
+        if tpot_s > self.tpot_s:
+            misses.append(f"TPOT {tpot_s * 1e3:.3g} ms > {self.tpot_s * 1e3:g} ms")
+        return Verdict(not misses, ttft_s, tpot_s, attainment, "; ".join(misses))

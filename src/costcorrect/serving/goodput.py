@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
+from costcorrect.errors import InputError
 from costcorrect.serving.architectures import Architecture
 from costcorrect.serving.contract import Contract, Verdict
 from costcorrect.workload import RequestStream
 
 VANISHING_LOAD = 1e-3  # requests/s treated as λ → 0 when testing feasibility
+ANALYTIC_MAX_RATE = 1e4  # requests/s: upper end of the analytic search
 
 
 @dataclass(frozen=True)
@@ -92,46 +96,36 @@ def analytic_goodput(
 ) -> Goodput:
     """Goodput under the analytic engine: the largest rate whose predicted quantiles meet the
     contract, by vectorised grid refinement (each round evaluates 32 rates at once)."""
-    import numpy as np
-
     from costcorrect.serving.analytic import analyze
 
     if contract.form != "quantile":
-        from costcorrect.errors import InputError
-
         raise InputError("form", contract.form, "'quantile' for the analytic engine")
     q = contract.quantile
 
-    def met(rates):
+    def predict(rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         result = analyze(arch, lengths, rates, quantiles=(q,))
-        ttft, tpot = result.ttft_s[q], result.tpot_s[q]
-        return (ttft <= contract.ttft_s) & (tpot <= contract.tpot_s), ttft, tpot
+        return result.ttft_s[q], result.tpot_s[q]
 
-    lo, hi = VANISHING_LOAD, 1e4
-    ok, ttft, tpot = met(np.array([lo]))
-    evaluations = 1
-    if not ok[0]:
-        verdict = Verdict(False, float(ttft[0]), float(tpot[0]), 0.0, "")
-        misses = []
-        if ttft[0] > contract.ttft_s:
-            misses.append(f"TTFT {ttft[0]:.3g} s > {contract.ttft_s:g} s")
-        if tpot[0] > contract.tpot_s:
-            misses.append(f"TPOT {tpot[0] * 1e3:.3g} ms > {contract.tpot_s * 1e3:g} ms")
-        reason = "impossible even at λ → 0: " + "; ".join(misses)
-        return Goodput(0.0, Verdict(False, verdict.ttft_s, verdict.tpot_s, 0.0, reason), reason, 1)
+    ttft, tpot = predict(np.array([VANISHING_LOAD]))
+    floor = contract.judge_quantiles(float(ttft[0]), float(tpot[0]))
+    if not floor.met:
+        reason = f"impossible even at λ → 0: {floor.reason}"
+        return Goodput(0.0, floor, reason, 1)
+    lo, hi, evaluations = VANISHING_LOAD, ANALYTIC_MAX_RATE, 1
     while hi / lo > 1.0 + rel_tol:
         grid = np.geomspace(lo, hi, 32)
-        ok, _, _ = met(grid)
+        ttft, tpot = predict(grid)
         evaluations += grid.size
-        last = int(np.argmax(~ok)) - 1 if not ok.all() else grid.size - 1
-        if last < 0:
+        ok = (ttft <= contract.ttft_s) & (tpot <= contract.tpot_s)
+        if ok.all():
+            lo = hi
+            break
+        first_miss = int(np.argmax(~ok))
+        if first_miss == 0:
             hi = grid[0]
             break
-        lo = grid[last]
-        hi = grid[min(last + 1, grid.size - 1)] if last + 1 < grid.size else hi
-        if ok.all():
-            break
-    ok, ttft, tpot = met(np.array([lo]))
+        lo, hi = grid[first_miss - 1], grid[first_miss]
+    ttft, tpot = predict(np.array([lo]))
     return Goodput(
-        float(lo), Verdict(bool(ok[0]), float(ttft[0]), float(tpot[0]), 1.0, ""), "", evaluations
+        float(lo), contract.judge_quantiles(float(ttft[0]), float(tpot[0])), "", evaluations + 1
     )
