@@ -149,3 +149,33 @@ def test_bad_inputs(dep8b):
         Colocated(Deployment.from_names("llama-3.1-70b", "H100-SXM", tp=1))
     with pytest.raises(InputError, match="ttft: got 0"):
         Contract(ttft_s=0, tpot_s=0.1)
+
+
+def test_energy_and_network_costs_enter_the_right_terms(dep8b):
+    from costcorrect.serving.cost import Pricing
+
+    base = synthetic_stream("sharegpt", rate_per_s=1.0, n=1500, seed=4)
+    arch = Disaggregated(dep8b, dep8b, 1, 1, KVLink(50e9))
+    contract = Contract(ttft_s=2.0, tpot_s=0.05)
+    plain = cost_per_token(arch, contract, base, engine="analytic")
+    priced = cost_per_token(
+        arch,
+        contract,
+        base,
+        engine="analytic",
+        pricing=Pricing(energy_usd_per_kwh=0.1, pue=1.3, network_usd_per_gb=0.02),
+    )
+    parts = (
+        priced.prefill_usd_per_million + priced.decode_usd_per_million + priced.kv_usd_per_million
+    )
+    assert parts == pytest.approx(priced.usd_per_million_tokens, rel=1e-12)
+    watts = 2 * dep8b.hardware.tdp_w.value * 1.3
+    energy = watts * 0.1 / 3.6e6 / plain.token_goodput_per_s * 1e6
+    kv_gb = base.mean_input_tokens * dep8b.model.kv_bytes_per_token() / 1e9
+    network = kv_gb * 0.02 / base.mean_output_tokens * 1e6
+    assert priced.usd_per_million_tokens - plain.usd_per_million_tokens == pytest.approx(
+        energy + network, rel=1e-9
+    )
+    assert priced.kv_usd_per_million - plain.kv_usd_per_million == pytest.approx(network, rel=1e-6)
+    with pytest.raises(InputError, match=r"pue: got 0\.5"):
+        Pricing(pue=0.5)

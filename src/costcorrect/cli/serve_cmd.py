@@ -151,6 +151,9 @@ def cost(
     engine: Annotated[str, typer.Option(help="analytic | sim")] = "analytic",
     demand: Annotated[str | None, typer.Option(help="fleet mode: demand, requests/s")] = None,
     total_tokens: Annotated[bool, typer.Option(help="per input+output token")] = False,
+    energy_usd_per_kwh: Annotated[float, typer.Option(help="add energy at this $/kWh (TDP)")] = 0.0,
+    pue: Annotated[float, typer.Option(help="facility power usage effectiveness")] = 1.0,
+    network_usd_per_gb: Annotated[float, typer.Option(help="$ per GB of KV moved")] = 0.0,
     arch: Arch = "colocated",
     model: Model = "llama-3.1-8b",
     gpu: Gpu = "H100-SXM",
@@ -184,7 +187,7 @@ def cost(
     def job() -> None:
         from costcorrect.serving.build import build_architecture, build_stream
         from costcorrect.serving.contract import Contract
-        from costcorrect.serving.cost import cost_per_token
+        from costcorrect.serving.cost import Pricing, cost_per_token
         from costcorrect.units import parse_quantity
 
         cat = state.catalog()
@@ -202,7 +205,10 @@ def cost(
         )
         rate = None if demand is None else parse_quantity(demand, "count", "demand")
         with progress(f"searching goodput ({engine}) …"):
-            result = cost_per_token(architecture, contract, stream, total_tokens, rate, engine)
+            pricing = Pricing(energy_usd_per_kwh, pue, network_usd_per_gb)
+            result = cost_per_token(
+                architecture, contract, stream, total_tokens, rate, engine, pricing
+            )
         if json_:
             echo_json(result.to_dict())
         else:

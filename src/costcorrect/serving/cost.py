@@ -23,6 +23,30 @@ from costcorrect.serving.goodput import Goodput, analytic_goodput, simulated_goo
 from costcorrect.workload import RequestStream
 
 PER_MILLION = 1e6
+JOULES_PER_KWH = 3.6e6
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """Optional costs beyond GPU rent: energy at ``energy_usd_per_kwh`` (GPUs drawing their TDP
+    — an upper bound — times the facility ``pue``) and network at ``network_usd_per_gb`` for
+    every byte of KV moved between instances or read from a KV pool."""
+
+    energy_usd_per_kwh: float = 0.0
+    pue: float = 1.0
+    network_usd_per_gb: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("energy_usd_per_kwh", "network_usd_per_gb"):
+            if not getattr(self, name) >= 0:
+                raise InputError(name, getattr(self, name), "a price ≥ 0")
+        if not self.pue >= 1.0:
+            raise InputError("pue", self.pue, "a power usage effectiveness ≥ 1")
+
+    def energy_usd_per_s(self, dep, instances: int) -> float:
+        """Energy $/s of ``instances`` copies of deployment ``dep`` at full power."""
+        watts = instances * dep.gpus * dep.hardware.tdp_w.value * self.pue
+        return watts * self.energy_usd_per_kwh / JOULES_PER_KWH
 
 
 @dataclass(frozen=True)
@@ -84,6 +108,7 @@ def cost_per_token(
     total_tokens: bool = False,
     demand_rps: float | None = None,
     engine: str = "sim",
+    pricing: Pricing = Pricing(),
 ) -> CostBreakdown:
     """$ per million SLO-compliant tokens of ``arch`` on ``base``'s requests."""
     if demand_rps is not None and not demand_rps > 0:
@@ -97,7 +122,7 @@ def cost_per_token(
         "goodput_rps": good.rate_per_s,
         "token_goodput_per_s": good.rate_per_s * per_request,
         "gpus": _gpus(arch),
-        "usd_per_hour": arch.usd_per_s * 3600.0,
+        "usd_per_hour": _usd_per_s(arch, pricing) * 3600.0,
         "token_basis": basis,
         "reason": good.reason,
     }
@@ -110,15 +135,19 @@ def cost_per_token(
             decode_usd_per_million=nan,
             kv_usd_per_million=nan,
         )
-    usd_per_s, replicas = arch.usd_per_s, None
+    usd_per_s, replicas = _usd_per_s(arch, pricing), None
     if demand_rps is not None:  # fleet: whole replicas, the last one partly idle
         replicas = math.ceil(demand_rps / good.rate_per_s)
-        usd_per_s, rate = replicas * arch.usd_per_s, demand_rps
+        usd_per_s, rate = replicas * usd_per_s, demand_rps
     else:
         rate = good.rate_per_s
     total = usd_per_s / (rate * per_request) * PER_MILLION
     if isinstance(arch, Disaggregated):
-        prefill, decode = _pool_terms(arch, contract, base, per_request, demand_rps, engine)
+        network = _kv_bytes_per_request(arch, base) / 1e9 * pricing.network_usd_per_gb
+        total += network / per_request * PER_MILLION
+        prefill, decode = _pool_terms(
+            arch, contract, base, per_request, demand_rps, engine, pricing
+        )
         kv = total - prefill - decode
     else:
         share = _prefill_share(arch, base, good.rate_per_s, engine)
@@ -147,7 +176,27 @@ def _prefill_share(arch, base: RequestStream, rate: float, engine: str) -> float
     return result.busy_prefill_s / busy if busy > 0 else 0.0
 
 
-def _pool_terms(arch, contract, base, per_request, demand_rps, engine) -> tuple[float, float]:
+def _usd_per_s(arch: Architecture, pricing: Pricing) -> float:
+    """GPU rent plus energy of the whole architecture, $/s."""
+    if isinstance(arch, Disaggregated):
+        energy = pricing.energy_usd_per_s(arch.prefill, arch.n_prefill)
+        energy += pricing.energy_usd_per_s(arch.decode, arch.n_decode)
+    else:
+        energy = pricing.energy_usd_per_s(arch.deployment, arch.replicas)
+    return arch.usd_per_s + energy
+
+
+def _kv_bytes_per_request(arch: Disaggregated, base: RequestStream) -> float:
+    """KV bytes moved per request: the prompt's KV to the decode side, plus pool reads."""
+    moved = base.mean_input_tokens * arch.kv_bytes_per_token
+    if isinstance(arch, KVPool):
+        moved += float(base.cached_tokens.mean()) * arch.kv_bytes_per_token
+    return moved
+
+
+def _pool_terms(
+    arch, contract, base, per_request, demand_rps, engine, pricing
+) -> tuple[float, float]:
     ideal = instantaneous(arch)
     good = goodput(ideal, contract, base, engine)
     if good.rate_per_s <= 0:
@@ -158,6 +207,8 @@ def _pool_terms(arch, contract, base, per_request, demand_rps, engine) -> tuple[
         tokens_per_s = demand_rps * per_request
     else:
         tokens_per_s = good.rate_per_s * per_request
-    prefill = scale * arch.prefill_usd_per_s / tokens_per_s * PER_MILLION
-    decode = scale * arch.decode_usd_per_s / tokens_per_s * PER_MILLION
+    prefill_usd = arch.prefill_usd_per_s + pricing.energy_usd_per_s(arch.prefill, arch.n_prefill)
+    decode_usd = arch.decode_usd_per_s + pricing.energy_usd_per_s(arch.decode, arch.n_decode)
+    prefill = scale * prefill_usd / tokens_per_s * PER_MILLION
+    decode = scale * decode_usd / tokens_per_s * PER_MILLION
     return prefill, decode
