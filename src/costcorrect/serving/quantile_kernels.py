@@ -16,7 +16,7 @@ _SQRT2PI = math.sqrt(2.0 * math.pi)
 def _phi_cdf(z):
     """Standard normal CDF (Abramowitz & Stegun 26.2.17, absolute error < 7.5e-8)."""
     x = abs(z)
-    if x > 12.0:
+    if x > 9.0:  # Φ(−9) ≈ 1e-19
         return 1.0 if z > 0.0 else 0.0
     t = 1.0 / (1.0 + 0.2316419 * x)
     poly = t * (
@@ -66,22 +66,6 @@ def normal_mixture_quantile(mean, sd, weights, q, z_q, iterations):
     return out
 
 
-@njit(cache=True, inline="always")
-def _stalled_cdf(x, i, q, base, sd, gaps, weights, no_stall, cond, shape, scale):
-    k = sd.shape[1]
-    f = 0.0
-    offset = x - base[i]
-    for j in range(k):
-        g = no_stall[i, j] * _phi_cdf(offset / max(sd[i, j], 1e-15))
-        excess = offset * gaps[j]
-        if excess > 0.0:
-            c = 1.0 / (9.0 * shape[i, j])
-            z = (np.cbrt(excess / scale[i, j] / shape[i, j]) - (1.0 - c)) / math.sqrt(c)
-            g += cond[i, j] * _phi_cdf(z)
-        f += weights[j] * g
-    return f - q
-
-
 @njit(parallel=True, cache=True)
 def stalled_tpot_quantile(
     q, base, sd, gaps, weights, no_stall, cond, shape, scale, lo, hi, iterations
@@ -90,14 +74,39 @@ def stalled_tpot_quantile(
     ``no_stall``) smeared by N(base, sd²), plus a stalled part whose total over ``gaps`` steps
     is gamma(shape, scale) (Wilson–Hilferty CDF); classes weighted by ``weights``. Bisection
     in [lo, hi] (the CDF has a steep atom, which defeats secant methods)."""
-    n = sd.shape[0]
+    n, k = sd.shape
     out = np.empty(n)
     for i in prange(n):
+        # per-class constants, so the bisection loop only multiplies, cbrt's and exp's
+        atom = np.empty(k)
+        inv_sd = np.empty(k)
+        stalled = np.empty(k)
+        per_gap = np.empty(k)
+        shift = np.empty(k)
+        inv_width = np.empty(k)
+        for j in range(k):
+            c = 1.0 / (9.0 * shape[i, j])
+            atom[j] = weights[j] * no_stall[i, j]
+            inv_sd[j] = 1.0 / max(sd[i, j], 1e-15)
+            stalled[j] = weights[j] * cond[i, j]
+            per_gap[j] = gaps[j] / (scale[i, j] * shape[i, j])
+            shift[j] = 1.0 - c
+            inv_width[j] = 1.0 / math.sqrt(c)
         a = lo[i]
         b = hi[i]
         for _ in range(iterations):
+            if b - a <= 1e-6 * b:  # relative precision far below the model's accuracy
+                break
             x = 0.5 * (a + b)
-            if _stalled_cdf(x, i, q, base, sd, gaps, weights, no_stall, cond, shape, scale) < 0.0:
+            offset = x - base[i]
+            f = 0.0
+            for j in range(k):
+                f += atom[j] * _phi_cdf(offset * inv_sd[j])
+                if offset > 0.0:
+                    f += stalled[j] * _phi_cdf(
+                        (np.cbrt(offset * per_gap[j]) - shift[j]) * inv_width[j]
+                    )
+            if f < q:
                 a = x
             else:
                 b = x
