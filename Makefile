@@ -9,8 +9,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The editable install leaves our own modules uncompiled and this environment sets
+# PYTHONDONTWRITEBYTECODE, so compile them once, as a regular `pip install` would.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q src
 	touch $@
 
 demo: $(VENV)/.installed
