@@ -1,12 +1,15 @@
 """Analytic serving engine (spec §4): closed-form queueing and fixed points, numpy-vectorised
 over arrival rates (and any knob that broadcasts with them).
 
-Request lengths enter as an equal-mass discretisation of the stream (:class:`Lengths`). Per
-architecture:
+Request lengths enter as classes of the stream's lengths (:class:`Lengths`: prompt classes finer
+in the long tail, output classes finer at the short end, each with its probability). Prompts
+that arrive during a prefill iteration are batched into the next (a bulk-service fixed point
+gives the mean batch and each prompt's share of the work). Per architecture:
 
 - **colocated** — decode batch from Little's law ``B = λ·E[D−1]·τ`` with the time per token
-  ``τ = t_dec(B) / (1 − ρ_pre)``; a request's TPOT adds the prefill iterations that stall it
-  (compound Poisson over its lifetime); TTFT = M/G/1 wait of the prefill queue + its prefill.
+  ``τ = t_dec(B) / (1 − ρ_pre)``; a request's TPOT adds the prefill batches that stall it
+  (compound Poisson over its lifetime, gamma-approximated) and the decode batch's swelling,
+  whose deviations add coherently; TTFT = M/G/1 wait of the prompt queue + its batch.
 - **chunked** — iterations carry ``B`` decodes and up to ``τ_budget − B`` prefill tokens; the
   prefill token server has utilisation ρ; TPOT mixes full and decode-only iterations (with the
   fluctuation of the busy fraction over a request's life); TTFT = M/G/1 wait + chunked prefill.
