@@ -179,3 +179,23 @@ def test_energy_and_network_costs_enter_the_right_terms(dep8b):
     assert priced.kv_usd_per_million - plain.kv_usd_per_million == pytest.approx(network, rel=1e-6)
     with pytest.raises(InputError, match=r"pue: got 0\.5"):
         Pricing(pue=0.5)
+
+
+def test_kvpool_early_rejection_bounds_the_wait(dep8b):
+    stream = synthetic_stream("azure-conv-2023", rate_per_s=40.0, n=4000, seed=3)
+    link = KVLink(50e9)
+    late = simulate(KVPool(dep8b, dep8b, 1, 4, link), stream)
+    strict = simulate(KVPool(dep8b, dep8b, 1, 4, link, reject_after_s=0.2), stream)
+    assert not late.records.rejected.any()
+    rejected = strict.records.rejected
+    assert 0 < rejected.mean() < 0.5
+    served = ~rejected
+    prefill = strict.records.ttft_s[served]
+    assert np.nanmax(prefill) < np.nanmax(late.records.ttft_s)
+    # a rejected request never reached a decode instance; the served ones all finished
+    assert np.isnan(strict.records.completion_s[rejected]).all()
+    assert np.isfinite(strict.records.completion_s[served]).all()
+    verdict = Contract(ttft_s=10.0, tpot_s=1.0, quantile=0.99).judge(
+        strict.records.ttft_s, strict.records.tpot_s
+    )
+    assert not verdict.met  # rejections count as misses

@@ -110,6 +110,8 @@ def print_latency(architecture: str, s) -> None:
         table.add_row(name.upper(), *cells)
     console.print(table)
     little = s.little_rate_x_sojourn
+    if s.rejected_fraction > 0:
+        console.print(f"rejected under overload: {s.rejected_fraction:.1%} of requests")
     console.print(
         f"Little's law: mean in system {s.mean_in_system:.2f} vs λ·W {little.value:.2f} "
         f"[{little.low:.2f}, {little.high:.2f}]"

@@ -31,6 +31,9 @@ KvLink = Annotated[str, typer.Option(help="KV link bandwidth per prefill instanc
 KvLatency = Annotated[str, typer.Option(help="KV transfer latency, e.g. 1ms")]
 KvOverlap = Annotated[float, typer.Option(help="fraction of a transfer hidden by streaming")]
 Pool = Annotated[str, typer.Option(help="kvpool: prefix-pool read bandwidth")]
+Reject = Annotated[
+    str | None, typer.Option(help="kvpool: reject prompts that would wait longer, e.g. 2s")
+]
 Workload = Annotated[str, typer.Option(help="catalog workload (length distribution)")]
 Trace = Annotated[str | None, typer.Option(help="replay a CSV/JSONL trace instead")]
 Requests = Annotated[int, typer.Option(help="requests to generate")]
@@ -73,6 +76,7 @@ def simulate(
     kv_latency: KvLatency = "0s",
     kv_overlap: KvOverlap = 0.0,
     pool_bandwidth: Pool = "25GB/s",
+    reject_after: Reject = None,
     workload: Workload = "sharegpt",
     trace: Trace = None,
     requests: Requests = 5000,
@@ -173,6 +177,7 @@ def cost(
     kv_latency: KvLatency = "0s",
     kv_overlap: KvOverlap = 0.0,
     pool_bandwidth: Pool = "25GB/s",
+    reject_after: Reject = None,
     workload: Workload = "sharegpt",
     trace: Trace = None,
     requests: Requests = 4000,

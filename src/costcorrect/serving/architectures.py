@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from costcorrect.errors import InputError
@@ -119,15 +120,18 @@ class Disaggregated:
 class KVPool(Disaggregated):
     """Mooncake: disaggregated plus a distributed prefix-KV pool. Requests' ``cached_tokens``
     (hit ratio ``h`` of the stream) are read from the pool at ``pool_bytes_per_s`` instead of
-    being recomputed."""
+    being recomputed. With ``reject_after_s``, a prompt that would start prefilling after
+    waiting longer than that is rejected under overload instead of served late (simulator)."""
 
     pool_bytes_per_s: float = 25e9
+    reject_after_s: float = math.inf
 
     name = "kvpool"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _positive("pool_bytes_per_s", self.pool_bytes_per_s)
+        _positive("reject_after_s", self.reject_after_s)
 
 
 Architecture = Colocated | Chunked | Disaggregated | KVPool

@@ -46,6 +46,7 @@ class ServeSpec:
     kv_latency: str = "0s"
     kv_overlap: float = 0.0
     pool_bandwidth: str = "25GB/s"
+    reject_after: str | None = None
 
 
 def build_architecture(spec: ServeSpec, catalog: Catalog | None = None) -> Architecture:
@@ -83,7 +84,12 @@ def build_architecture(spec: ServeSpec, catalog: Catalog | None = None) -> Archi
     }
     if spec.architecture == "kvpool":
         pool = parse_quantity(spec.pool_bandwidth, "bandwidth", "pool_bandwidth")
-        return KVPool(prefill, decode, pool_bytes_per_s=pool, **common)
+        reject = (
+            math.inf
+            if spec.reject_after is None
+            else parse_quantity(spec.reject_after, "time", "reject_after")
+        )
+        return KVPool(prefill, decode, pool_bytes_per_s=pool, reject_after_s=reject, **common)
     return Disaggregated(prefill, decode, **common)
 
 

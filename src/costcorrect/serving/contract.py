@@ -54,12 +54,14 @@ class Contract:
         )
 
     def judge(self, ttft_s: np.ndarray, tpot_s: np.ndarray) -> Verdict:
-        """Judge per-request TTFT and TPOT samples (TPOT NaN for single-token outputs)."""
+        """Judge per-request TTFT and TPOT samples (TPOT NaN for single-token outputs; TTFT NaN
+        for rejected requests, which count as misses)."""
         ttft = np.asarray(ttft_s, dtype=float)
+        ttft = np.where(np.isnan(ttft), np.inf, ttft)
         tpot = np.asarray(tpot_s, dtype=float)
         ok = (ttft <= self.ttft_s) & (np.isnan(tpot) | (tpot <= self.tpot_s))
         attained = float(ok.mean()) if ok.size else 0.0
-        q_ttft = float(np.quantile(ttft, self.quantile))
+        q_ttft = float(np.quantile(ttft, self.quantile, method="inverted_cdf"))  # inf-safe
         finite = tpot[np.isfinite(tpot)]
         q_tpot = float(np.quantile(finite, self.quantile)) if finite.size else 0.0
         if self.form == "attainment":

@@ -286,9 +286,12 @@ def simulate_prefill_pool(
     instances,
     token_budget,
     read_s_per_context_token,
+    reject_after_s,
 ):
     """Prefill-only instances sharing one FCFS queue (an M/G/c with batching): a free instance
-    takes every waiting prompt up to the token budget. Returns (completion s, instance, busy s)."""
+    takes every waiting prompt up to the token budget. A prompt that has waited longer than
+    ``reject_after_s`` when its turn comes is rejected (Mooncake's early rejection; inf: never)
+    and costs nothing. Returns (completion s — NaN if rejected, instance — −1, busy s)."""
     n = arrival.shape[0]
     done = np.empty(n)
     where = np.empty(n, np.int64)
@@ -302,6 +305,11 @@ def simulate_prefill_pool(
             if free[m] < free[k]:
                 k = m
         t = max(free[k], arrival[i])
+        if t - arrival[i] > reject_after_s:
+            done[i] = np.nan
+            where[i] = -1
+            i += 1
+            continue
         ptok = 0.0
         pairs = 0.0
         pkv = 0.0

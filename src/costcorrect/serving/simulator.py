@@ -51,6 +51,11 @@ class SimRecords:
     def sojourn_s(self) -> np.ndarray:
         return self.completion_s - self.arrival_s
 
+    @property
+    def rejected(self) -> np.ndarray:
+        """Requests turned away under overload (KV-pool early rejection): no tokens."""
+        return np.isnan(self.first_token_s)
+
     def to_frame(self):
         import pandas as pd
 
@@ -64,6 +69,7 @@ class SimRecords:
                 "ttft_s": self.ttft_s,
                 "tpot_s": self.tpot_s,
                 "preemptions": self.preemptions,
+                "rejected": self.rejected,
             }
         )
 
@@ -81,7 +87,7 @@ class SimResult:
 
     @property
     def makespan_s(self) -> float:
-        return float(self.records.completion_s.max())
+        return float(np.nanmax(self.records.completion_s))
 
     @property
     def backlog_s(self) -> float:
@@ -153,6 +159,7 @@ def simulate(
             arch.kv_bytes_per_token / arch.pool_bytes_per_s if isinstance(arch, KVPool) else 0.0
         )
         pool_cached = cached if isinstance(arch, KVPool) else np.zeros(n, np.int64)
+        reject = arch.reject_after_s if isinstance(arch, KVPool) else np.inf
         ready, where, busy = kernels.simulate_prefill_pool(
             stream.arrival_s,
             inp - pool_cached,
@@ -161,13 +168,16 @@ def simulate(
             arch.n_prefill,
             arch.max_batch_tokens,
             read_s,
+            reject,
         )
         busy_p += busy
         link = arch.link
-        landed = kernels.transfer_kv(
-            ready,
-            where,
-            inp * arch.kv_bytes_per_token,
+        served = np.flatnonzero(where >= 0)
+        landed = np.full(n, np.nan)  # rejected requests get no token
+        landed[served] = kernels.transfer_kv(
+            ready[served],
+            where[served],
+            inp[served] * arch.kv_bytes_per_token,
             arch.n_prefill,
             link.bytes_per_s,
             link.latency_s,
@@ -175,7 +185,7 @@ def simulate(
         )
         first[:] = landed
         done[:] = landed  # single-token outputs finish with their first token
-        order = np.argsort(landed, kind="stable")
+        order = served[np.argsort(landed[served], kind="stable")]
         order = order[out[order] > 1]
         for part in _split_round_robin(order, arch.n_decode):
             _, d, p, _, bd, it = _instance(

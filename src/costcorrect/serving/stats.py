@@ -71,6 +71,7 @@ class LatencySummary:
     output_tokens_per_s: float
     mean_in_system: float
     little_rate_x_sojourn: Estimate
+    rejected_fraction: float
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,8 +84,14 @@ def summarize(records, steady: np.ndarray) -> LatencySummary:
     span = t1 - t0
     rate = (arrival.size - 1) / span if span > 0 else np.nan
     sojourn = records.sojourn_s[steady]
-    # Little: L over [t0, t1] counts everyone present, including requests outside the window
-    mean_in = time_average_in_system(records.arrival_s, records.completion_s, t0, t1)
+    # Little: L over [t0, t1] counts everyone present, including requests outside the window;
+    # rejected requests (KV-pool early rejection) leave at once and are not counted
+    served = ~records.rejected
+    mean_in = time_average_in_system(
+        records.arrival_s[served], records.completion_s[served], t0, t1
+    )
+    rejected = float(records.rejected[steady].mean())
+    rate_served = rate * (1.0 - rejected)
     little = mean_ci(sojourn)
     ttft, tpot = records.ttft_s[steady], records.tpot_s[steady]
     return LatencySummary(
@@ -96,7 +103,12 @@ def summarize(records, steady: np.ndarray) -> LatencySummary:
         tpot_p90_s=quantile_ci(tpot, 0.9),
         tpot_p99_s=quantile_ci(tpot, 0.99),
         arrival_rate_per_s=rate,
-        output_tokens_per_s=float(records.output_tokens[steady].sum() / span) if span else np.nan,
+        output_tokens_per_s=float(records.output_tokens[steady & served].sum() / span)
+        if span
+        else np.nan,
         mean_in_system=mean_in,
-        little_rate_x_sojourn=Estimate(rate * little.value, rate * little.low, rate * little.high),
+        little_rate_x_sojourn=Estimate(
+            rate_served * little.value, rate_served * little.low, rate_served * little.high
+        ),
+        rejected_fraction=rejected,
     )
