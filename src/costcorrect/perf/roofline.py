@@ -17,15 +17,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from costcorrect.catalog.calibrations import PerfParams
 from costcorrect.catalog.hardware import Hardware
 from costcorrect.catalog.models import COMPUTE_DTYPE, Linear
 from costcorrect.perf.batch import Batch
 from costcorrect.perf.deployment import ACTIVATION_BYTES, Deployment
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 #: elementwise kernels per transformer layer (2 norms, activation, rope, 2 residual adds)
 ELEMENTWISE_KERNELS_PER_LAYER = 6

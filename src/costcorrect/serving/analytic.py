@@ -25,9 +25,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from costcorrect.errors import InputError
 from costcorrect.perf import Batch, Deployment
@@ -35,6 +35,9 @@ from costcorrect.serving import quantile_kernels
 from costcorrect.serving.architectures import Architecture, Chunked, Disaggregated, KVPool
 from costcorrect.serving.queueing import quantile_with_wait, wait_moments
 from costcorrect.workload import RequestStream
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 QUANTILES = (0.5, 0.9, 0.99)
 FIXED_POINT_ITERATIONS = 12

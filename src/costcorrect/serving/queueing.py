@@ -18,11 +18,14 @@ the argument.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from costcorrect.errors import InputError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 #: tolerance on Σ service_probs = 1 (probabilities are renormalised after the check)
 _PROB_SUM_TOL = 1e-6
