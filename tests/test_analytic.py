@@ -9,7 +9,7 @@ from costcorrect.serving.analytic import Lengths, analyze
 from costcorrect.serving.architectures import Chunked, Colocated, Disaggregated, KVLink
 from costcorrect.serving.contract import Contract
 from costcorrect.serving.goodput import analytic_goodput, simulated_goodput
-from costcorrect.serving.queueing import md1_mean_wait
+from costcorrect.serving.queueing import md1_mean_wait, mgc_mean_wait, wait_quantile
 from costcorrect.serving.simulator import simulate
 from costcorrect.workload import RequestStream, poisson_arrivals, synthetic_stream
 
@@ -37,6 +37,7 @@ def test_lengths_keep_the_means(sharegpt):
 
 
 def test_single_token_fixed_prompts_reduce_to_md1(dep):
+    """One prompt per iteration, one output token: TTFT = M/D/1 wait + the prefill."""
     n, prompt = 1000, 1024
     stream = RequestStream(
         poisson_arrivals(1.0, n, 0), np.full(n, prompt), np.ones(n, int), np.zeros(n, int), "fixed"
@@ -44,11 +45,13 @@ def test_single_token_fixed_prompts_reduce_to_md1(dep):
     service = float(step_time(dep, Batch.prefill(prompt)).total_s)
     rate = 0.6 / service
     result = analyze(Colocated(dep, max_batch_tokens=prompt), Lengths.from_stream(stream), [rate])
-    median_wait = result.ttft_s[0.5][0] - service
     assert result.prefill_utilization[0] == pytest.approx(0.6, rel=1e-9)
-    # atom at zero with mass 1 − ρ: the median waits (ρ = 0.6 > 0.5)
-    assert median_wait > 0
-    assert md1_mean_wait(rate, service) > 0
+    for q in (0.5, 0.9, 0.99):
+        expected = service + wait_quantile(q, rate, service, 0.0, 1)
+        assert result.ttft_s[q][0] == pytest.approx(float(expected), rel=1e-9)
+    assert float(md1_mean_wait(rate, service)) == pytest.approx(
+        float(mgc_mean_wait(rate, service, 0.0, 1)), rel=1e-12
+    )
 
 
 @pytest.mark.parametrize(

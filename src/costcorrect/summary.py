@@ -13,6 +13,7 @@ import numpy as np
 
 from costcorrect.catalog import Catalog, load_catalog
 from costcorrect.perf import Batch, Deployment, step_time
+from costcorrect.perf.calibration import select_calibration
 
 BATCH_LADDER = (1, 8, 32, 64, 128, 256, 512)
 
@@ -73,15 +74,13 @@ def summarize_deployment(
         DecodePoint(int(b), float(s), float(r), float(price_per_hour / 3600.0 / r * 1e6))
         for b, s, r in zip(ladder, steps, rates, strict=True)
     )
-    used_stack = next(
-        (c.stack for c in cat.calibrations if dep.hardware.matches(c.hardware)), "uncalibrated"
-    )
+    calibration = select_calibration(cat, dep.hardware, stack)
     return DeploymentSummary(
         model=dep.model.name,
         gpu=dep.hardware.name,
         tp=tp,
         pp=pp,
-        stack=stack or used_stack,
+        stack=calibration.stack if calibration else "uncalibrated",
         workload=wl.name,
         mean_prompt_tokens=prompt,
         mean_output_tokens=output,

@@ -96,10 +96,7 @@ class OpTable:
         return batch_quantities(batch, self.window, self.moe_experts, self.moe_top_k)
 
     def _row_seconds(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        flop = q @ self.flop.T
-        nbytes = q @ self.nbytes.T
-        seconds = np.maximum(flop / self.flop_rate, nbytes / self.byte_rate) + q @ self.additive.T
-        return seconds, flop, nbytes
+        return _rows(q, self.flop, self.nbytes, self.flop_rate, self.byte_rate, self.additive)
 
     def total_s(self, batch: Batch) -> np.ndarray:
         """Iteration time of ``batch`` in seconds, without the per-op breakdown (fast path)."""
@@ -156,6 +153,14 @@ class OpTable:
     def arrays(self) -> tuple[np.ndarray, ...]:
         """(flop, nbytes, flop_rate, byte_rate, additive) for compiled evaluation."""
         return self.flop, self.nbytes, self.flop_rate, self.byte_rate, self.additive
+
+
+def _rows(q, flop, nbytes, flop_rate, byte_rate, additive):
+    """(seconds, FLOP, bytes) per row: max(FLOP·q / F, bytes·q / B) + additive·q."""
+    row_flop = q @ flop.T
+    row_bytes = q @ nbytes.T
+    seconds = np.maximum(row_flop / flop_rate, row_bytes / byte_rate) + q @ additive.T
+    return seconds, row_flop, row_bytes
 
 
 def batch_quantities(
@@ -403,7 +408,8 @@ def _row_seconds(dep, tokens, flop, nbytes, additive, flop_rate, byte_rate) -> n
     moe = dep.model.moe
     experts = (moe.num_experts, moe.top_k) if moe else (0, 0)
     q = batch_quantities(Batch.prefill(tokens), 0, *experts)
-    return np.maximum(q @ flop / flop_rate, q @ nbytes / byte_rate) + q @ additive
+    rates = np.array([flop_rate]), np.array([byte_rate])
+    return _rows(q, flop[None, :], nbytes[None, :], *rates, additive[None, :])[0][..., 0]
 
 
 def step_time(dep: Deployment, batch: Batch) -> StepTime:

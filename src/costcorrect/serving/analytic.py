@@ -231,13 +231,13 @@ def _normal_mixture_quantile(mean, sd, weights: np.ndarray, q: float) -> np.ndar
         np.ascontiguousarray(sd.reshape(flat)),
         weights,
         q,
-        ndtri_q(q),
+        _normal_quantile(q),
         NEWTON_ITERATIONS,
     )
     return out.reshape(shape)
 
 
-def ndtri_q(q: float) -> float:
+def _normal_quantile(q: float) -> float:
     """Standard normal quantile of ``q``."""
     from statistics import NormalDist
 

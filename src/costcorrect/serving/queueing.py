@@ -151,14 +151,7 @@ def mgc_mean_wait(
     ρ·E[S]·(1 + cs²) / (2·(1 − ρ)). ``rate`` λ (1/s), ``mean_service`` E[S] (s) and the SCVs are
     ≥ 0; ``servers`` c integers ≥ 1. Returns +inf where ρ = λ·E[S]/c ≥ 1.
     """
-    _, mean_wait = _wait_moments(
-        _nonnegative("rate", rate),
-        _nonnegative("mean_service", mean_service),
-        _nonnegative("scv_service", scv_service),
-        _servers(servers),
-        _nonnegative("scv_arrival", scv_arrival),
-    )
-    return mean_wait
+    return wait_moments(rate, mean_service, scv_service, servers, scv_arrival)[1]
 
 
 def _wait_quantile(q: np.ndarray, p_wait: np.ndarray, mean_wait: np.ndarray) -> np.ndarray:
@@ -185,13 +178,7 @@ def wait_quantile(
     M/M/c. ``q`` in (0, 1); other arguments as in :func:`mgc_mean_wait`. +inf where ρ ≥ 1.
     """
     q = _level(q)
-    p_wait, mean_wait = _wait_moments(
-        _nonnegative("rate", rate),
-        _nonnegative("mean_service", mean_service),
-        _nonnegative("scv_service", scv_service),
-        _servers(servers),
-        _nonnegative("scv_arrival", scv_arrival),
-    )
+    p_wait, mean_wait = wait_moments(rate, mean_service, scv_service, servers, scv_arrival)
     return _wait_quantile(q, p_wait, mean_wait)
 
 
