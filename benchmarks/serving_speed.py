@@ -50,7 +50,8 @@ def main() -> None:
     rates = np.geomspace(0.01, 2.0, CONFIGS)
     arch_rows = []
     for arch in (Colocated(dep), Chunked(dep), Disaggregated(dep, dep, 1, 1, KVLink(50e9))):
-        seconds = best_of(lambda a=arch: analyze(a, lengths, rates, quantiles=(0.99,)), 1)
+        analyze(arch, lengths, rates[:10], quantiles=(0.99,))  # JIT, prefill-queue grid
+        seconds = best_of(lambda a=arch: analyze(a, lengths, rates, quantiles=(0.99,)), 3)
         good = best_of(lambda a=arch: analytic_goodput(a, Contract(2.0, 0.1), lengths), 3)
         arch_rows.append((arch.name, CONFIGS / seconds, good))
     lines = [
@@ -67,7 +68,7 @@ def main() -> None:
     for name, per_s, good in arch_rows:
         lines.append(
             f"| analytic engine, {name}: rates evaluated per second ({CONFIGS:,} at "
-            f"once, p99) | {per_s:,.0f}/s | ≥ 100,000/s |"
+            f"once, p99, after warm-up) | {per_s:,.0f}/s | ≥ 100,000/s |"
         )
         lines.append(f"| analytic goodput search, {name} | {good * 1e3:.0f} ms | < 50 ms |")
     text = "\n".join(lines) + "\n"

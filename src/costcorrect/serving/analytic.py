@@ -2,20 +2,27 @@
 over arrival rates (and any knob that broadcasts with them).
 
 Request lengths enter as classes of the stream's lengths (:class:`Lengths`: prompt classes finer
-in the long tail, output classes finer at the short end, each with its probability). Prompts
-that arrive during a prefill iteration are batched into the next (a bulk-service fixed point
-gives the mean batch and each prompt's share of the work). Per architecture:
+in the long tail, output classes finer at the short end, each with its probability). A prefill
+server takes every waiting prompt into its next batch, up to the token budget: its queue is the
+embedded Markov chain of :mod:`batch_queue` (busy share, mean wait, the batch a prompt rides
+in), and a prompt that waited w rides with the prompts that arrived during the batch in
+progress, so its TTFT is v + w + min(ρ·(w + age), full batch). Per architecture:
 
 - **colocated** — decode batch from Little's law ``B = λ·E[D−1]·τ`` with the time per token
   ``τ = t_dec(B) / (1 − ρ_pre)``; a request's TPOT adds the prefill batches that stall it
   (compound Poisson over its lifetime, gamma-approximated) and the decode batch's swelling,
-  whose deviations add coherently; TTFT = M/G/1 wait of the prompt queue + its batch.
+  whose deviations add coherently; TTFT = the batching prompt queue + a decode residual.
 - **chunked** — iterations carry ``B`` decodes and up to ``τ_budget − B`` prefill tokens; the
   prefill token server has utilisation ρ; TPOT mixes full and decode-only iterations (with the
   fluctuation of the busy fraction over a request's life); TTFT = M/G/1 wait + chunked prefill.
-- **disaggregated / kvpool** — prefill pool as M/G/c (Allen–Cunneen, atom + exponential wait),
-  KV transfer exposed time plus link queueing, decode pool by Little's fixed point with the
-  batch-size fluctuation a request averages over its life.
+- **disaggregated / kvpool** — prefill pool as batching servers (several: M/G/c scaled by the
+  batching gain of one), KV transfer exposed time plus link queueing, decode pool by Little's
+  fixed point with the batch-size fluctuation a request averages over its life.
+
+The decode batch fluctuates (M/G/∞-like, amplified by its own slow-down and by requests
+arriving in prefill batches); the KV its requests hold is then normal, and quantiles beyond
+the probability that it fills the cache (preemption with recompute, not modelled) are +inf:
+that is where goodput ends when KV, not latency, is the limit.
 
 p-quantiles over requests are quantiles of the mixture over the length classes.
 """
@@ -28,11 +35,13 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.special import ndtr
 
 from costcorrect.errors import InputError
 from costcorrect.perf import Batch, Deployment
 from costcorrect.serving import quantile_kernels
 from costcorrect.serving.architectures import Architecture, Chunked, Disaggregated, KVPool
+from costcorrect.serving.batch_queue import BatchQueueState, batch_queue
 from costcorrect.serving.queueing import quantile_with_wait, wait_moments
 from costcorrect.workload import RequestStream
 
@@ -43,8 +52,6 @@ QUANTILES = (0.5, 0.9, 0.99)
 FIXED_POINT_ITERATIONS = 12
 ROOT_ITERATIONS = 36
 NEWTON_ITERATIONS = 10
-BATCHING_ITERATIONS = 40
-BATCHING_GRID = 128  # rates on which the batching fixed point is solved, then interpolated
 
 
 #: quantile edges of the prompt classes: equal mass up to p90, then finer into the tail,
@@ -78,6 +85,7 @@ class Lengths:
     mean_prompt: float
     mean_output: float
     decode_context: float  # mean KV context over all decode steps, tokens
+    decode_context_sq: float  # mean squared KV context over all decode steps, tokens²
     prompt_sq_over_mean: float  # E[P²]/E[P]: token-weighted mean prompt length
 
     @classmethod
@@ -87,7 +95,14 @@ class Lengths:
         inp = stream.input_tokens.astype(float)
         out = stream.output_tokens.astype(float)
         gaps = out - 1.0
-        ctx = float(np.sum(gaps * (inp + (out - 2.0) / 2.0)) / max(gaps.sum(), 1.0))
+        steps = max(gaps.sum(), 1.0)
+        ctx = float(np.sum(gaps * (inp + (out - 2.0) / 2.0)) / steps)
+        # Σ_{j<g} (p + j)² over each request's decode steps
+        ctx_sq = np.sum(
+            gaps * inp**2
+            + inp * gaps * (gaps - 1.0)
+            + (gaps - 1.0) * gaps * (2.0 * gaps - 1.0) / 6.0
+        )
         prompt, weight = _class_means(p, PROMPT_EDGES)
         output, output_weight = _class_means(d, OUTPUT_EDGES)
         return cls(
@@ -99,6 +114,7 @@ class Lengths:
             mean_prompt=float(inp.mean()),
             mean_output=float(out.mean()),
             decode_context=ctx,
+            decode_context_sq=float(ctx_sq / steps),
             prompt_sq_over_mean=float((inp**2).mean() / inp.mean()),
         )
 
@@ -127,6 +143,7 @@ class AnalyticResult:
     prefill_utilization: np.ndarray
     prefill_share: np.ndarray  # fraction of GPU time spent on prefill work (cost split)
     stable: np.ndarray
+    decode_overflow: np.ndarray  # P(the running requests' KV fills the cache)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -146,48 +163,78 @@ def _finite(batch: np.ndarray) -> np.ndarray:
     return np.maximum(np.nan_to_num(batch, nan=1.0, posinf=1.0), 1.0)
 
 
-def _prefill_batching(
-    dep: Deployment, lengths: Lengths, hit: float, rate_per_server: np.ndarray, budget: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(η, m): prompts that arrive while a prefill iteration runs all join the next one (up to
-    the token budget), so each batch holds the arrivals during the previous one, or a single
-    prompt after an idle spell: m = λ·E[T] + p₀ with E[T] = m·η·E[S], i.e. m = p₀ / (1 − ρ).
-    p₀ = E[e^{−λT}] is the chance that nothing arrived during a batch, for T gamma-distributed
-    with the single-prompt variability shrunk by m. Each prompt's share of the work is
-    η = T(m) / (m·T(1)) (η < 1 amortises weights and overheads; it exceeds 1 for stacks whose
-    attention is quadratic in the whole batch). Solved by damped (geometric-mean) iteration."""
-    table = dep.op_table
+@dataclass(frozen=True)
+class _PrefillQueue:
+    """A batching prefill server at each rate: each class's share of its batch's work (s,
+    (..., K)), the queue's state, the prompt work arriving per second (busy share) and a full
+    batch's work besides one's own prompt (s)."""
+
+    service: np.ndarray
+    state: BatchQueueState
+    load: np.ndarray
+    full_others_s: np.ndarray
+
+    def ttft(self, levels, values: np.ndarray, weights: np.ndarray, p_wait, mean_wait, stable):
+        """TTFT quantiles for per-class sojourn ``values`` (s, (..., K)) besides the wait."""
+        finite = stable & np.isfinite(mean_wait)
+        theta = np.where(finite, mean_wait / np.maximum(p_wait, 1e-300), 0.0)
+        rows = np.broadcast_shapes(theta.shape, values.shape[:-1])
+
+        def flat(x):
+            return np.ascontiguousarray(np.broadcast_to(x, rows), dtype=float).ravel()
+
+        grid = np.ascontiguousarray(
+            np.broadcast_to(np.where(np.isfinite(values), values, 0.0), (*rows, values.shape[-1]))
+        ).reshape(-1, values.shape[-1])
+        args = (
+            grid,
+            np.asarray(weights, dtype=float),
+            flat(np.where(finite, p_wait, 0.0)),
+            flat(theta),
+            flat(self.load),
+            flat(self.state.mean_age_s),
+            flat(self.full_others_s),
+            ROOT_ITERATIONS * 2,
+        )
+        return _quantiles(
+            lambda q: np.where(
+                finite, quantile_kernels.batched_sojourn_quantile(q, *args).reshape(rows), np.inf
+            ),
+            levels,
+        )
+
+
+def _prefill_queue(
+    dep: Deployment,
+    lengths: Lengths,
+    hit: float,
+    rate_per_server: np.ndarray,
+    budget: int,
+    fetch_s: np.ndarray | float = 0.0,
+) -> _PrefillQueue:
+    """A prefill server that batches its queue (:mod:`batch_queue`) up to the token budget.
+
+    A batch of k mean prompts takes T(k) = k·η_k·T(1) (η_k < 1 amortises weights and
+    overheads; it exceeds 1 for stacks whose attention is quadratic in the whole batch), with
+    the per-prompt variability of the classes' solo times; ``fetch_s`` (per class, s) is added
+    per prompt (prefix KV read from a pool)."""
     new = lengths.mean_prompt * (1.0 - hit)
     cached = lengths.mean_prompt * hit
-    cap = max(1.0, budget / max(new, 1.0))
-    alone = _prefill_times(dep, lengths.prompt, hit)
-    scv = max(lengths.prompt_mean(alone**2) / lengths.prompt_mean(alone) ** 2 - 1.0, 1e-3)
-    single = table.total_s(Batch.prefill(new, 1.0, cached))
-    # m and η depend on the rate alone: for many rates solve on a log grid and interpolate
-    rates = np.asarray(rate_per_server, dtype=float)
-    if rates.size <= BATCHING_GRID:
-        lam = np.maximum(rates, 1e-9)
-    else:
-        lam = np.geomspace(max(rates.min(), 1e-9), max(rates.max(), 1e-9), BATCHING_GRID)
-    m = np.ones_like(lam)
+    cap = max(1, round(budget / max(new, 1.0)))
+    k = np.arange(1.0, cap + 1.0)
+    zero = np.zeros_like(k)
     pairs = new * (cached + (new + 1.0) / 2.0)
-    zero = np.zeros_like(lam)
-
-    def batch_of(m):  # m identical mean prompts (validated once, above)
-        return table.total_s(Batch(m * new, m * pairs, m * (cached + new), m, zero, zero))
-
-    for _ in range(BATCHING_ITERATIONS):
-        together = batch_of(m)
-        rho = lam * together / m
-        p_idle = (1.0 + lam * together * scv / m) ** (-m / scv)
-        target = np.where(rho < 1.0, p_idle / np.maximum(1.0 - rho, 1e-12), 2.0 * m)
-        m = np.clip(np.sqrt(m * target), 1.0, cap)
-    together = batch_of(m)
-    eta = together / (m * single)
-    if rates.size <= BATCHING_GRID:
-        return eta, m
-    where = np.log(np.maximum(rates, 1e-9))
-    return np.interp(where, np.log(lam), eta), np.interp(where, np.log(lam), m)
+    together = dep.op_table.total_s(Batch(k * new, k * pairs, k * (cached + new), k, zero, zero))
+    eta = together / (k * together[0])
+    compute = _prefill_times(dep, lengths.prompt, hit)
+    shares = eta[:, None] * compute + fetch_s  # (cap, K)
+    mean = lengths.prompt_mean(shares)
+    var = lengths.prompt_mean(shares**2) - mean**2
+    rate = np.asarray(rate_per_server, dtype=float)
+    state = batch_queue(rate, k * mean, k * var)
+    service = np.interp(state.batch, k, eta)[..., None] * compute + fetch_s
+    per_prompt = lengths.prompt_mean(service)
+    return _PrefillQueue(service, state, rate * per_prompt, (cap - 1.0) * per_prompt)
 
 
 def _decode_time_and_slope(dep: Deployment, batch: np.ndarray, context: float):
@@ -252,28 +299,42 @@ def _averaging_variance_factor(life: np.ndarray, correlation_time: np.ndarray) -
 
 
 def _batch_noise(
-    dep, b, ctx: float, lengths: Lengths, per_token: np.ndarray, stall_variance=None
-) -> np.ndarray:
-    """sd (s) of a request's mean decode-step time caused by the decode batch fluctuating,
-    per output class (..., K). The batch is M/G/∞-like (variance ≈ mean) but its service slows
-    as it grows, which amplifies the variance and the correlation time by 1/(1 − ε), ε the
-    elasticity of the step time in the batch; a request averages over its own life.
+    dep,
+    b,
+    lengths: Lengths,
+    per_token: np.ndarray,
+    arrival_batch=1.0,
+    stall_variance=None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sd, overflow): sd (s) of a request's mean decode-step time caused by the decode batch
+    fluctuating, per output class (..., K), and the probability that the running requests' KV
+    fills the cache (..., where preemption with recompute sets in).
 
-    ``stall_variance(window)`` (colocated) is the variance of the stalled fraction of time over
-    a window: stalls slow every decode, so the batch swells with them (∂B/∂ρ = B/(1−ρ)/(1−ε)).
-    """
+    The batch is M/G/∞-like: variance ≈ mean × the mean group in which requests arrive
+    (``arrival_batch``: prefill batches finish together), amplified together with the
+    correlation time by 1/(1 − ε), ε the elasticity of the step time in the batch (it slows as
+    it grows); a request averages over its own life. ``stall_variance(window)`` (colocated) is
+    the variance of the stalled fraction of time over a window: stalls slow every decode, so
+    the batch swells with them (∂B/∂ρ = B/(1−ρ)/(1−ε)). The KV held is Σ of the contexts of
+    the running requests: normal, with the batch's variance and the contexts' spread."""
+    ctx = lengths.decode_context
     t_dec, slope = _decode_time_and_slope(dep, b, ctx)
+    decoding = np.nan_to_num(b) > 0  # single-token outputs never hold a decode slot
     b = _finite(b)
     eps = np.clip(b * slope / t_dec, 0.0, 0.95)
     amplify = 1.0 / (1.0 - eps)
     life = (lengths.output[None, :] - 1.0) * per_token[..., None]
     window = (lengths.mean_output - 1.0) * per_token * amplify
-    variance = b * amplify
+    variance = b * amplify * arrival_batch
     if stall_variance is not None:
         rho, var_rho = stall_variance(window)
         variance = variance + (b * amplify / (1.0 - rho)) ** 2 * var_rho
     factor = _averaging_variance_factor(life, window[..., None])
-    return slope[..., None] * np.sqrt(variance[..., None] * factor)
+    sd = slope[..., None] * np.sqrt(variance[..., None] * factor)
+    kv_sd = np.sqrt(variance * ctx**2 + b * max(lengths.decode_context_sq - ctx**2, 0.0))
+    kv_room = (dep.kv_capacity_tokens - b * ctx) / np.maximum(kv_sd, 1e-30)
+    overflow = np.where(decoding, ndtr(-kv_room), 0.0)
+    return sd, overflow
 
 
 def _widened_gamma(mean, var, extra_sd):
@@ -294,11 +355,10 @@ def _quantiles(q_fn, levels: tuple[float, ...]) -> dict[float, np.ndarray]:
 def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResult:
     dep = arch.deployment
     lam = rate / arch.replicas
-    alone = _prefill_times(dep, lengths.prompt, lengths.hit_ratio)  # (K,) seconds
-    eta, m_batch = _prefill_batching(dep, lengths, lengths.hit_ratio, lam, arch.max_batch_tokens)
-    service = eta[..., None] * alone  # (..., K) each prompt's share of batched prefill work
+    queue = _prefill_queue(dep, lengths, lengths.hit_ratio, lam, arch.max_batch_tokens)
+    service, m_batch = queue.service, queue.state.mean_batch  # (..., K): shares of batch work
     mean_s, mean_s2 = lengths.prompt_mean(service), lengths.prompt_mean(service**2)
-    rho = lam * mean_s
+    rho = queue.state.p_wait  # the prefill busy share
     gaps = lengths.mean_output - 1.0
     b_max = _batch_capacity(dep, lengths, arch.max_seqs)
     free = np.where(rho < 1, 1.0 - rho, np.nan)
@@ -317,7 +377,7 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
     # decode life and the one right after its own batch (prompts that arrived meanwhile).
     d = lengths.output[None, :]
     life = (d - 1.0) * tau[..., None]
-    extra = ((m_batch - 1.0) * mean_s)[..., None]
+    extra = ((queue.state.batch - 1.0) * mean_s)[..., None]
     ms = mean_s[..., None] + extra  # E[Z]
     ms2 = mean_s2[..., None] + 2.0 * extra * mean_s[..., None] + extra**2  # E[Z²]
     m = (lam / m_batch)[..., None] * (life + ms)
@@ -331,7 +391,7 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
         # stalled time over a window: compound Poisson of batches (rate λ/m, size Z)
         return rho, (lam / m_batch) * ms2[..., 0] / np.maximum(window, 1e-12)
 
-    sd_b = _batch_noise(dep, b, lengths.decode_context, lengths, tau, stall_variance)
+    sd_b, overflow = _batch_noise(dep, b, lengths, tau, queue.state.batch, stall_variance)
     # the batch noise smears the no-stall atom (normal) and widens the stalled part (gamma)
     shape_b, scale_b = _widened_gamma(mean_x, var_x, sd_b * gaps_d)
     no_stall = np.exp(-m)
@@ -361,17 +421,14 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
         ),
         levels,
     )
-    # TTFT: M/G/1 wait (atom 1 − ρ, PK mean) for the prompt queue, plus the own prefill and the
-    # residual of a decode iteration in progress
-    p_wait = np.clip(rho, 0.0, 1.0)
-    mean_wait = np.where(rho < 1, lam * mean_s2 / (2.0 * np.maximum(1.0 - rho, 1e-12)), np.inf)
+    # TTFT: the batching prompt queue, plus the residual of a decode iteration in progress
     residual = np.where(b > 0, t_dec / 2.0, 0.0)
-    # its batch ends when the other m − 1 prompts are done too
-    own = service + ((m_batch - 1.0) * mean_s)[..., None]
-    values = own + residual[..., None]
-    probs = lengths.prompt_probs(values.shape)
-    ttft = _quantiles(lambda q: quantile_with_wait(q, values, probs, p_wait, mean_wait), levels)
-    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, rho, stable)
+    values = service + residual[..., None]
+    state = queue.state
+    ttft = queue.ttft(
+        levels, values, lengths.prompt_weight, state.p_wait, state.mean_wait_s, rho < 1
+    )
+    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, rho, stable, overflow)
 
 
 def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResult:
@@ -417,7 +474,7 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
     var_f = rho[..., None] * (1 - rho[..., None]) * _averaging_variance_factor(iters, corr)
     delta = (t_full - t_dec)[..., None]
     mean = t_dec[..., None] + delta * rho[..., None]
-    sd_b = _batch_noise(dep, b, ctx, lengths, t_mean)
+    sd_b, overflow = _batch_noise(dep, b, lengths, t_mean)
     sd = np.sqrt((delta**2) * var_f + sd_b**2)
     tpot = _quantiles(
         lambda q: _normal_mixture_quantile(mean, sd, lengths.output_weight, q), levels
@@ -438,7 +495,7 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
     ttft = _quantiles(lambda q: quantile_with_wait(q, own, probs, p_wait, mean_wait), levels)
     # time-weighted: full iterations carry chunk prefill tokens beside B decodes
     share = rho * t_full * chunk / (chunk + _finite(b)) / t_mean
-    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, share, stable)
+    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, share, stable, overflow)
 
 
 def _disaggregated(
@@ -446,20 +503,23 @@ def _disaggregated(
 ) -> AnalyticResult:
     is_pool = isinstance(arch, KVPool)
     hit = lengths.hit_ratio if is_pool else 0.0
-    service = _prefill_times(arch.prefill, lengths.prompt, hit)
+    fetch = 0.0
     if is_pool and math.isfinite(arch.pool_bytes_per_s):
-        service = service + np.floor(lengths.prompt * hit) * arch.kv_bytes_per_token / (
-            arch.pool_bytes_per_s
-        )
-    eta, m_batch = _prefill_batching(
-        arch.prefill, lengths, hit, rate / arch.n_prefill, arch.max_batch_tokens
+        fetch = np.floor(lengths.prompt * hit) * arch.kv_bytes_per_token / arch.pool_bytes_per_s
+    queue = _prefill_queue(
+        arch.prefill, lengths, hit, rate / arch.n_prefill, arch.max_batch_tokens, fetch
     )
-    service = eta[..., None] * service
-    mean_s = lengths.prompt_mean(service)
-    scv = np.maximum(lengths.prompt_mean(service**2) / mean_s**2 - 1.0, 0.0)
-    p_wait, mean_wait = wait_moments(rate, mean_s, scv, arch.n_prefill)
-    rho = rate * mean_s / arch.n_prefill
-    service = service + ((m_batch - 1.0) * mean_s)[..., None]  # its batch's completion
+    service, state = queue.service, queue.state
+    p_wait, mean_wait = state.p_wait, state.mean_wait_s
+    if arch.n_prefill > 1:  # M/G/c, scaled by what batching does to one server's wait
+        mean_s = lengths.prompt_mean(service)
+        scv = np.maximum(lengths.prompt_mean(service**2) / mean_s**2 - 1.0, 0.0)
+        p_c, w_c = wait_moments(rate, mean_s, scv, arch.n_prefill)
+        p_1, w_1 = wait_moments(rate / arch.n_prefill, mean_s, scv, 1)
+        ok = np.isfinite(w_1) & (w_1 > 0) & (p_1 > 0)
+        mean_wait = np.where(ok, w_c * mean_wait / np.where(ok, w_1, 1.0), mean_wait)
+        p_wait = np.where(ok, np.minimum(p_c * p_wait / np.where(ok, p_1, 1.0), 1.0), p_wait)
+    rho = state.p_wait
     # KV transfer: exposed part + latency, plus FIFO queueing on each prefill instance's link
     link = arch.link
     xfer = lengths.prompt * arch.kv_bytes_per_token / link.bytes_per_s
@@ -471,15 +531,9 @@ def _disaggregated(
         np.inf,
     )
     values = service + ((1 - link.overlap) * xfer + link.latency_s)[None, :] + link_wait[..., None]
-    values = np.where(np.isfinite(values), values, 0.0)
-    probs = lengths.prompt_probs(values.shape)
     unstable_link = rho_link >= 1
-    ttft = _quantiles(
-        lambda q: np.where(
-            unstable_link, np.inf, quantile_with_wait(q, values, probs, p_wait, mean_wait)
-        ),
-        levels,
-    )
+    prefill_ok = (rho < 1) & ~unstable_link
+    ttft = queue.ttft(levels, values, lengths.prompt_weight, p_wait, mean_wait, prefill_ok)
     # decode pool: Little's fixed point per instance, TPOT averages B's fluctuation over life
     dep = arch.decode
     lam_d = rate / arch.n_decode
@@ -494,13 +548,15 @@ def _disaggregated(
     b, stable = _fixed_point(step, b_max)
     stable &= (rho < 1) & ~unstable_link
     t_dec = _decode_time(dep, b, ctx)
-    sd = _batch_noise(dep, b, ctx, lengths, t_dec)
+    # a prefill batch's prompts reach the decode instances together (shared among them)
+    group = 1.0 + (state.batch - 1.0) / arch.n_decode
+    sd, overflow = _batch_noise(dep, b, lengths, t_dec, group)
     mean = np.broadcast_to(t_dec[..., None], sd.shape)
     tpot = _quantiles(
         lambda q: _normal_mixture_quantile(mean, sd, lengths.output_weight, q), levels
     )
     no_split = np.full(rate.shape, np.nan)  # pools are priced separately
-    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, no_split, stable)
+    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, no_split, stable, overflow)
 
 
 def analyze(
@@ -525,14 +581,21 @@ def analyze(
             result = _chunked(arch, lengths, rate, levels)
         else:
             result = _colocated(arch, lengths, rate, levels)
-    inf = np.where(result.stable, 1.0, np.inf)
+    overflow = np.where(result.stable, result.decode_overflow, 1.0)
+
+    def bounded(q: float, values: np.ndarray) -> np.ndarray:
+        # a quantile beyond the share of requests that meet a full KV cache (admission stalls,
+        # preemption with recompute) is not modelled: report it as unbounded
+        return np.where(result.stable & (overflow <= 1.0 - q), values, np.inf)
+
     return AnalyticResult(
         result.architecture,
         rate,
-        {q: v * inf for q, v in result.ttft_s.items()},
-        {q: v * inf for q, v in result.tpot_s.items()},
+        {q: bounded(q, v) for q, v in result.ttft_s.items()},
+        {q: bounded(q, v) for q, v in result.tpot_s.items()},
         result.decode_batch,
         result.prefill_utilization,
         result.prefill_share,
         result.stable,
+        overflow,
     )

@@ -72,8 +72,9 @@ def stalled_tpot_quantile(
 ):
     """q-quantile of the colocated TPOT mixture: per class (..., K) an atom (no stall, mass
     ``no_stall``) smeared by N(base, sd²), plus a stalled part whose total over ``gaps`` steps
-    is gamma(shape, scale) (Wilson–Hilferty CDF); classes weighted by ``weights``. Bisection
-    in [lo, hi] (the CDF has a steep atom, which defeats secant methods)."""
+    is gamma(shape, scale) (Wilson–Hilferty CDF); classes weighted by ``weights``. Newton
+    steps kept inside the shrinking bracket [lo, hi], bisecting where a step leaves it (the
+    CDF has a steep atom)."""
     n, k = sd.shape
     out = np.empty(n)
     for i in prange(n):
@@ -94,21 +95,129 @@ def stalled_tpot_quantile(
             inv_width[j] = 1.0 / math.sqrt(c)
         a = lo[i]
         b = hi[i]
+        widest = 0.0
+        for j in range(k):
+            widest = max(widest, sd[i, j])
+        x = min(max(base[i] + 2.0 * widest, a), b)  # typical: the smeared atoms' upper tail
+        done = False
         for _ in range(iterations):
-            if b - a <= 1e-6 * b:  # relative precision far below the model's accuracy
-                break
-            x = 0.5 * (a + b)
             offset = x - base[i]
             f = 0.0
+            dens = 0.0
             for j in range(k):
-                f += atom[j] * _phi_cdf(offset * inv_sd[j])
+                z = offset * inv_sd[j]
+                f += atom[j] * _phi_cdf(z)
+                dens += atom[j] * inv_sd[j] * math.exp(-0.5 * z * z) / _SQRT2PI
                 if offset > 0.0:
-                    f += stalled[j] * _phi_cdf(
-                        (np.cbrt(offset * per_gap[j]) - shift[j]) * inv_width[j]
+                    root = np.cbrt(offset * per_gap[j])
+                    z = (root - shift[j]) * inv_width[j]
+                    f += stalled[j] * _phi_cdf(z)
+                    dens += (
+                        stalled[j]
+                        * inv_width[j]
+                        * math.exp(-0.5 * z * z)
+                        / _SQRT2PI
+                        * per_gap[j]
+                        / (3.0 * max(root * root, 1e-300))
                     )
+            if abs(f - q) <= 1e-10:
+                done = True
+                break
             if f < q:
                 a = x
             else:
                 b = x
-        out[i] = b
+            if b - a <= 1e-6 * b:  # relative precision far below the model's accuracy
+                break
+            step = x - (f - q) / dens if dens > 0.0 else 0.5 * (a + b)
+            x = step if a < step < b else 0.5 * (a + b)
+        out[i] = x if done else b
+    return out
+
+
+@njit(cache=True)
+def _sojourn_cdf(x, row, weights, p, theta, rho, age, cap, start, bend):
+    """(F(x), F'(x) away from the atoms) of :func:`batched_sojourn_quantile`'s mixture."""
+    f = 0.0
+    dens = 0.0
+    for j in range(row.shape[0]):
+        y = x - row[j]
+        if y < 0.0:
+            continue
+        f += weights[j] * (1.0 - p)  # the atom: no wait
+        if y > start:
+            if y <= bend:
+                w = (y - rho * age) / (1.0 + rho)
+                slope = 1.0 / (1.0 + rho)
+            else:
+                w = y - cap
+                slope = 1.0
+            survive = math.exp(-max(w, 0.0) / theta)
+            f += weights[j] * p * (1.0 - survive)
+            dens += weights[j] * p * survive / theta * slope
+    return f, dens
+
+
+@njit(parallel=True, cache=True)
+def batched_sojourn_quantile(q, values, weights, p_wait, theta, rho, age, cap, iterations):
+    """q-quantile of TTFT = v + h(W) for a prompt of class j (values (N, K), ``weights`` (K,))
+    at a batching server: W is 0 with mass 1 − ``p_wait``, else exponential with mean
+    ``theta``; a prompt that waited w rides with the prompts that arrived during the batch in
+    progress, h(w) = w + min(ρ·(w + age), cap) (work ρ per second over that batch's age and
+    the wait, at most a full batch ``cap``). h is piecewise linear, so the CDF and its density
+    are closed form. The CDF jumps only at the classes' no-wait atoms: a search over the
+    sorted atoms finds the quantile on one (exactly) or between two, where Newton steps kept
+    inside the bracket converge. All per-row arrays are (N,)."""
+    n, k = values.shape
+    out = np.empty(n)
+    for i in prange(n):
+        r = rho[i]
+        m = cap[i]
+        th = max(theta[i], 1e-300)
+        p = p_wait[i]
+        ag = age[i]
+        start = min(r * ag, m)  # h(0+)
+        bend = max(m / max(r, 1e-300) - ag, 0.0) + m  # h(w*): past it the batch is full
+        row = values[i]
+        order = np.argsort(row)
+        # lowest atom with F ≥ q, by bisection over the sorted atoms
+        if _sojourn_cdf(row[order[k - 1]], row, weights, p, th, r, ag, m, start, bend)[0] < q:
+            a = row[order[k - 1]]
+            tail = theta[i] * (math.log(max(p, 1e-300) / (1.0 - q)) + 1.0)
+            b = a + (1.0 + r) * max(tail, 0.0) + start + m + 1e-12
+        else:
+            lo_j = 0
+            hi_j = k - 1
+            while lo_j < hi_j:
+                mid = (lo_j + hi_j) // 2
+                f_mid = _sojourn_cdf(row[order[mid]], row, weights, p, th, r, ag, m, start, bend)
+                if f_mid[0] >= q:
+                    hi_j = mid
+                else:
+                    lo_j = mid + 1
+            b = row[order[hi_j]]
+            below = 0.0 if hi_j == 0 else row[order[hi_j - 1]]
+            f_below = _sojourn_cdf(b, row, weights, p, th, r, ag, m, start, bend)[0]
+            for j in range(k):  # F just below the atom at b
+                if row[j] == b:
+                    f_below -= weights[j] * (1.0 - p)
+            if f_below < q:
+                out[i] = b  # q falls in the jump at b
+                continue
+            a = below
+        x = 0.5 * (a + b)
+        for _ in range(iterations):
+            f, dens = _sojourn_cdf(x, row, weights, p, th, r, ag, m, start, bend)
+            if abs(f - q) <= 1e-13:
+                break
+            if f < q:
+                a = x
+            else:
+                b = x
+            if b - a <= 1e-12 * b:
+                x = b
+                break
+            step = x - (f - q) / dens if dens > 0.0 else 0.5 * (a + b)
+            x = step if a < step < b else 0.5 * (a + b)
+        out[i] = x
     return out
