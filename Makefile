@@ -12,7 +12,7 @@ $(BIN)/python:
 # The editable install leaves our own modules uncompiled and this environment sets
 # PYTHONDONTWRITEBYTECODE, so compile them once, as a regular `pip install` would.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
 	$(BIN)/python -m compileall -q src
 	touch $@
 

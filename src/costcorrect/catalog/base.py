@@ -43,6 +43,15 @@ class Sourced(BaseModel, Generic[T]):
     source: str
     date: dt.date
 
+    def __reduce__(self):
+        # a parametrised generic (Sourced[float]) is not importable by name, so pickle
+        # (process pools) rebuilds the value as the generic origin, already validated
+        return (_rebuild_sourced, (self.value, self.source, self.date))
+
+
+def _rebuild_sourced(value: Any, source: str, date: dt.date) -> Sourced:
+    return Sourced.model_construct(value=value, source=source, date=date)
+
 
 def is_sourced(annotation: Any) -> bool:
     for candidate in (annotation, *get_args(annotation)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from costcorrect.cli import catalog_cmd, perf_cmd, serve_cmd
+from costcorrect.cli import catalog_cmd, perf_cmd, search_cmd, serve_cmd  # noqa: F401
 from costcorrect.cli.common import echo_json, run_guarded, state
 
 app = typer.Typer(
@@ -14,7 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(catalog_cmd.app, name="catalog")
 app.add_typer(perf_cmd.app, name="perf")
-app.add_typer(serve_cmd.app, name="serve")
+app.add_typer(serve_cmd.app, name="serve")  # importing search_cmd adds `serve plan`
 
 
 @app.callback()

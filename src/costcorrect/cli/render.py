@@ -140,3 +140,57 @@ def print_cost(c) -> None:
     ):
         table.add_row(term, f"${value:,.4f}", f"{value / c.usd_per_million_tokens:.1%}")
     console.print(table)
+
+
+def print_plan(p) -> None:
+    """Best configuration per architecture, the winner with its margin, and sensitivity."""
+    demand = f", demand {p.demand_rps:g} req/s" if p.demand_rps else ""
+    console.print(
+        f"[bold]{p.model}[/bold] on {', '.join(p.gpus)}, workload {p.workload}, "
+        f"{p.contract}{demand}: {len(p.screened)} configurations screened in {p.seconds:.1f} s"
+    )
+    table = Table(title="Cheapest confirmed configuration per architecture ($ per M output tokens)")
+    for col in (
+        "architecture",
+        "configuration",
+        "GPUs",
+        "goodput sim",
+        "analytic",
+        "$/M total",
+        "prefill",
+        "decode",
+        "KV tax",
+    ):
+        table.add_column(
+            col, justify="left" if col in ("architecture", "configuration") else "right"
+        )
+    for c in p.best:
+        gpus = f"{c.gpus}" + (f" ×{c.fleet_replicas}" if c.fleet_replicas else "")
+        table.add_row(
+            c.architecture,
+            c.label,
+            gpus,
+            f"{c.sim_goodput_rps:.3g} req/s",
+            f"{c.goodput_error:+.0%}",
+            f"${c.usd_per_million:,.3f}",
+            f"${c.prefill_usd_per_million:,.3f}",
+            f"${c.decode_usd_per_million:,.3f}",
+            f"${c.kv_usd_per_million:,.3f}",
+        )
+    console.print(table)
+    if p.winner is None:
+        console.print("[bold red]No configuration meets the contract.[/bold red]")
+        return
+    margin = "" if p.margin != p.margin else f", {p.margin:.1%} cheaper than the next architecture"
+    console.print(f"Winner: [bold]{p.winner.architecture}[/bold] — {p.winner.label}{margin}.")
+    table = Table(title="Sensitivity (analytic, scaled to the simulator at the plan point)")
+    for col in ("case", "winner", "margin", "decision"):
+        table.add_column(col)
+    for s in p.sensitivity:
+        table.add_row(
+            s.case,
+            s.winner or "none meets the contract",
+            "" if s.margin != s.margin else f"{s.margin:.1%}",
+            "[bold]flips[/bold]" if s.flips else "holds",
+        )
+    console.print(table)

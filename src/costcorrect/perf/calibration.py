@@ -33,3 +33,29 @@ def calibrated_params(catalog: Catalog, hardware: Hardware, stack: str | None = 
         gemm_flops_eff=hardware.achievable_flops_fraction.value,
         gemm_hbm_eff=hardware.achievable_hbm_fraction.value,
     )
+
+
+_EFFICIENCIES = (
+    "gemm_flops_eff",
+    "gemm_hbm_eff",
+    "attn_flops_eff",
+    "attn_hbm_eff",
+    "elementwise_hbm_eff",
+    "link_eff",
+)
+_FIXED_COSTS = (
+    "kernel_launch_s",
+    "iteration_overhead_s",
+    "per_sequence_overhead_s",
+    "collective_latency_s",
+)
+
+
+def scaled_efficiency(params: PerfParams, factor: float) -> PerfParams:
+    """``params`` with every achieved efficiency × ``factor`` (capped at 1, the datasheet
+    peak) and every fixed cost ÷ ``factor``: the whole stack ``factor`` times as efficient."""
+    if not factor > 0:
+        raise InputError("efficiency_factor", factor, "a positive factor")
+    changes = {name: min(getattr(params, name) * factor, 1.0) for name in _EFFICIENCIES}
+    changes |= {name: getattr(params, name) / factor for name in _FIXED_COSTS}
+    return params.model_copy(update=changes)

@@ -1,0 +1,311 @@
+"""``serve plan``: the cheapest configuration per architecture for a model, GPU types, workload
+and contract — screened analytically, the best few confirmed by simulation — the overall
+winner with its margin, and how that margin moves with price, efficiency and the contract."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from costcorrect.catalog import Catalog, load_catalog
+from costcorrect.perf.calibration import scaled_efficiency
+from costcorrect.search.executor import Executor, LocalExecutor
+from costcorrect.search.space import Candidate, SearchSpace, candidates
+from costcorrect.serving.analytic import Lengths
+from costcorrect.serving.contract import Contract
+from costcorrect.serving.cost import PER_MILLION, cost_per_token
+from costcorrect.serving.goodput import analytic_goodput
+from costcorrect.workload import synthetic_stream
+
+SENSITIVITY_SHIFT = 0.2  # ±20 % GPU price and achieved efficiency
+CONTRACT_FACTORS = (0.5, 2.0)  # contract bounds halved and doubled, one at a time
+
+
+@dataclass(frozen=True)
+class Screened:
+    """A configuration's analytic goodput (req/s) and cost ($ per million output tokens)."""
+
+    architecture: str
+    label: str
+    gpus: int
+    goodput_rps: float
+    usd_per_million: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """A configuration confirmed by the simulator: both goodputs, and the simulated cost with
+    its three-term breakdown ($ per million output tokens)."""
+
+    architecture: str
+    label: str
+    gpus: int
+    analytic_goodput_rps: float
+    sim_goodput_rps: float
+    usd_per_million: float
+    prefill_usd_per_million: float
+    decode_usd_per_million: float
+    kv_usd_per_million: float
+    fleet_replicas: int | None
+
+    @property
+    def goodput_error(self) -> float:
+        """Analytic goodput relative to the simulator's (0.05 = 5 % above)."""
+        if self.sim_goodput_rps <= 0:
+            return math.nan
+        return self.analytic_goodput_rps / self.sim_goodput_rps - 1.0
+
+
+@dataclass(frozen=True)
+class SensitivityCase:
+    """Which architecture wins (analytically) when one input moves, and by how much."""
+
+    case: str
+    winner: str | None
+    margin: float  # runner-up architecture's cost / winner's − 1
+    flips: bool  # the winner differs from the plan's
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The answer of :func:`plan`: the best confirmed configuration per architecture
+    (cheapest first), the winner and its margin over the next architecture, sensitivity."""
+
+    model: str
+    gpus: tuple[str, ...]
+    workload: str
+    contract: str
+    demand_rps: float | None
+    best: tuple[Confirmed, ...]
+    sensitivity: tuple[SensitivityCase, ...]
+    screened: tuple[Screened, ...]
+    seconds: float
+
+    @property
+    def winner(self) -> Confirmed | None:
+        finite = [c for c in self.best if math.isfinite(c.usd_per_million)]
+        return finite[0] if finite else None
+
+    @property
+    def margin(self) -> float:
+        """Cost of the cheapest other architecture over the winner's, − 1 (nan: no rival)."""
+        finite = [c.usd_per_million for c in self.best if math.isfinite(c.usd_per_million)]
+        return finite[1] / finite[0] - 1.0 if len(finite) > 1 else math.nan
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["winner"] = asdict(self.winner) if self.winner else None
+        out["margin"] = self.margin
+        return out
+
+
+def _tokens_per_request(lengths: Lengths) -> float:
+    return lengths.mean_output
+
+
+def _unit_cost(usd_per_s: float, goodput: float, tokens: float, demand: float | None) -> float:
+    """$ per million tokens of a unit serving ``goodput`` req/s (fleet of whole units)."""
+    if goodput <= 0:
+        return math.inf
+    if demand is None:
+        return usd_per_s / (goodput * tokens) * PER_MILLION
+    return math.ceil(demand / goodput) * usd_per_s / (demand * tokens) * PER_MILLION
+
+
+def _screen_one(job: tuple) -> Screened:
+    candidate, contract, lengths, demand = job
+    good = analytic_goodput(candidate.arch, contract, lengths)
+    cost = _unit_cost(
+        candidate.arch.usd_per_s, good.rate_per_s, _tokens_per_request(lengths), demand
+    )
+    return Screened(
+        candidate.architecture,
+        candidate.label,
+        candidate.gpus,
+        good.rate_per_s,
+        cost,
+        good.reason,
+    )
+
+
+def _confirm_one(job: tuple) -> Confirmed:
+    candidate, screened, contract, stream, demand = job
+    cost = cost_per_token(candidate.arch, contract, stream, demand_rps=demand, engine="sim")
+    return Confirmed(
+        candidate.architecture,
+        candidate.label,
+        candidate.gpus,
+        screened.goodput_rps,
+        cost.goodput_rps,
+        cost.usd_per_million_tokens,
+        cost.prefill_usd_per_million,
+        cost.decode_usd_per_million,
+        cost.kv_usd_per_million,
+        cost.fleet_replicas,
+    )
+
+
+def _ranked(rows: list[Screened]) -> dict[str, list[int]]:
+    """Indices of ``rows`` per architecture, cheapest first, finite costs only; of
+    configurations the screen cannot tell apart (same goodput, cost and GPUs — e.g. a batch
+    limit that never binds) only the first is kept."""
+    out: dict[str, list[int]] = {}
+    seen: set[tuple] = set()
+    for i in sorted(range(len(rows)), key=lambda i: rows[i].usd_per_million):
+        r = rows[i]
+        key = (r.architecture, r.gpus, round(r.goodput_rps, 9), round(r.usd_per_million, 9))
+        if math.isfinite(r.usd_per_million) and key not in seen:
+            seen.add(key)
+            out.setdefault(r.architecture, []).append(i)
+    return out
+
+
+def _winner(costs: dict[str, float]) -> tuple[str | None, float]:
+    finite = sorted((c, a) for a, c in costs.items() if math.isfinite(c))
+    if not finite:
+        return None, math.nan
+    margin = finite[1][0] / finite[0][0] - 1.0 if len(finite) > 1 else math.nan
+    return finite[0][1], margin
+
+
+def _sensitivity(
+    confirmed: list[tuple[Candidate, Screened, Confirmed]],
+    contract: Contract,
+    lengths: Lengths,
+    demand: float | None,
+    catalog: Catalog,
+    executor: Executor,
+) -> list[SensitivityCase]:
+    """The confirmed configurations re-evaluated analytically under moved inputs, each scaled
+    by its own simulated/analytic cost ratio (so the unmoved case is the confirmed ranking)."""
+    cases: list[SensitivityCase] = []
+    cands = [c for c, _, _ in confirmed]
+    ratio = [
+        sim.usd_per_million / row.usd_per_million
+        if math.isfinite(sim.usd_per_million) and row.usd_per_million > 0
+        else 1.0
+        for _, row, sim in confirmed
+    ]
+    plan_winner, _ = _winner(_best_by_architecture([s for _, _, s in confirmed]))
+
+    def case(name: str, rows: list[Screened]) -> None:
+        moved = [
+            dataclasses.replace(r, usd_per_million=r.usd_per_million * k)
+            for r, k in zip(rows, ratio, strict=True)
+        ]
+        winner, margin = _winner(_best_by_architecture(moved))
+        cases.append(SensitivityCase(name, winner, margin, winner != plan_winner))
+
+    def screen(moved: list[Candidate], con: Contract) -> list[Screened]:
+        return executor.map(_screen_one, [(c, con, lengths, demand) for c in moved])
+
+    base_rows = [row for _, row, _ in confirmed]
+    case("as planned", base_rows)
+    prices = {
+        g: catalog.hardware.get(g).price_usd_per_s.value for c in cands for g, _ in c.gpus_by_type
+    }
+    for gpu in sorted(prices):
+        for sign in (-1, 1):
+            factor = 1.0 + sign * SENSITIVITY_SHIFT
+            rows = []
+            for cand, row in zip(cands, base_rows, strict=True):
+                base = sum(n * prices[g] for g, n in cand.gpus_by_type)
+                moved = sum(
+                    n * prices[g] * (factor if g == gpu else 1.0) for g, n in cand.gpus_by_type
+                )
+                rows.append(
+                    dataclasses.replace(row, usd_per_million=row.usd_per_million * moved / base)
+                )
+            case(f"{gpu} price {sign * SENSITIVITY_SHIFT:+.0%}", rows)
+    for sign in (-1, 1):
+        factor = 1.0 + sign * SENSITIVITY_SHIFT
+
+        def rebuild(dep, f=factor):
+            return dataclasses.replace(dep, params=scaled_efficiency(dep.params, f))
+
+        moved = [c.with_deployments(rebuild) for c in cands]
+        case(f"achieved efficiency {sign * SENSITIVITY_SHIFT:+.0%}", screen(moved, contract))
+    for bound in ("ttft_s", "tpot_s"):
+        for factor in CONTRACT_FACTORS:
+            moved = dataclasses.replace(contract, **{bound: getattr(contract, bound) * factor})
+            label = "TTFT" if bound == "ttft_s" else "TPOT"
+            case(f"p{contract.quantile * 100:g} {label} bound ×{factor:g}", screen(cands, moved))
+    return cases
+
+
+def _best_by_architecture(rows) -> dict[str, float]:
+    """Cheapest $ per million tokens per architecture of Screened or Confirmed rows."""
+    costs: dict[str, float] = {}
+    for row in rows:
+        costs[row.architecture] = min(costs.get(row.architecture, math.inf), row.usd_per_million)
+    return costs
+
+
+def plan(
+    model: str,
+    gpus: tuple[str, ...],
+    workload: str,
+    contract: Contract,
+    demand_rps: float | None = None,
+    space: SearchSpace | None = None,
+    prefix_hit: float = 0.0,
+    requests: int = 4000,
+    seed: int = 0,
+    confirm_top: int = 2,
+    executor: Executor | None = None,
+    catalog: Catalog | None = None,
+    report: Callable[[str], None] | None = None,
+) -> Plan:
+    """Screen every configuration of ``space`` analytically, confirm the ``confirm_top``
+    cheapest per architecture with the simulator (``requests`` requests of ``workload``), and
+    rank the architectures by their best confirmed $ per million output tokens."""
+    started = time.perf_counter()
+    cat = catalog or load_catalog()
+    space = space or SearchSpace()
+    ex = executor or LocalExecutor()
+    say = report or (lambda _msg: None)
+    stream = synthetic_stream(
+        workload, 1.0, requests, seed, prefix_hit_ratio=prefix_hit, catalog=cat
+    )
+    lengths = Lengths.from_stream(stream)
+    cands = candidates(model, tuple(gpus), space, cat, prefix_hit)
+    say(f"screening {len(cands)} configurations analytically")
+    rows = ex.map(_screen_one, [(c, contract, lengths, demand_rps) for c in cands])
+    ranked = _ranked(rows)
+    picks = [i for idx in ranked.values() for i in idx[:confirm_top]]
+    say(f"confirming {len(picks)} with the simulator")
+    confirmed = ex.map(
+        _confirm_one, [(cands[i], rows[i], contract, stream, demand_rps) for i in picks]
+    )
+    best: dict[str, Confirmed] = {}
+    for c in confirmed:
+        if c.architecture not in best or c.usd_per_million < best[c.architecture].usd_per_million:
+            best[c.architecture] = c
+    ordered = tuple(sorted(best.values(), key=lambda c: c.usd_per_million))
+    say("sensitivity: price, efficiency, contract")
+    sensitivity = _sensitivity(
+        [(cands[i], rows[i], c) for i, c in zip(picks, confirmed, strict=True)],
+        contract,
+        lengths,
+        demand_rps,
+        cat,
+        ex,
+    )
+    order = np.argsort([r.usd_per_million for r in rows], kind="stable")
+    return Plan(
+        model,
+        tuple(gpus),
+        workload,
+        contract.describe(),
+        demand_rps,
+        ordered,
+        tuple(sensitivity),
+        tuple(rows[i] for i in order),
+        time.perf_counter() - started,
+    )

@@ -1,0 +1,142 @@
+"""The configurations a plan searches: per architecture, parallelism, pool sizes, batch and
+chunk limits and GPU types (spec §5)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass, field
+
+from costcorrect.catalog import Catalog
+from costcorrect.errors import InputError
+from costcorrect.perf import Deployment
+from costcorrect.serving.architectures import (
+    Architecture,
+    Chunked,
+    Colocated,
+    Disaggregated,
+    KVLink,
+    KVPool,
+)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Knob values to enumerate. ``max_gpus`` bounds one unit of the deployment (a replica,
+    or a set of prefill plus decode instances); fleets for a demand repeat that unit."""
+
+    tp: tuple[int, ...] = (1, 2, 4, 8)
+    pp: tuple[int, ...] = (1,)
+    max_seqs: tuple[int, ...] = (128, 256, 512)
+    token_budgets: tuple[int, ...] = (256, 512, 1024, 2048)
+    pool_sizes: tuple[int, ...] = (1, 2, 3, 4, 6)
+    max_gpus: int = 8
+    architectures: tuple[str, ...] = ("colocated", "chunked", "disaggregated", "kvpool")
+    link: KVLink = field(default_factory=lambda: KVLink(50e9, 1e-3, 0.5))
+    pool_bytes_per_s: float = 25e9
+
+    def __post_init__(self) -> None:
+        for name in ("tp", "pp", "max_seqs", "token_budgets", "pool_sizes"):
+            values = getattr(self, name)
+            if not values or any(not isinstance(v, int) or v < 1 for v in values):
+                raise InputError(name, values, "a non-empty list of positive integers")
+        if self.max_gpus < 1:
+            raise InputError("max_gpus", self.max_gpus, "a positive number of GPUs")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One configuration: its architecture object and a short human label."""
+
+    architecture: str
+    label: str
+    arch: Architecture
+    gpus_by_type: tuple[tuple[str, int], ...]  # (GPU name, count) per unit
+
+    @property
+    def gpus(self) -> int:
+        return sum(n for _, n in self.gpus_by_type)
+
+    def with_deployments(self, rebuild) -> Candidate:
+        """The same configuration with every deployment passed through ``rebuild``."""
+        if isinstance(self.arch, Disaggregated):
+            arch = dataclasses.replace(
+                self.arch, prefill=rebuild(self.arch.prefill), decode=rebuild(self.arch.decode)
+            )
+        else:
+            arch = dataclasses.replace(self.arch, deployment=rebuild(self.arch.deployment))
+        return dataclasses.replace(self, arch=arch)
+
+
+def _deployments(model: str, gpus: tuple[str, ...], space: SearchSpace, catalog: Catalog):
+    """Every (GPU, TP, PP) deployment that fits within ``max_gpus``, built once."""
+    out = []
+    for gpu, tp, pp in itertools.product(gpus, space.tp, space.pp):
+        if tp * pp > space.max_gpus:
+            continue
+        try:
+            dep = Deployment.from_names(model, gpu, tp, pp, catalog=catalog)
+            dep.check_fits()
+        except InputError:  # TP not dividing the heads, or weights that do not fit
+            continue
+        out.append(dep)
+    return out
+
+
+def _name(dep: Deployment) -> str:
+    par = f"TP{dep.tp}" + (f"·PP{dep.pp}" if dep.pp > 1 else "")
+    return f"{dep.hardware.name} {par}"
+
+
+def candidates(
+    model: str,
+    gpus: tuple[str, ...],
+    space: SearchSpace,
+    catalog: Catalog,
+    prefix_hit: float = 0.0,
+) -> list[Candidate]:
+    """All configurations of ``model`` on the GPU types ``gpus`` within ``space``. A KV pool
+    only differs from plain disaggregation with prefix reuse, so it is searched only when
+    ``prefix_hit`` > 0."""
+    deps = _deployments(model, gpus, space, catalog)
+    if not deps:
+        raise InputError("gpu", ",".join(gpus), f"GPUs on which {model} fits in ≤ {space.max_gpus}")
+    out: list[Candidate] = []
+    wanted = set(space.architectures)
+    for dep, seqs in itertools.product(deps, space.max_seqs):
+        count = ((dep.hardware.name, dep.gpus),)
+        if "colocated" in wanted:
+            label = f"{_name(dep)}, max {seqs} seqs"
+            out.append(Candidate("colocated", label, Colocated(dep, max_seqs=seqs), count))
+        if "chunked" in wanted:
+            for budget in space.token_budgets:
+                label = f"{_name(dep)}, τ={budget}, max {seqs} seqs"
+                arch = Chunked(dep, token_budget=budget, max_seqs=seqs)
+                out.append(Candidate("chunked", label, arch, count))
+    kinds = [k for k in ("disaggregated", "kvpool") if k in wanted]
+    if prefix_hit <= 0 and "kvpool" in kinds:
+        kinds.remove("kvpool")
+    for pre, dec in itertools.product(deps, deps):
+        for n_p, n_d in itertools.product(space.pool_sizes, space.pool_sizes):
+            if n_p * pre.gpus + n_d * dec.gpus > space.max_gpus:
+                continue
+            count = _merge(
+                ((pre.hardware.name, n_p * pre.gpus), (dec.hardware.name, n_d * dec.gpus))
+            )
+            label = f"{n_p}×[{_name(pre)}] prefill + {n_d}×[{_name(dec)}] decode"
+            for kind in kinds:
+                if kind == "kvpool":
+                    arch = KVPool(
+                        pre, dec, n_p, n_d, space.link, pool_bytes_per_s=space.pool_bytes_per_s
+                    )
+                else:
+                    arch = Disaggregated(pre, dec, n_p, n_d, space.link)
+                out.append(Candidate(kind, label, arch, count))
+    return out
+
+
+def _merge(counts: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    merged: dict[str, int] = {}
+    for name, n in counts:
+        merged[name] = merged.get(name, 0) + n
+    return tuple(merged.items())

@@ -1,0 +1,111 @@
+"""Configuration search: the space, executors (local, process pool, Ray), and `serve plan`."""
+
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+from costcorrect.catalog import load_catalog
+from costcorrect.cli.app import app
+from costcorrect.errors import InputError
+from costcorrect.search import SearchSpace, candidates, make_executor, plan
+from costcorrect.search.plan import _screen_one
+from costcorrect.serving.analytic import Lengths
+from costcorrect.serving.contract import Contract
+from costcorrect.workload import synthetic_stream
+
+SMALL = SearchSpace(tp=(1, 2), max_seqs=(256,), token_budgets=(512,), pool_sizes=(1, 2), max_gpus=4)
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def jobs(catalog):
+    lengths = Lengths.from_stream(synthetic_stream("sharegpt", 1.0, 2000, 0, catalog=catalog))
+    cands = candidates("llama-3.1-8b", ("H100-SXM",), SMALL, catalog)
+    return [(c, Contract(2.0, 0.1), lengths, None) for c in cands]
+
+
+def test_space_respects_the_gpu_budget_and_fit(catalog):
+    space = SearchSpace(max_gpus=4)
+    found = candidates("llama-3.1-70b", ("H100-SXM",), space, catalog)
+    assert found and all(c.gpus <= 4 for c in found)
+    # 70B weights (~141 GB) do not leave KV room on 1 or 2 H100s
+    assert {c.arch.deployment.tp for c in found if c.architecture == "colocated"} == {4}
+    assert "kvpool" not in {c.architecture for c in found}
+    with_hits = candidates("llama-3.1-8b", ("H100-SXM",), SMALL, catalog, prefix_hit=0.5)
+    assert "kvpool" in {c.architecture for c in with_hits}
+    with pytest.raises(InputError, match="gpu"):
+        candidates("llama-3.1-405b", ("A100-40GB",), SearchSpace(max_gpus=2), catalog)
+
+
+def test_process_pool_matches_in_process(jobs):
+    local = make_executor("local").map(_screen_one, jobs)
+    with make_executor("process", workers=2) as ex:
+        assert ex.map(_screen_one, jobs) == local
+
+
+def test_ray_local_cluster_matches_in_process(jobs):
+    """Starts a private local Ray cluster, sweeps through it, and stops it."""
+    ray = pytest.importorskip("ray")
+    local = make_executor("local").map(_screen_one, jobs)
+    with make_executor("ray", workers=2) as ex:
+        assert ray.is_initialized()
+        assert ex.map(_screen_one, jobs) == local
+    assert not ray.is_initialized()
+
+
+def test_unknown_executor_is_an_input_error():
+    with pytest.raises(InputError, match="executor"):
+        make_executor("threads")
+
+
+def test_plan_70b_h100_chat(catalog):
+    """The acceptance scenario: its winner's analytic goodput is confirmed by the simulator
+    within 10 %, each architecture's breakdown sums to its total, sensitivity covers price,
+    efficiency and contract."""
+    result = plan("llama-3.1-70b", ("H100-SXM",), "sharegpt", Contract(1.0, 0.05), catalog=catalog)
+    winner = result.winner
+    assert winner is not None
+    assert abs(winner.goodput_error) <= 0.10
+    costs = [c.usd_per_million for c in result.best]
+    assert costs == sorted(costs)
+    for c in result.best:
+        terms = c.prefill_usd_per_million + c.decode_usd_per_million + c.kv_usd_per_million
+        assert terms == pytest.approx(c.usd_per_million, rel=1e-9)
+    cases = {s.case: s for s in result.sensitivity}
+    assert cases["as planned"].winner == winner.architecture
+    assert cases["as planned"].margin == pytest.approx(result.margin, rel=1e-9)
+    assert {"H100-SXM price +20%", "achieved efficiency -20%", "p99 TTFT bound ×2"} <= set(cases)
+    # a uniform price change scales every option alike: the decision holds
+    assert not cases["H100-SXM price +20%"].flips
+
+
+def test_plan_cli_json_and_bad_input(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "screen.csv"
+    args = ["serve", "plan", "--model", "llama-3.1-8b", "--tp", "1", "--max-seqs", "256"]
+    args += ["--token-budget", "512", "--max-gpus", "2", "--requests", "2000", "--top-k", "1"]
+    result = runner.invoke(app, [*args, "--json", "--csv", str(out)])
+    assert result.exit_code == 0, result.output
+    assert '"winner"' in result.output and out.read_text().startswith("architecture,")
+    bad = runner.invoke(app, ["serve", "plan", "--tp", "one,two", "--csv", str(tmp_path / "x.csv")])
+    assert bad.exit_code == 2 and "tp" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1 and not (tmp_path / "x.csv").exists()
+
+
+def test_plan_reports_an_impossible_contract(catalog):
+    result = plan(
+        "llama-3.1-8b",
+        ("H100-SXM",),
+        "sharegpt",
+        Contract(0.001, 0.001),
+        space=SMALL,
+        requests=1000,
+        catalog=catalog,
+    )
+    assert result.winner is None and math.isnan(result.margin)
+    assert all(not math.isfinite(r.usd_per_million) for r in result.screened)
