@@ -1,5 +1,6 @@
-"""``costcorrect serve plan``: which architecture and configuration serve a model cheapest under
-a contract (thin over :func:`costcorrect.search.plan`)."""
+"""``costcorrect serve plan|frontier|break-even``: which architecture and configuration serve a
+model cheapest under a contract, over a grid of contracts, and where colocation and
+disaggregation cost the same (thin over :mod:`costcorrect.search`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ def _ints(text: str, name: str) -> tuple[int, ...]:
     return values
 
 
+def _reporter(status):
+    """Progress messages into the spinner (none when output is not a terminal)."""
+    return None if status is None else status.update
+
+
 def contract_from(ttft: str, tpot: str, quantile: float):
     """The quantile contract from human units."""
     from costcorrect.serving.contract import Contract
@@ -32,6 +38,53 @@ def contract_from(ttft: str, tpot: str, quantile: float):
     )
 
 
+def _space(tp: str, pp: str, max_seqs: str, token_budget: str, max_gpus: int, kv_link: str):
+    from costcorrect.search import SearchSpace
+    from costcorrect.serving.architectures import KVLink
+    from costcorrect.units import parse_quantity
+
+    return SearchSpace(
+        tp=_ints(tp, "tp"),
+        pp=_ints(pp, "pp"),
+        max_seqs=_ints(max_seqs, "max-seqs"),
+        token_budgets=_ints(token_budget, "token-budget"),
+        max_gpus=max_gpus,
+        link=KVLink(parse_quantity(kv_link, "bandwidth", "kv-link"), 1e-3, 0.5),
+    )
+
+
+def _range(text: str, kind: str, name: str, points: int):
+    """``LOW:HIGH`` in human units → ``points`` log-spaced SI values."""
+    import numpy as np
+
+    from costcorrect.errors import InputError
+    from costcorrect.units import parse_quantity
+
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise InputError(name, text, "LOW:HIGH, e.g. 0.1s:10s")
+    low, high = (parse_quantity(p, kind, name) for p in parts)
+    if not 0 < low < high:
+        raise InputError(name, text, "0 < LOW < HIGH")
+    if points < 2:
+        raise InputError("points", points, "at least 2 per axis")
+    return np.geomspace(low, high, points)
+
+
+Model = Annotated[str, typer.Option(help="catalog model")]
+Gpus = Annotated[str, typer.Option(help="catalog GPU type(s), comma-separated")]
+Workload = Annotated[str, typer.Option(help="catalog workload")]
+Quantile = Annotated[float, typer.Option(help="contract quantile")]
+Demand = Annotated[str | None, typer.Option(help="fleet demand, requests/s")]
+MaxGpus = Annotated[int, typer.Option(help="GPUs per deployment unit")]
+TpOpt = Annotated[str, typer.Option("--tp", help="TP degrees to try")]
+PpOpt = Annotated[str, typer.Option("--pp", help="PP degrees to try")]
+MaxSeqsOpt = Annotated[str, typer.Option("--max-seqs", help="max-batch values to try")]
+BudgetOpt = Annotated[str, typer.Option("--token-budget", help="chunk budgets τ to try")]
+KvLinkOpt = Annotated[str, typer.Option("--kv-link", help="KV link per prefill instance")]
+PrefixHit = Annotated[float, typer.Option(help="prefix-cache hit ratio (enables kvpool)")]
+Seed = Annotated[int, typer.Option(help="random seed")]
+Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 Executor = Annotated[str, typer.Option(help="local | process | ray")]
 Address = Annotated[
     str | None, typer.Option(help="Ray cluster: auto or HOST:PORT (default: start a local one)")
@@ -41,30 +94,28 @@ Workers = Annotated[int | None, typer.Option(help="process/ray workers (default:
 
 @app.command()
 def plan(
-    model: Annotated[str, typer.Option(help="catalog model")] = "llama-3.1-70b",
-    gpu: Annotated[str, typer.Option(help="catalog GPU type(s), comma-separated")] = "H100-SXM",
-    workload: Annotated[str, typer.Option(help="catalog workload")] = "sharegpt",
+    model: Model = "llama-3.1-70b",
+    gpu: Gpus = "H100-SXM",
+    workload: Workload = "sharegpt",
     ttft_p99: Annotated[str, typer.Option("--ttft-p99", help="TTFT bound, e.g. 1s")] = "1s",
     tpot_p99: Annotated[str, typer.Option("--tpot-p99", help="TPOT bound, e.g. 50ms")] = "50ms",
-    quantile: Annotated[float, typer.Option(help="contract quantile")] = 0.99,
-    demand: Annotated[str | None, typer.Option(help="fleet demand, requests/s")] = None,
-    max_gpus: Annotated[int, typer.Option(help="GPUs per deployment unit")] = 8,
-    tp: Annotated[str, typer.Option(help="TP degrees to try")] = "1,2,4,8",
-    pp: Annotated[str, typer.Option(help="PP degrees to try")] = "1",
-    max_seqs: Annotated[str, typer.Option(help="max-batch values to try")] = "128,256,512",
-    token_budget: Annotated[str, typer.Option(help="chunk budgets τ to try")] = "256,512,1024,2048",
-    kv_link: Annotated[str, typer.Option(help="KV link per prefill instance")] = "50GB/s",
-    prefix_hit: Annotated[
-        float, typer.Option(help="prefix-cache hit ratio (enables kvpool)")
-    ] = 0.0,
+    quantile: Quantile = 0.99,
+    demand: Demand = None,
+    max_gpus: MaxGpus = 8,
+    tp: TpOpt = "1,2,4,8",
+    pp: PpOpt = "1",
+    max_seqs: MaxSeqsOpt = "128,256,512",
+    token_budget: BudgetOpt = "256,512,1024,2048",
+    kv_link: KvLinkOpt = "50GB/s",
+    prefix_hit: PrefixHit = 0.0,
     requests: Annotated[int, typer.Option(help="simulated requests per confirmation")] = 4000,
     top_k: Annotated[int, typer.Option(help="configurations confirmed per architecture")] = 2,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    seed: Seed = 0,
     executor: Executor = "local",
     address: Address = None,
     workers: Workers = None,
     csv: Annotated[Path | None, typer.Option(help="write every screened configuration")] = None,
-    json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    json_: Json = False,
 ) -> None:
     """Cheapest configuration per architecture (analytic screen, simulator confirmation), the
     winner and its margin, and when the decision flips (±20 % price and efficiency, contract)."""
@@ -72,28 +123,15 @@ def plan(
     def job() -> None:
         import dataclasses
 
-        from costcorrect.search import SearchSpace, make_executor
+        from costcorrect.search import make_executor
         from costcorrect.search import plan as run_plan
-        from costcorrect.serving.architectures import KVLink
         from costcorrect.units import parse_quantity
 
         cat = state.catalog()
         contract = contract_from(ttft_p99, tpot_p99, quantile)
-        space = SearchSpace(
-            tp=_ints(tp, "tp"),
-            pp=_ints(pp, "pp"),
-            max_seqs=_ints(max_seqs, "max-seqs"),
-            token_budgets=_ints(token_budget, "token-budget"),
-            max_gpus=max_gpus,
-            link=KVLink(parse_quantity(kv_link, "bandwidth", "kv-link"), 1e-3, 0.5),
-        )
+        space = _space(tp, pp, max_seqs, token_budget, max_gpus, kv_link)
         rate = None if demand is None else parse_quantity(demand, "count", "demand")
         with make_executor(executor, address, workers) as ex, progress("planning …") as status:
-
-            def report(message: str) -> None:
-                if status is not None:
-                    status.update(message)
-
             result = run_plan(
                 model,
                 tuple(g.strip() for g in gpu.split(",")),
@@ -107,7 +145,7 @@ def plan(
                 top_k,
                 ex,
                 cat,
-                report,
+                _reporter(status),
             )
         if csv is not None:
             import pandas as pd
@@ -122,5 +160,203 @@ def plan(
             from costcorrect.cli.render import print_plan
 
             print_plan(result)
+
+    run_guarded(job)
+
+
+@app.command()
+def frontier(
+    model: Model = "llama-3.1-70b",
+    gpu: Gpus = "H100-SXM",
+    workload: Workload = "sharegpt",
+    ttft_range: Annotated[str, typer.Option(help="TTFT bounds LOW:HIGH")] = "0.1s:10s",
+    tpot_range: Annotated[str, typer.Option(help="TPOT bounds LOW:HIGH")] = "10ms:200ms",
+    points: Annotated[int, typer.Option(help="log-spaced bounds per axis")] = 16,
+    quantile: Quantile = 0.99,
+    demand: Demand = None,
+    max_gpus: MaxGpus = 8,
+    tp: TpOpt = "1,2,4,8",
+    pp: PpOpt = "1",
+    max_seqs: MaxSeqsOpt = "128,256,512",
+    token_budget: BudgetOpt = "256,512,1024,2048",
+    kv_link: KvLinkOpt = "50GB/s",
+    prefix_hit: PrefixHit = 0.0,
+    seed: Seed = 0,
+    executor: Executor = "local",
+    address: Address = None,
+    workers: Workers = None,
+    out: Annotated[
+        Path, typer.Option(help="output stem: writes STEM.csv, STEM.png and STEM.svg")
+    ] = Path("frontier"),
+    json_: Json = False,
+) -> None:
+    """Cheapest architecture and cost over a grid of contracts (p TTFT × p TPOT), the Pareto
+    set of (cost, TTFT, TPOT), as CSV and a figure (analytic engine)."""
+
+    def job() -> None:
+        from costcorrect.io import atomic_write
+        from costcorrect.search import make_executor
+        from costcorrect.search.frontier import contract_frontier, describe_winner_regions
+        from costcorrect.units import parse_quantity
+
+        cat = state.catalog()
+        ttft = _range(ttft_range, "time", "ttft-range", points)
+        tpot = _range(tpot_range, "time", "tpot-range", points)
+        space = _space(tp, pp, max_seqs, token_budget, max_gpus, kv_link)
+        rate = None if demand is None else parse_quantity(demand, "count", "demand")
+        with make_executor(executor, address, workers) as ex, progress("sweeping …") as status:
+            result = contract_frontier(
+                model,
+                tuple(g.strip() for g in gpu.split(",")),
+                workload,
+                ttft,
+                tpot,
+                quantile,
+                rate,
+                space,
+                prefix_hit,
+                seed=seed,
+                executor=ex,
+                catalog=cat,
+                report=_reporter(status),
+            )
+        frame = result.to_frame()
+        from costcorrect.search.figures import frontier_figure
+
+        atomic_write(out.with_suffix(".csv"), frame.to_csv(index=False))
+        figures = frontier_figure(result, out)
+        lines = describe_winner_regions(result)
+        if json_:
+            echo_json(
+                {
+                    "regions": lines,
+                    "pareto": frame[frame["pareto"]].to_dict(orient="records"),
+                    "files": [str(out.with_suffix(".csv")), *map(str, figures)],
+                }
+            )
+        else:
+            typer.echo("\n".join(lines))
+            typer.echo(
+                f"{int(result.pareto.sum())} Pareto points; wrote {out.with_suffix('.csv')}, "
+                + ", ".join(map(str, figures))
+            )
+
+    run_guarded(job)
+
+
+@app.command("break-even")
+def break_even(
+    axis: Annotated[str, typer.Option(help="y axis: rate | kv-bandwidth | slack")] = "rate",
+    gpus: Annotated[
+        str, typer.Option(help="GPU generations, comma-separated")
+    ] = "A100-80GB-SXM,H100-SXM,H200,B200",
+    model: Model = "llama-3.1-70b",
+    workload: Workload = "sharegpt",
+    points: Annotated[int, typer.Option(help="grid points per axis")] = 40,
+    io_range: Annotated[str, typer.Option(help="input/output ratios LOW:HIGH")] = "0.25:64",
+    y_range: Annotated[
+        str | None, typer.Option(help="y range LOW:HIGH (default: 0.5:200, 1GB/s:400GB/s, 0.5:8)")
+    ] = None,
+    ttft_p99: Annotated[str, typer.Option("--ttft-p99", help="base TTFT bound")] = "2s",
+    tpot_p99: Annotated[str, typer.Option("--tpot-p99", help="base TPOT bound")] = "100ms",
+    demand: Annotated[str, typer.Option(help="demand when not on an axis, req/s")] = "20",
+    kv_link: KvLinkOpt = "50GB/s",
+    seed: Seed = 0,
+    executor: Executor = "local",
+    address: Address = None,
+    workers: Workers = None,
+    out: Annotated[
+        Path, typer.Option(help="output stem: STEM.csv, STEM.npz, STEM.png, STEM.svg")
+    ] = Path("break_even"),
+    json_: Json = False,
+) -> None:
+    """Where colocation (best of plain/chunked) and disaggregation cost the same, per GPU
+    generation: cost-ratio arrays, break-even boundaries and contour figures."""
+
+    def job() -> None:
+        import io
+
+        import numpy as np
+        import pandas as pd
+
+        from costcorrect.errors import InputError
+        from costcorrect.io import atomic_write
+        from costcorrect.search import make_executor
+        from costcorrect.search.breakeven import AXES
+        from costcorrect.search.breakeven import break_even as run
+        from costcorrect.serving.architectures import KVLink
+        from costcorrect.units import parse_quantity
+
+        if axis not in AXES:
+            raise InputError("axis", axis, f"one of {', '.join(AXES)}")
+        cat = state.catalog()
+        contract = contract_from(ttft_p99, tpot_p99, 0.99)
+        x = _range(io_range, "count", "io-range", points)
+        kind = {"rate": "count", "kv-bandwidth": "bandwidth", "slack": "count"}[axis]
+        default = {"rate": "0.5:200", "kv-bandwidth": "1GB/s:400GB/s", "slack": "0.5:8"}[axis]
+        y = _range(y_range or default, kind, "y-range", points)
+        link = KVLink(parse_quantity(kv_link, "bandwidth", "kv-link"), 1e-3, 0.5)
+        rate = parse_quantity(demand, "count", "demand")
+        surfaces = []
+        with make_executor(executor, address, workers) as ex, progress("sweeping …") as status:
+            for gpu in (g.strip() for g in gpus.split(",")):
+                surfaces.append(
+                    run(
+                        gpu,
+                        model,
+                        workload,
+                        axis,
+                        x,
+                        y,
+                        contract,
+                        rate,
+                        link,
+                        seed=seed,
+                        executor=ex,
+                        catalog=cat,
+                        report=_reporter(status),
+                    )
+                )
+        from costcorrect.search.figures import break_even_figure
+
+        frame = pd.DataFrame([row for s in surfaces for row in s.to_rows()])
+        atomic_write(out.with_suffix(".csv"), frame.to_csv(index=False))
+        arrays = io.BytesIO()
+        np.savez(
+            arrays,
+            gpus=np.array([s.gpu for s in surfaces]),
+            io_ratio=x,
+            y=y,
+            cost_ratio=np.stack([s.ratio for s in surfaces]),
+            boundary=np.stack([s.boundary for s in surfaces]),
+        )
+        atomic_write(out.with_suffix(".npz"), arrays.getvalue())
+        figures = break_even_figure(surfaces, out)
+        summary = [
+            {
+                "gpu": s.gpu,
+                "tp": s.tp,
+                "disaggregation_cheaper_share": float(np.nanmean(s.ratio < 1.0)),
+                "median_boundary_io_ratio": float(np.nanmedian(s.boundary))
+                if np.isfinite(s.boundary).any()
+                else None,
+            }
+            for s in surfaces
+        ]
+        if json_:
+            echo_json({"axis": axis, "surfaces": summary, "files": [str(p) for p in figures]})
+        else:
+            for row in summary:
+                boundary = row["median_boundary_io_ratio"]
+                where = "no crossing" if boundary is None else f"median break-even {boundary:.3g}"
+                typer.echo(
+                    f"{row['gpu']} (TP{row['tp']}): disaggregation cheaper on "
+                    f"{row['disaggregation_cheaper_share']:.0%} of the grid, {where} "
+                    "input/output tokens"
+                )
+            typer.echo(
+                f"wrote {out.with_suffix('.csv')}, {out.with_suffix('.npz')}, "
+                + ", ".join(map(str, figures))
+            )
 
     run_guarded(job)

@@ -1,0 +1,126 @@
+"""Paper-ready figures (matplotlib, PNG + SVG) of the frontier and break-even surfaces, each
+saved beside the CSV it is drawn from."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display needed
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import ListedColormap
+
+from costcorrect.io import atomic_write
+
+#: one colour per architecture, the same in every figure
+COLOURS = {
+    "colocated": "#4C72B0",
+    "chunked": "#55A868",
+    "disaggregated": "#C44E52",
+    "kvpool": "#8172B2",
+}
+FORMATS = ("png", "svg")
+
+
+def save(fig, stem: Path, caption: str, bottom: float = 0.24) -> list[Path]:
+    """Write ``fig`` as ``stem``.png and .svg (atomically) with ``caption`` below it
+    (``bottom``: the figure fraction kept free for it)."""
+    fig.subplots_adjust(bottom=bottom)
+    fig.text(0.02, 0.01, caption, fontsize=7, wrap=True, va="bottom")
+    paths = []
+    for fmt in FORMATS:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=160, bbox_inches="tight")
+        path = stem.with_suffix(f".{fmt}")
+        atomic_write(path, buffer.getvalue())
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def frontier_figure(f, stem: Path) -> list[Path]:
+    """Which architecture is cheapest at each contract, with cost contours of the cheapest and
+    the Pareto points."""
+    winner = f.winner.astype(float)
+    winner[winner < 0] = np.nan
+    cheapest = np.min(f.cost, axis=0)
+    colours = [COLOURS.get(a, "#999999") for a in f.architectures]
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    ax.pcolormesh(
+        f.tpot_s * 1e3,
+        f.ttft_s,
+        winner,
+        cmap=ListedColormap(colours),
+        vmin=-0.5,
+        vmax=len(colours) - 0.5,
+        shading="nearest",
+    )
+    finite = np.isfinite(cheapest)
+    if finite.sum() > 3 and np.ptp(cheapest[finite]) > 0:
+        levels = np.unique(np.quantile(cheapest[finite], [0.1, 0.3, 0.5, 0.7, 0.9]))
+        lines = ax.contour(
+            f.tpot_s * 1e3, f.ttft_s, np.where(finite, cheapest, np.nan), levels, colors="k"
+        )
+        ax.clabel(lines, fmt=lambda v: f"${v:,.2f}/M", fontsize=7)
+    i, j = np.nonzero(f.pareto)
+    ax.scatter(f.tpot_s[j] * 1e3, f.ttft_s[i], marker="o", s=14, facecolors="none", edgecolors="k")
+    for name, colour in zip(f.architectures, colours, strict=True):
+        ax.scatter([], [], marker="s", color=colour, label=name)
+    ax.scatter([], [], marker="o", facecolors="none", edgecolors="k", label="Pareto point")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    q = f"p{f.quantile * 100:g}"
+    ax.set_xlabel(f"{q} TPOT bound (ms)")
+    ax.set_ylabel(f"{q} TTFT bound (s)")
+    ax.set_title(f"Cheapest architecture per contract: {f.model}, {f.workload}")
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    caption = (
+        "Colour: architecture with the lowest $ per million SLO-compliant output tokens "
+        "(analytic engine, best configuration per architecture); white: no configuration "
+        "meets the contract. Lines: cost of the cheapest option. Circles: Pareto set of "
+        "(cost, TTFT, TPOT)."
+    )
+    return save(fig, stem, caption)
+
+
+def break_even_figure(surfaces, stem: Path) -> list[Path]:
+    """One panel per GPU: log₂(C_disaggregated / C_colocated) over input/output ratio × the
+    surface's axis, the break-even contour in black."""
+    from costcorrect.search.breakeven import AXES
+
+    n = len(surfaces)
+    cols = 2 if n > 1 else 1
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), squeeze=False)
+    axis_name, unit = AXES[surfaces[0].axis]
+    scale = 1e-9 if surfaces[0].axis == "kv-bandwidth" else 1.0
+    mesh = None
+    for ax, s in zip(axes.flat, surfaces, strict=False):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.clip(np.log2(s.ratio), -2.0, 2.0)
+        mesh = ax.pcolormesh(
+            s.io_ratio, s.y * scale, z, cmap="RdBu", vmin=-2, vmax=2, shading="nearest"
+        )
+        if np.nanmin(z) < 0 < np.nanmax(z):
+            ax.contour(s.io_ratio, s.y * scale, np.nan_to_num(z, nan=2.0), [0.0], colors="k")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("mean input / output tokens")
+        ax.set_ylabel(f"{axis_name} ({unit})")
+        ax.set_title(f"{s.gpu} (TP{s.tp}), {s.model}", fontsize=10)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fig.subplots_adjust(right=0.84, hspace=0.4, wspace=0.3)
+    bar = fig.colorbar(mesh, cax=fig.add_axes((0.87, 0.3, 0.02, 0.55)))
+    bar.set_label("log₂(C_disaggregated / C_colocated)\nred: disaggregation cheaper")
+    caption = (
+        "Cost per million SLO-compliant output tokens, cheapest option on each side "
+        "(colocated: whole-prompt or chunked; disaggregated: 1:1, 1:2, 2:1 prefill:decode), "
+        "analytic engine, fleets of whole units. Black line: break-even. White: neither "
+        "meets the contract; deep blue also where only colocation does."
+    )
+    return save(fig, stem, caption, bottom=0.14 if rows > 1 else 0.24)
