@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from costcorrect.io import write_section
 from costcorrect.perf import Batch, Deployment, step_time
+from record import publish
 
 POINTS = 100_000
 CLI_RUNS = 7
@@ -103,11 +103,7 @@ def main() -> None:
         "",
     ]
     text = "\n".join(lines)
-    print(text)
-    if args.write:
-        write_section(
-            args.write, text, "# Benchmarks\n\nRecorded by the scripts in `benchmarks/`.\n"
-        )
+    publish(text, args.write)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from costcorrect.io import write_section
 from costcorrect.perf import Deployment
 from costcorrect.serving.analytic import Lengths, analyze
 from costcorrect.serving.architectures import Chunked, Colocated, Disaggregated, KVLink
@@ -24,6 +23,7 @@ from costcorrect.serving.contract import Contract
 from costcorrect.serving.goodput import analytic_goodput
 from costcorrect.serving.simulator import simulate
 from costcorrect.workload import synthetic_stream
+from record import publish
 
 REQUESTS = 100_000
 CONFIGS = 100_000
@@ -72,11 +72,7 @@ def main() -> None:
         )
         lines.append(f"| analytic goodput search, {name} | {good * 1e3:.0f} ms | < 50 ms |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        write_section(
-            args.write, text, "# Benchmarks\n\nRecorded by the scripts in `benchmarks/`.\n"
-        )
+    publish(text, args.write)
 
 
 if __name__ == "__main__":

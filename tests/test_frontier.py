@@ -120,3 +120,17 @@ def test_break_even_bad_axis_is_one_line_and_writes_nothing(tmp_path):
     assert result.exit_code == 2 and "axis" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_every_figure_in_the_docs_exists_with_its_csv():
+    """Figures shown in docs/search.md are on disk, non-empty, each with its CSV beside it."""
+    import re
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    shown = re.findall(r"\]\((figures/[^)]+\.png)\)", (docs / "search.md").read_text())
+    assert len(shown) >= 4
+    for name in shown:
+        png = docs / name
+        for path in (png, png.with_suffix(".svg"), png.with_suffix(".csv")):
+            assert path.stat().st_size > 0, path

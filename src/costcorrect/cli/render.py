@@ -147,7 +147,8 @@ def print_plan(p) -> None:
     demand = f", demand {p.demand_rps:g} req/s" if p.demand_rps else ""
     console.print(
         f"[bold]{p.model}[/bold] on {', '.join(p.gpus)}, workload {p.workload}, "
-        f"{p.contract}{demand}: {len(p.screened)} configurations screened in {p.seconds:.1f} s"
+        f"{p.contract}{demand}: {len(p.screened)} configurations screened, answered in "
+        f"{p.seconds:.1f} s"
     )
     table = Table(title="Cheapest confirmed configuration per architecture ($ per M output tokens)")
     for col in (
@@ -194,3 +195,44 @@ def print_plan(p) -> None:
             "[bold]flips[/bold]" if s.flips else "holds",
         )
     console.print(table)
+
+
+def print_reproduction(rows, frame) -> None:
+    """Published vs predicted per claim, then the common frame."""
+    from costcorrect.serving.reproduce_report import (
+        error_text,
+        predicted_text,
+        published_text,
+        usd_text,
+    )
+
+    table = Table(title="Published claims re-derived")
+    for col in ("claim", "system", "what", "published", "predicted", "error"):
+        table.add_column(
+            col, justify="right" if col in ("published", "predicted", "error") else "left"
+        )
+    for r in rows:
+        c = r.claim
+        table.add_row(
+            c.id,
+            c.system,
+            c.claim,
+            published_text(c.published, c.unit),
+            predicted_text(r),
+            error_text(r),
+        )
+    console.print(table)
+    if frame:
+        table = Table(title="Common frame: $ per million SLO-compliant output tokens")
+        for col in ("system", "workload", "configuration", "$/M", "baseline", "baseline $/M"):
+            table.add_column(col)
+        for f in frame:
+            table.add_row(
+                f.system,
+                f.setup,
+                f.architecture,
+                usd_text(f.usd_per_million),
+                f.baseline,
+                usd_text(f.baseline_usd_per_million),
+            )
+        console.print(table)

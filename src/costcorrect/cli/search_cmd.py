@@ -360,3 +360,48 @@ def break_even(
             )
 
     run_guarded(job)
+
+
+@app.command()
+def reproduce(
+    claim: Annotated[
+        list[str] | None, typer.Option("--claim", help="only these claim ids (repeatable)")
+    ] = None,
+    seed: Seed = 0,
+    frame: Annotated[
+        bool, typer.Option(help="also restate the systems in the common frame")
+    ] = True,
+    write: Annotated[Path | None, typer.Option(help="write the report (markdown) here")] = None,
+    json_: Json = False,
+) -> None:
+    """Re-derive the five serving papers' published claims with our engines: published vs
+    predicted with the error, and every system in one frame ($ per SLO-compliant token)."""
+
+    def job() -> None:
+        from costcorrect.catalog.published import load_published
+        from costcorrect.errors import InputError
+        from costcorrect.serving.reproduce import common_frame, reproduce_all
+
+        cat = state.catalog()
+        ids = tuple(claim or ())
+        known = {c.id for c in load_published()}
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise InputError("claim", unknown[0], f"one of {', '.join(sorted(known))}")
+        with progress("re-deriving published claims …") as status:
+            rows = reproduce_all(cat, ids, seed, _reporter(status))
+            frame_rows = common_frame([r.claim for r in rows], cat, seed) if frame else []
+        from costcorrect.serving.reproduce_report import report_markdown, to_records
+
+        if write is not None:
+            from costcorrect.io import atomic_write
+
+            atomic_write(write, report_markdown(rows, frame_rows))
+        if json_:
+            echo_json(to_records(rows, frame_rows))
+        else:
+            from costcorrect.cli.render import print_reproduction
+
+            print_reproduction(rows, frame_rows)
+
+    run_guarded(job)

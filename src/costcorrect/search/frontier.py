@@ -131,13 +131,6 @@ def contract_frontier(
     return Frontier(model, workload, quantile, ttft_s, tpot_s, names, cost, config)
 
 
-def default_grid(points: int = 12) -> tuple[np.ndarray, np.ndarray]:
-    """Log-spaced p99 bounds: TTFT 0.1–10 s, TPOT 10–200 ms."""
-    if points < 2:
-        raise InputError("points", points, "at least 2 per axis")
-    return np.geomspace(0.1, 10.0, points), np.geomspace(0.01, 0.2, points)
-
-
 def describe_winner_regions(f: Frontier) -> list[str]:
     """One line per architecture: the share of the contract grid it wins."""
     winner = f.winner

@@ -1,0 +1,78 @@
+"""Published claims: the catalog file, re-derivations, the report and the command."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from costcorrect.catalog import load_catalog
+from costcorrect.catalog.published import load_published
+from costcorrect.cli.app import app
+from costcorrect.serving.reproduce import common_frame, reproduce_all, reproduce_claim
+from costcorrect.serving.reproduce_report import report_markdown
+
+SYSTEMS = {"vLLM", "Sarathi-Serve", "DistServe", "Splitwise", "Mooncake"}
+DOC = Path(__file__).resolve().parents[1] / "docs" / "reproduce.md"
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def claim(claim_id):
+    return next(c for c in load_published() if c.id == claim_id)
+
+
+def test_every_system_has_referenced_claims_and_a_re_derivation():
+    claims = load_published()
+    assert {c.system for c in claims} == SYSTEMS
+    assert all(c.reference and c.claim for c in claims)
+    modelled = {c.system for c in claims if c.kind != "not_modelled"}
+    assert modelled == SYSTEMS
+    assert {c.system for c in claims if c.frame} == SYSTEMS
+    assert all(c.reason for c in claims if c.kind == "not_modelled")
+
+
+def test_transfer_shares_follow_the_link(catalog):
+    """Splitwise's < 7 % of prompt time holds on DGX-A100 links; halving the bandwidth doubles
+    the share (the KV-transfer tax is bytes over bandwidth)."""
+    w5 = claim("W5-A100")
+    share = reproduce_claim(w5, catalog)
+    assert share.error == 0.0  # inside the published range
+    slower = reproduce_claim(w5.model_copy(update={"link": "100GB/s"}), catalog)
+    assert slower.predicted == pytest.approx(2 * share.predicted, rel=1e-9)
+    assert reproduce_claim(claim("D6"), catalog).error == 0.0
+
+
+def test_distserve_disaggregated_goodput_is_re_derived(catalog):
+    r = reproduce_claim(claim("D7-2P1D"), catalog)
+    assert r.predicted == pytest.approx(10.0, rel=0.25)
+
+
+def test_not_modelled_claims_say_why(catalog):
+    r = reproduce_claim(claim("V1"), catalog)
+    assert not r.modelled and "Orca" in r.note
+
+
+def test_report_in_docs_is_the_generated_one(catalog):
+    rows = reproduce_all(catalog)
+    text = report_markdown(rows, common_frame([r.claim for r in rows], catalog))
+    assert DOC.read_text() == text, (
+        "regenerate: costcorrect serve reproduce --write docs/reproduce.md"
+    )
+
+
+def test_reproduce_command(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "r.md"
+    ok = runner.invoke(
+        app, ["serve", "reproduce", "--claim", "D6", "--no-frame", "--json", "--write", str(out)]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert '"D6"' in ok.output and "| D6 |" in out.read_text()
+    bad = runner.invoke(
+        app, ["serve", "reproduce", "--claim", "X9", "--write", str(tmp_path / "x")]
+    )
+    assert bad.exit_code == 2 and "claim" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
