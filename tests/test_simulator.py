@@ -11,7 +11,7 @@ from costcorrect.serving.architectures import Chunked, Colocated, Disaggregated,
 from costcorrect.serving.contract import Contract
 from costcorrect.serving.cost import cost_per_token
 from costcorrect.serving.goodput import simulated_goodput
-from costcorrect.serving.simulator import simulate
+from costcorrect.serving.simulator import TBT_EDGES, simulate
 from costcorrect.serving.stats import summarize
 from costcorrect.workload import RequestStream, poisson_arrivals, synthetic_stream
 
@@ -73,6 +73,29 @@ def test_low_load_tpot_equals_decode_step_time(dep8b):
     assert np.allclose(result.records.tpot_s, expected, rtol=1e-9)
     prefill = float(step_time(dep8b, Batch.prefill(prompt)).total_s)
     assert np.allclose(result.records.ttft_s, prefill, rtol=1e-9)
+
+
+def test_tbt_histogram_counts_every_steady_interval_at_the_step_time(dep8b):
+    """Alone on the GPU, each token follows the previous by one decode step."""
+    prompt, output, n = 512, 64, 50
+    result = simulate(Colocated(dep8b), fixed_stream(n, 1e-3, prompt, output))
+    assert result.tbt_counts.sum() == result.steady.sum() * (output - 1)
+    steps = step_time(dep8b, Batch.decode(1, prompt + np.arange(output - 1))).total_s
+    width = TBT_EDGES[1] / TBT_EDGES[0]  # one bin
+    assert steps.max() <= result.tbt_quantile(0.99) <= steps.max() * width
+    assert steps.min() <= result.tbt_quantile(0.01) <= steps.min() * width
+
+
+def test_whole_prompt_stalls_dominate_per_token_tbt(dep8b):
+    """Sarathi-Serve's point: a whole-prompt prefill stalls every running decode for one token,
+    so colocation's p99 per-token TBT far exceeds its p99 per-request TPOT (which averages the
+    stall away) and chunked prefill's TBT."""
+    stream = synthetic_stream("sharegpt", rate_per_s=2.5, n=4000, seed=2)
+    colocated = simulate(Colocated(dep8b), stream)
+    chunked = simulate(Chunked(dep8b, token_budget=512), stream)
+    tpot = np.nanquantile(colocated.records.tpot_s[colocated.steady], 0.99)
+    assert colocated.tbt_quantile(0.99) > 2 * tpot
+    assert chunked.tbt_quantile(0.99) < 0.5 * colocated.tbt_quantile(0.99)
 
 
 def test_chunked_prefill_lowers_p99_tpot(dep8b):

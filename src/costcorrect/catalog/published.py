@@ -17,8 +17,9 @@ Kind = Literal["goodput", "goodput_ratio", "decode_batch", "kv_transfer_share", 
 
 
 class ContractSpec(BaseModel):
-    """A capacity rule: bounds in human units, a quantile per metric, or DistServe's
-    attainment; ``relative`` bounds are multiples of the baseline's latency at low load."""
+    """A capacity rule: bounds in human units, a quantile per metric (TTFT, per-request TPOT,
+    per-token TBT), or DistServe's attainment; ``relative`` bounds are multiples of the
+    baseline's latency at low load."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -27,6 +28,8 @@ class ContractSpec(BaseModel):
     quantile: float = 0.99
     ttft_quantile: float | None = None
     tpot_quantile: float | None = None
+    tbt: str | None = None
+    tbt_quantile: float | None = None
     attainment: float | None = None
     relative_ttft: float | None = None
     relative_tpot: float | None = None

@@ -58,6 +58,7 @@ def frontier_figure(f, stem: Path) -> list[Path]:
         vmin=-0.5,
         vmax=len(colours) - 0.5,
         shading="nearest",
+        rasterized=True,  # a bitmap inside the SVG: small files, crisp axes and labels
     )
     finite = np.isfinite(cheapest)
     if finite.sum() > 3 and np.ptp(cheapest[finite]) > 0:
@@ -103,7 +104,14 @@ def break_even_figure(surfaces, stem: Path) -> list[Path]:
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.clip(np.log2(s.ratio), -2.0, 2.0)
         mesh = ax.pcolormesh(
-            s.io_ratio, s.y * scale, z, cmap="RdBu", vmin=-2, vmax=2, shading="nearest"
+            s.io_ratio,
+            s.y * scale,
+            z,
+            cmap="RdBu",
+            vmin=-2,
+            vmax=2,
+            shading="nearest",
+            rasterized=True,
         )
         if np.nanmin(z) < 0 < np.nanmax(z):
             ax.contour(s.io_ratio, s.y * scale, np.nan_to_num(z, nan=2.0), [0.0], colors="k")

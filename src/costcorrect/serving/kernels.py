@@ -85,6 +85,8 @@ def simulate_instance(
     max_seqs,
     kv_capacity,  # KV tokens the instance holds
     read_s_per_context_token,  # seconds to fetch arrival KV (KV-pool prefix hits), per token
+    counted,  # bool[n]: whose token intervals enter the TBT histogram (steady requests)
+    tbt_edges,  # float64[m+1] s, increasing: bins of the inter-token-interval histogram
 ):
     """Serve ``n`` requests on one instance with continuous batching.
 
@@ -94,8 +96,12 @@ def simulate_instance(
     prompt's KV to fit; a decode step that would overflow preempts the most recently admitted
     request, which recomputes prompt + generated tokens later (vLLM's default).
 
-    Returns first-token times, completion times, preemption counts and
-    (prefill-attributed busy s, decode-attributed busy s, iterations).
+    Every interval between two consecutive tokens of a ``counted`` request (time between
+    tokens, TBT; the first interval of a transferred request starts on its arrival) is added
+    to a histogram over ``tbt_edges`` (under/overflow in the end bins).
+
+    Returns first-token times, completion times, preemption counts,
+    (prefill-attributed busy s, decode-attributed busy s, iterations) and the TBT histogram.
     """
     n = arrival.shape[0]
     first = np.full(n, -1.0)
@@ -120,6 +126,8 @@ def simulate_instance(
     busy_prefill = 0.0
     busy_decode = 0.0
     iterations = 0
+    last = np.where(emitted0 > 0, arrival, -1.0)  # time of each request's latest token
+    tbt = np.zeros(tbt_edges.shape[0] - 1, np.int64)
     while finished < n:
         while nxt < n and arrival[nxt] <= t:
             queue[tail] = nxt
@@ -255,6 +263,10 @@ def simulate_instance(
                 emit = True
             if emit:
                 emitted[i] += 1
+                if counted[i] and last[i] >= 0.0:
+                    k = np.searchsorted(tbt_edges, t - last[i]) - 1
+                    tbt[min(max(k, 0), tbt.shape[0] - 1)] += 1
+                last[i] = t
                 if first[i] < 0.0:
                     first[i] = t
                 if emitted[i] >= output[i]:
@@ -267,7 +279,7 @@ def simulate_instance(
             chunk[keep] = 0
             keep += 1
         n_run = keep
-    return first, done, preempted, busy_prefill, busy_decode, iterations
+    return first, done, preempted, busy_prefill, busy_decode, iterations, tbt
 
 
 @njit(cache=True)

@@ -86,20 +86,27 @@ def _gpus(arch: Architecture) -> int:
 
 
 def _judge(spec: ContractSpec, reference: tuple[float, float] | None) -> Callable:
-    """records, steady mask → met? for the claim's capacity rule."""
+    """SimResult → met? for the claim's capacity rule."""
     ttft = parse_quantity(spec.ttft, "time", "ttft") if spec.ttft else math.inf
     tpot = parse_quantity(spec.tpot, "time", "tpot") if spec.tpot else math.inf
+    tbt = parse_quantity(spec.tbt, "time", "tbt") if spec.tbt else math.inf
     if reference is not None:
         ttft, tpot = spec.relative_ttft * reference[0], spec.relative_tpot * reference[1]
     q_ttft = spec.ttft_quantile or spec.quantile
     q_tpot = spec.tpot_quantile or spec.quantile
+    q_tbt = spec.tbt_quantile or spec.quantile
 
-    def met(records, steady) -> bool:
-        t, p = records.ttft_s[steady], records.tpot_s[steady]
+    def met(result) -> bool:
+        steady = result.steady
+        t, p = result.records.ttft_s[steady], result.records.tpot_s[steady]
         if spec.attainment is not None:
             ok = (t <= ttft) & ((p <= tpot) | np.isnan(p))
             return bool(np.mean(ok) >= spec.attainment)
-        return bool(np.quantile(t, q_ttft) <= ttft and np.nanquantile(p, q_tpot) <= tpot)
+        return bool(
+            np.quantile(t, q_ttft) <= ttft
+            and (not math.isfinite(tpot) or np.nanquantile(p, q_tpot) <= tpot)
+            and (not math.isfinite(tbt) or result.tbt_quantile(q_tbt) <= tbt)
+        )
 
     return met
 
@@ -113,7 +120,7 @@ def _low_load_latency(arch: Architecture, stream: RequestStream, q: float) -> tu
 def _capacity(arch: Architecture, stream: RequestStream, met: Callable) -> float:
     def judge(rate: float):
         result = simulate(arch, stream.scaled(rate))
-        ok = not result.unstable and met(result.records, result.steady)
+        ok = not result.unstable and met(result)
         return _Verdict(ok)
 
     return find_goodput(judge, start_rate=1.0, rel_tol=0.01).rate_per_s

@@ -23,6 +23,8 @@ from costcorrect.serving.architectures import (
 from costcorrect.workload import RequestStream
 
 DEFAULT_WARMUP = 0.1  # fraction of requests dropped at each end of the stream
+#: bins of the time-between-tokens histogram: 0.1 ms to 1000 s, 40 per decade (6 % wide)
+TBT_EDGES = np.geomspace(1e-4, 1e3, 7 * 40 + 1)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,15 @@ class SimResult:
     busy_decode_s: float
     iterations: int
     steady: np.ndarray  # boolean mask of the requests inside the measurement window
+    tbt_counts: np.ndarray  # histogram over TBT_EDGES of steady requests' inter-token intervals
+
+    def tbt_quantile(self, q: float) -> float:
+        """q-quantile (s) of the time between consecutive tokens over all steady tokens (the
+        per-token TBT of Sarathi-Serve, not the per-request TPOT), to the bin's upper edge."""
+        cumulative = np.cumsum(self.tbt_counts)
+        if cumulative[-1] == 0:
+            return float("nan")
+        return float(TBT_EDGES[1 + np.searchsorted(cumulative, q * cumulative[-1])])
 
     @property
     def makespan_s(self) -> float:
@@ -118,7 +129,17 @@ def _check_fits(stream: RequestStream, dep: Deployment, where: str) -> None:
 
 
 def _instance(
-    dep: Deployment, arrival, todo, context, output, emitted, chunked, budget, max_seqs, read_s
+    dep: Deployment,
+    arrival,
+    todo,
+    context,
+    output,
+    emitted,
+    chunked,
+    budget,
+    max_seqs,
+    read_s,
+    counted,
 ) -> tuple:
     return kernels.simulate_instance(
         arrival,
@@ -132,6 +153,8 @@ def _instance(
         max_seqs,
         dep.kv_capacity_tokens,
         read_s,
+        counted,
+        TBT_EDGES,
     )
 
 
@@ -153,6 +176,10 @@ def simulate(
     preempt = np.zeros(n, np.int64)
     busy_p = busy_d = 0.0
     iterations = 0
+    lo, hi = int(n * warmup), int(np.ceil(n * (1 - warmup)))
+    steady = np.zeros(n, bool)
+    steady[lo:hi] = True
+    tbt = np.zeros(TBT_EDGES.size - 1, np.int64)
     if isinstance(arch, Disaggregated):
         _check_fits(stream, arch.decode, "decode instance")
         read_s = (
@@ -188,7 +215,7 @@ def simulate(
         order = served[np.argsort(landed[served], kind="stable")]
         order = order[out[order] > 1]
         for part in _split_round_robin(order, arch.n_decode):
-            _, d, p, _, bd, it = _instance(
+            _, d, p, _, bd, it, h = _instance(
                 arch.decode,
                 landed[part],
                 np.zeros(len(part), np.int64),
@@ -199,7 +226,9 @@ def simulate(
                 arch.max_batch_tokens,
                 arch.max_seqs,
                 0.0,
+                steady[part],
             )
+            tbt += h
             done[part] = d
             preempt[part] = p
             busy_d += bd
@@ -210,7 +239,7 @@ def simulate(
         chunked = isinstance(arch, Chunked)
         budget = arch.token_budget if chunked else arch.max_batch_tokens
         for part in _split_round_robin(np.arange(n), arch.replicas):
-            f, d, p, bp, bd, it = _instance(
+            f, d, p, bp, bd, it, h = _instance(
                 dep,
                 stream.arrival_s[part],
                 inp[part] - cached[part],
@@ -221,13 +250,12 @@ def simulate(
                 budget,
                 arch.max_seqs,
                 0.0,
+                steady[part],
             )
+            tbt += h
             first[part], done[part], preempt[part] = f, d, p
             busy_p += bp
             busy_d += bd
             iterations += it
     records = SimRecords(stream.arrival_s, inp, out, first, done, preempt)
-    lo, hi = int(n * warmup), int(np.ceil(n * (1 - warmup)))
-    steady = np.zeros(n, bool)
-    steady[lo:hi] = True
-    return SimResult(arch.name, records, busy_p, busy_d, iterations, steady)
+    return SimResult(arch.name, records, busy_p, busy_d, iterations, steady, tbt)
