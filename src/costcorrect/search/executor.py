@@ -47,6 +47,14 @@ class LocalExecutor(_Closing):
         pass
 
 
+def _one_thread_per_worker() -> None:
+    """Pool initializer: each worker runs its compiled kernels on one thread; the pool is the
+    parallelism (threads per worker on top oversubscribe the cores and spin-wait)."""
+    import numba
+
+    numba.set_num_threads(1)
+
+
 class ProcessExecutor(_Closing):
     """A pool of ``workers`` local processes (default: the CPU count), started by spawning:
     forking a process whose compiled kernels already run OpenMP threads is unsafe."""
@@ -59,7 +67,9 @@ class ProcessExecutor(_Closing):
         items = list(items)
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=context, initializer=_one_thread_per_worker
+            )
         chunk = max(1, len(items) // (4 * self.workers))
         return list(self._pool.map(fn, items, chunksize=chunk))
 
