@@ -26,7 +26,7 @@ from costcorrect.search.executor import Executor, LocalExecutor
 from costcorrect.serving.analytic import Lengths
 from costcorrect.serving.architectures import Chunked, Colocated, Disaggregated, KVLink
 from costcorrect.serving.contract import Contract
-from costcorrect.serving.cost import PER_MILLION
+from costcorrect.serving.cost import unit_usd_per_million
 from costcorrect.workload import RequestStream, synthetic_stream
 
 GENERATIONS = ("A100-80GB-SXM", "H100-SXM", "H200", "B200")
@@ -111,14 +111,6 @@ def _curve(job: tuple) -> LatencyCurve:
     return latency_curve(arch, lengths)
 
 
-def _fleet_cost(usd_per_s: float, good: np.ndarray, demand: np.ndarray, tokens: float):
-    """$ per million output tokens of whole units serving ``demand`` (req/s) each."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        units = np.ceil(demand / good)
-        cost = units * usd_per_s / (demand * tokens) * PER_MILLION
-    return np.where(good > 0, cost, np.inf)
-
-
 def _boundary(x: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     """Per row, the first x where log(ratio) changes sign (log-log interpolation)."""
     out = np.full(ratio.shape[0], np.nan)
@@ -197,7 +189,7 @@ def break_even(
                 coloc_curves[j * nc + k], contract.ttft_s * slack, contract.tpot_s * slack
             )
             c_cost[:, j] = np.minimum(
-                c_cost[:, j], _fleet_cost(arch.usd_per_s, good, demand, tokens[j])
+                c_cost[:, j], unit_usd_per_million(arch.usd_per_s, good, tokens[j], demand)
             )
         for k, arch in enumerate(disagg):
             if axis == "kv-bandwidth":
@@ -210,7 +202,7 @@ def break_even(
                     disagg_curves[j * nd + k], contract.ttft_s * slack, contract.tpot_s * slack
                 )
             d_cost[:, j] = np.minimum(
-                d_cost[:, j], _fleet_cost(arch.usd_per_s, good, demand, tokens[j])
+                d_cost[:, j], unit_usd_per_million(arch.usd_per_s, good, tokens[j], demand)
             )
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(np.isfinite(c_cost) | np.isfinite(d_cost), d_cost / c_cost, np.nan)

@@ -15,7 +15,7 @@ from costcorrect.search.curves import LatencyCurve, goodput_from_curve, latency_
 from costcorrect.search.executor import Executor, LocalExecutor
 from costcorrect.search.space import Candidate, SearchSpace, candidates
 from costcorrect.serving.analytic import Lengths
-from costcorrect.serving.cost import PER_MILLION
+from costcorrect.serving.cost import unit_usd_per_million
 from costcorrect.workload import synthetic_stream
 
 
@@ -117,13 +117,7 @@ def contract_frontier(
     tokens = lengths.mean_output
     for cand, curve in zip(cands, curves, strict=True):
         good = goodput_from_curve(curve, bound_t, bound_p)
-        with np.errstate(divide="ignore"):
-            if demand_rps is None:
-                c = cand.arch.usd_per_s / (good * tokens) * PER_MILLION
-            else:
-                units = np.ceil(demand_rps / good)
-                c = units * cand.arch.usd_per_s / (demand_rps * tokens) * PER_MILLION
-        c = np.where(good > 0, c, np.inf)
+        c = unit_usd_per_million(cand.arch.usd_per_s, good, tokens, demand_rps)
         a = names.index(cand.architecture)
         better = c < cost[a]
         cost[a] = np.where(better, c, cost[a])

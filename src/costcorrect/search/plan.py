@@ -18,7 +18,7 @@ from costcorrect.search.executor import Executor, LocalExecutor
 from costcorrect.search.space import Candidate, SearchSpace, candidates
 from costcorrect.serving.analytic import Lengths
 from costcorrect.serving.contract import Contract
-from costcorrect.serving.cost import PER_MILLION, cost_per_token
+from costcorrect.serving.cost import cost_per_token, unit_usd_per_million
 from costcorrect.serving.goodput import analytic_goodput
 from costcorrect.workload import synthetic_stream
 
@@ -105,24 +105,11 @@ class Plan:
         return out
 
 
-def _tokens_per_request(lengths: Lengths) -> float:
-    return lengths.mean_output
-
-
-def _unit_cost(usd_per_s: float, goodput: float, tokens: float, demand: float | None) -> float:
-    """$ per million tokens of a unit serving ``goodput`` req/s (fleet of whole units)."""
-    if goodput <= 0:
-        return math.inf
-    if demand is None:
-        return usd_per_s / (goodput * tokens) * PER_MILLION
-    return math.ceil(demand / goodput) * usd_per_s / (demand * tokens) * PER_MILLION
-
-
 def _screen_one(job: tuple) -> Screened:
     candidate, contract, lengths, demand = job
     good = analytic_goodput(candidate.arch, contract, lengths)
-    cost = _unit_cost(
-        candidate.arch.usd_per_s, good.rate_per_s, _tokens_per_request(lengths), demand
+    cost = float(
+        unit_usd_per_million(candidate.arch.usd_per_s, good.rate_per_s, lengths.mean_output, demand)
     )
     return Screened(
         candidate.architecture,

@@ -35,7 +35,7 @@ GRID_LOGITS = np.linspace(np.log(1e-4 / (1 - 1e-4)), np.log(0.99 / 0.01), 32)
 ARRIVAL_TAIL_SD = 20.0
 #: queue lengths kept: the stationary tail decays as e^(−γn), γ = 2·drift/Var(A); keep e^(−30)
 TAIL_DECAYS = 30.0
-MAX_STATES = 20_000
+MAX_STATES = 20_000  # at most this many queue lengths per chain (very near saturation)
 #: batch times with a gamma shape above this are treated as deterministic (Poisson arrivals)
 DETERMINISTIC_SHAPE = 1e6
 

@@ -71,6 +71,21 @@ class CostBreakdown:
         return asdict(self)
 
 
+def unit_usd_per_million(usd_per_s, goodput_rps, tokens_per_request, demand_rps=None):
+    """$ per million tokens of deployment units costing ``usd_per_s`` that each serve
+    ``goodput_rps`` under the contract: one unit at its goodput, or (``demand_rps``) as many
+    whole units as the demand needs, the last one partly idle. Vectorised; inf where the
+    goodput is 0."""
+    good = np.asarray(goodput_rps, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if demand_rps is None:
+            cost = usd_per_s / (good * tokens_per_request) * PER_MILLION
+        else:
+            units = np.ceil(demand_rps / good)
+            cost = units * usd_per_s / (demand_rps * tokens_per_request) * PER_MILLION
+    return np.where(good > 0, cost, np.inf)
+
+
 def _gpus(arch: Architecture) -> int:
     if isinstance(arch, Disaggregated):
         return arch.n_prefill * arch.prefill.gpus + arch.n_decode * arch.decode.gpus
