@@ -91,8 +91,9 @@ def print_summary(s) -> None:
     console.print(table)
 
 
-def print_latency(architecture: str, s) -> None:
-    """Percentiles with 95 % confidence intervals of a simulation."""
+def print_latency(architecture: str, s, tbt: dict[str, float]) -> None:
+    """Percentiles with 95 % confidence intervals of a simulation, and the per-token time
+    between tokens (``tbt``: name → seconds)."""
     table = Table(
         title=f"{architecture}: {s.requests:,} steady-state requests at "
         f"{s.arrival_rate_per_s:.3g} req/s, {s.output_tokens_per_s:,.0f} output tok/s"
@@ -108,6 +109,7 @@ def print_latency(architecture: str, s) -> None:
                 f"[{format_quantity(e.low, 'time')}, {format_quantity(e.high, 'time')}]"
             )
         table.add_row(name.upper(), *cells)
+    table.add_row("TBT (per token)", *(format_quantity(v, "time") for v in tbt.values()))
     console.print(table)
     little = s.little_rate_x_sojourn
     if s.rejected_fraction > 0:

@@ -114,12 +114,13 @@ def simulate(
         summary = summarize(result.records, result.steady)
         if out is not None:
             _write_records(result.records.to_frame(), out)
+        tbt = {f"tbt_p{q * 100:g}_s": result.tbt_quantile(q) for q in (0.5, 0.9, 0.99)}
         if json_:
-            echo_json({"architecture": result.architecture, **summary.to_dict()})
+            echo_json({"architecture": result.architecture, **summary.to_dict(), **tbt})
         else:
             from costcorrect.cli.render import print_latency
 
-            print_latency(result.architecture, summary)
+            print_latency(result.architecture, summary, tbt)
 
     run_guarded(job)
 
