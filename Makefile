@@ -41,7 +41,7 @@ figures: $(VENV)/.installed
 	$(BIN)/costcorrect serve break-even --axis rate --out docs/figures/break_even_rate
 	$(BIN)/costcorrect serve break-even --axis kv-bandwidth --out docs/figures/break_even_kv_bandwidth
 	$(BIN)/costcorrect serve break-even --axis slack --out docs/figures/break_even_slack
-	$(BIN)/costcorrect serve reproduce --write docs/reproduce.md
+	$(BIN)/costcorrect serve reproduce --write docs/reproduce.md --figure docs/figures/reproduce
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

@@ -123,13 +123,14 @@ def test_break_even_bad_axis_is_one_line_and_writes_nothing(tmp_path):
 
 
 def test_every_figure_in_the_docs_exists_with_its_csv():
-    """Figures shown in docs/search.md are on disk, non-empty, each with its CSV beside it."""
+    """Figures shown in the docs are on disk, non-empty, each with its CSV beside it."""
     import re
     from pathlib import Path
 
     docs = Path(__file__).resolve().parents[1] / "docs"
-    shown = re.findall(r"\]\((figures/[^)]+\.png)\)", (docs / "search.md").read_text())
-    assert len(shown) >= 4
+    text = (docs / "search.md").read_text() + (docs / "reproduce.md").read_text()
+    shown = re.findall(r"\]\((figures/[^)]+\.png)\)", text)
+    assert len(shown) >= 5
     for name in shown:
         png = docs / name
         for path in (png, png.with_suffix(".svg"), png.with_suffix(".csv")):

@@ -57,20 +57,21 @@ def test_not_modelled_claims_say_why(catalog):
 
 def test_report_in_docs_is_the_generated_one(catalog):
     rows = reproduce_all(catalog)
-    text = report_markdown(rows, common_frame([r.claim for r in rows], catalog))
-    assert DOC.read_text() == text, (
-        "regenerate: costcorrect serve reproduce --write docs/reproduce.md"
-    )
+    frame = common_frame([r.claim for r in rows], catalog)
+    text = report_markdown(rows, frame, "figures/reproduce.png")
+    assert DOC.read_text() == text, "regenerate with `make figures`"
 
 
 def test_reproduce_command(tmp_path):
     runner = CliRunner()
     out = tmp_path / "r.md"
-    ok = runner.invoke(
-        app, ["serve", "reproduce", "--claim", "D6", "--no-frame", "--json", "--write", str(out)]
-    )
+    args = ["serve", "reproduce", "--claim", "D6", "--claim", "W5-A100", "--no-frame", "--json"]
+    ok = runner.invoke(app, [*args, "--write", str(out), "--figure", str(tmp_path / "fig")])
     assert ok.exit_code == 0, ok.output
     assert '"D6"' in ok.output and "| D6 |" in out.read_text()
+    assert "![published vs predicted](fig.png)" in out.read_text()
+    for name in ("fig.png", "fig.svg", "fig.csv"):
+        assert (tmp_path / name).stat().st_size > 0
     bad = runner.invoke(
         app, ["serve", "reproduce", "--claim", "X9", "--write", str(tmp_path / "x")]
     )

@@ -372,6 +372,10 @@ def reproduce(
         bool, typer.Option(help="also restate the systems in the common frame")
     ] = True,
     write: Annotated[Path | None, typer.Option(help="write the report (markdown) here")] = None,
+    figure: Annotated[
+        Path | None,
+        typer.Option(help="published-vs-predicted figure stem: STEM.png, STEM.svg, STEM.csv"),
+    ] = None,
     json_: Json = False,
 ) -> None:
     """Re-derive the five serving papers' published claims with our engines: published vs
@@ -391,12 +395,23 @@ def reproduce(
         with progress("re-deriving published claims …") as status:
             rows = reproduce_all(cat, ids, seed, _reporter(status))
             frame_rows = common_frame([r.claim for r in rows], cat, seed) if frame else []
-        from costcorrect.serving.reproduce_report import report_markdown, to_records
+        import os
 
+        from costcorrect.io import atomic_write
+        from costcorrect.serving.reproduce import MISS
+        from costcorrect.serving.reproduce_report import figure_frame, report_markdown, to_records
+
+        shown = None
+        if figure is not None:
+            from costcorrect.search.figures import reproduce_figure
+
+            table = figure_frame(rows)
+            atomic_write(figure.with_suffix(".csv"), table.to_csv(index=False))
+            reproduce_figure(table, figure, MISS)
+            where = write.parent if write is not None else Path.cwd()
+            shown = Path(os.path.relpath(figure.with_suffix(".png"), where)).as_posix()
         if write is not None:
-            from costcorrect.io import atomic_write
-
-            atomic_write(write, report_markdown(rows, frame_rows))
+            atomic_write(write, report_markdown(rows, frame_rows, shown))
         if json_:
             echo_json(to_records(rows, frame_rows))
         else:

@@ -46,8 +46,38 @@ def _system_line(name: str, rows: list[Reproduction]) -> str:
     return f"| {name} | {len(rows)} | {modelled} | {sum(_within(r) for r in rows)} |"
 
 
-def report_markdown(rows: list[Reproduction], frame: list[FrameRow]) -> str:
-    """The whole report, generated (nothing hand-edited)."""
+def figure_frame(rows: list[Reproduction]):
+    """The re-derived claims as a table for the published-vs-predicted figure (and its CSV)."""
+    import pandas as pd
+
+    records = []
+    for r in rows:
+        if not r.modelled or r.claim.published is None or not math.isfinite(r.predicted):
+            continue
+        low, high = (
+            r.claim.published
+            if isinstance(r.claim.published, tuple)
+            else (r.claim.published, r.claim.published)
+        )
+        records.append(
+            {
+                "id": r.claim.id,
+                "system": r.claim.system,
+                "unit": r.claim.unit,
+                "published_low": max(low, 1e-6),  # "under x" ranges start at 0: log axes
+                "published_high": high,
+                "predicted": r.predicted,
+                "error": r.error,
+            }
+        )
+    return pd.DataFrame(records)
+
+
+def report_markdown(
+    rows: list[Reproduction], frame: list[FrameRow], figure: str | None = None
+) -> str:
+    """The whole report, generated (nothing hand-edited); ``figure``: the published-vs-
+    predicted PNG's path relative to the report, shown under the summary."""
     modelled = [r for r in rows if r.modelled]
     close = [r for r in rows if _within(r)]
     systems = list(dict.fromkeys(r.claim.system for r in rows))
@@ -68,6 +98,7 @@ def report_markdown(rows: list[Reproduction], frame: list[FrameRow]) -> str:
         "|---|---|---|---|",
         *(_system_line(name, [r for r in rows if r.claim.system == name]) for name in systems),
         "",
+        *([f"![published vs predicted]({figure})", ""] if figure else []),
         "| claim | system | what | reference | published | predicted | error | notes |",
         "|---|---|---|---|---|---|---|---|",
     ]
