@@ -1,0 +1,131 @@
+"""Calibration metrics (scikit-learn as the oracle) and the exact composition identities."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import brier_score_loss, log_loss
+
+from costcorrect.errors import InputError
+from costcorrect.verify import calibration as cal
+from costcorrect.verify import composition as comp
+
+
+@pytest.fixture(scope="module")
+def reports():
+    rng = np.random.default_rng(0)
+    p = rng.beta(2, 3, 20_000)
+    y = (rng.random(p.size) < np.clip(p + 0.1 * np.sin(6 * p), 0, 1)).astype(int)
+    return p, y
+
+
+def test_scores_match_scikit_learn(reports):
+    p, y = reports
+    assert cal.brier(p, y) == pytest.approx(brier_score_loss(y, p), abs=1e-12)
+    assert cal.log_loss(p, y) == pytest.approx(log_loss(y, p), abs=1e-9)
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+def test_reliability_diagram_matches_calibration_curve(reports, strategy):
+    p, y = reports
+    true, pred = calibration_curve(y, p, n_bins=10, strategy=strategy)
+    r = cal.reliability(p, y, 10, strategy)
+    np.testing.assert_allclose(r.observed, true, atol=1e-12)
+    np.testing.assert_allclose(r.mean_report, pred, atol=1e-12)
+
+
+def test_perfectly_calibrated_reports_score_near_zero_error():
+    rng = np.random.default_rng(1)
+    p = rng.random(200_000)
+    y = (rng.random(p.size) < p).astype(int)
+    assert cal.ece(p, y) < 0.01 and cal.smooth_ece(p, y) < 0.01
+    shifted = np.clip(p + 0.1, 0, 1)
+    assert cal.ece(shifted, y) > 0.07 and cal.smooth_ece(shifted, y) > 0.07
+
+
+def test_murphy_parts_sum_to_brier_and_are_exact_on_discrete_reports(reports):
+    p, y = reports
+    m = cal.murphy(p, y)
+    assert m.reliability - m.resolution + m.uncertainty + m.within_bin == pytest.approx(m.brier)
+    discrete = (np.floor(p * 10) + 0.5) / 10  # one report value per uniform bin
+    exact = cal.murphy(discrete, y, bins=10)
+    assert abs(exact.within_bin) < 1e-12
+
+
+def test_spherical_score_is_proper():
+    """The expected score under outcome probability q is maximised by reporting q."""
+    q, grid = 0.3, np.linspace(0.01, 0.99, 99)
+    expected = [q * cal.spherical([r], [1]) + (1 - q) * cal.spherical([r], [0]) for r in grid]
+    assert grid[int(np.argmax(expected))] == pytest.approx(q, abs=0.011)
+
+
+def test_bootstrap_interval_brackets_and_is_seeded(reports):
+    p, y = reports
+    a = cal.bootstrap(cal.brier, p[:2000], y[:2000], resamples=200, seed=3)
+    b = cal.bootstrap(cal.brier, p[:2000], y[:2000], resamples=200, seed=3)
+    assert a == b and a.low <= a.value <= a.high
+
+
+@pytest.mark.parametrize(
+    ("p", "y", "field"),
+    [([0.2, 1.2], [0, 1], "report"), ([0.2, 0.3], [0, 2], "outcome"), ([], [], "reports")],
+)
+def test_bad_reports_name_the_field(p, y, field):
+    with pytest.raises(InputError, match=field):
+        cal.brier(p, y)
+
+
+tables = st.lists(st.floats(0.001, 1.0), min_size=4, max_size=4).map(
+    lambda w: np.array(w) / np.sum(w)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables)
+def test_two_verifier_error_is_plus_or_minus_the_covariance(table):
+    cov = comp.covariance(table)
+    assert comp.composition_error(comp.Rule.all_of(2), table) == pytest.approx(cov, abs=1e-15)
+    assert comp.composition_error(comp.Rule.any_of(2), table) == pytest.approx(-cov, abs=1e-15)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.001, 1.0), min_size=8, max_size=8), st.integers(1, 3))
+def test_three_verifier_error_is_the_sum_of_interaction_terms(weights, m):
+    table = np.array(weights) / np.sum(weights)
+    rule = comp.Rule.at_least(m, 3)
+    terms = comp.interaction_terms(rule, table)
+    assert sum(terms.values()) == pytest.approx(comp.composition_error(rule, table), abs=1e-14)
+
+
+def test_independent_verifiers_compose_without_error():
+    p = np.array([0.9, 0.7, 0.6])
+    cells = (np.arange(8)[:, None] >> np.arange(3)) & 1
+    table = np.prod(np.where(cells, p, 1 - p), axis=1)
+    for rule in (comp.Rule.all_of(3), comp.Rule.any_of(3), comp.Rule.at_least(2, 3)):
+        assert comp.composition_error(rule, table) == pytest.approx(0.0, abs=1e-15)
+
+
+def test_per_instance_tables_vectorise():
+    rng = np.random.default_rng(2)
+    tables = rng.dirichlet(np.ones(4), size=1000)
+    err = comp.composition_error(comp.Rule.all_of(2), tables)
+    np.testing.assert_allclose(err, comp.covariance(tables), atol=1e-15)
+
+
+def test_same_marginal_pairs_differ_only_by_covariance():
+    a, b = comp.same_marginals_pair(0.8, 0.7, (0.0, 0.08))
+    np.testing.assert_allclose(comp.marginals(a, 2), comp.marginals(b, 2))
+    gap = comp.accept_rate(comp.Rule.all_of(2), b) - comp.accept_rate(comp.Rule.all_of(2), a)
+    assert gap == pytest.approx(0.08)
+    with pytest.raises(InputError, match="covariance"):
+        comp.same_marginals_pair(0.8, 0.7, (0.5,))
+
+
+def test_rules_must_be_monotone_and_tables_valid():
+    with pytest.raises(InputError, match="monotone"):
+        comp.Rule("xor", (False, True, True, False))
+    with pytest.raises(InputError, match="joint table"):
+        comp.accept_rate(comp.Rule.all_of(2), [0.5, 0.5, 0.5, 0.5])
+    decisions = np.array([[1, 1], [1, 0], [0, 0], [1, 1]])
+    np.testing.assert_allclose(comp.joint_table(decisions), [0.25, 0.25, 0.0, 0.5])
