@@ -129,3 +129,20 @@ def test_rules_must_be_monotone_and_tables_valid():
         comp.accept_rate(comp.Rule.all_of(2), [0.5, 0.5, 0.5, 0.5])
     decisions = np.array([[1, 1], [1, 0], [0, 0], [1, 1]])
     np.testing.assert_allclose(comp.joint_table(decisions), [0.25, 0.25, 0.0, 0.5])
+
+
+def test_compiled_bootstrap_report_matches_the_plain_bootstrap(reports):
+    """Point values equal the metrics; the Poisson-bootstrap intervals agree with a plain
+    multinomial bootstrap within sampling noise, and are reproducible from the seed."""
+    p, y = reports
+    report = cal.calibration_report(p, y, resamples=400, seed=1)
+    assert report.brier.value == pytest.approx(cal.brier(p, y), rel=1e-12)
+    assert report.log_loss.value == pytest.approx(cal.log_loss(p, y), rel=1e-12)
+    assert report.ece.value == pytest.approx(cal.ece(p, y), rel=1e-12)
+    assert report.smooth_ece.value == pytest.approx(cal.smooth_ece(p, y), rel=1e-12)
+    plain = cal.bootstrap(cal.brier, p, y, resamples=400, seed=1)
+    width, plain_width = report.brier.high - report.brier.low, plain.high - plain.low
+    assert width == pytest.approx(plain_width, rel=0.25)
+    for iv in (report.brier, report.log_loss, report.spherical, report.ece, report.smooth_ece):
+        assert iv.low <= iv.value <= iv.high
+    assert cal.calibration_report(p, y, resamples=400, seed=1) == report

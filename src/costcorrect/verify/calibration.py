@@ -118,27 +118,44 @@ def ece(p, y, bins: int = 15, strategy: str = "uniform") -> float:
     return float(np.sum(r.count * np.abs(r.observed - r.mean_report)) / np.sum(r.count))
 
 
-def smooth_ece(p, y, bandwidth: float = 0.05, grid: int = 201) -> float:
+FINE_CELLS = 2048  # reports are pooled in this many equal cells for the kernel smoother
+SMOOTH_GRID = 201
+
+
+def _fine(p: np.ndarray) -> np.ndarray:
+    return np.minimum((p * FINE_CELLS).astype(np.int64), FINE_CELLS - 1)
+
+
+def _smooth_from_cells(weight: np.ndarray, residual: np.ndarray, bandwidth: float) -> np.ndarray:
+    """Kernel calibration error from per-cell totals (rows: one set of cells each): the
+    Nadaraya–Watson regression r of y − p on p (Gaussian kernel reflected at 0 and 1) on a
+    grid, interpolated at the cell centres, averaged with the cells' weights."""
+    centres = (np.arange(FINE_CELLS) + 0.5) / FINE_CELLS
+    t = np.linspace(0.0, 1.0, SMOOTH_GRID)
+    kernel = sum(
+        np.exp(-0.5 * ((t[:, None] - mirror[None, :]) / bandwidth) ** 2)
+        for mirror in (centres, -centres, 2.0 - centres)
+    )
+    num, den = residual @ kernel.T, weight @ kernel.T  # (rows, grid)
+    r = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    pos = centres * (SMOOTH_GRID - 1)  # linear interpolation onto the cell centres
+    lo = np.minimum(pos.astype(np.int64), SMOOTH_GRID - 2)
+    frac = pos - lo
+    at_cells = r[:, lo] * (1 - frac) + r[:, lo + 1] * frac
+    return np.sum(weight * np.abs(at_cells), axis=1) / np.sum(weight, axis=1)
+
+
+def smooth_ece(p, y, bandwidth: float = 0.05) -> float:
     """Kernel calibration error: E|r(p)| with r the Nadaraya–Watson regression of y − p on p
-    (Gaussian kernel reflected at 0 and 1, ``bandwidth`` in probability units), evaluated on a
-    grid and interpolated. Continuous in the reports, unlike binned ECE."""
+    (Gaussian kernel reflected at 0 and 1, ``bandwidth`` in probability units), the reports
+    pooled in 2048 equal cells. Continuous in the reports, unlike binned ECE."""
     p, y = check(p, y)
     if not bandwidth > 0:
         raise InputError("bandwidth", bandwidth, "a positive kernel width")
-    t = np.linspace(0.0, 1.0, grid)
-    # kernel sums through a histogram of the reports on a fine grid (linear in N)
-    fine = 2048
-    h_res = np.histogram(p, bins=fine, range=(0, 1), weights=y - p)[0]
-    h_cnt = np.histogram(p, bins=fine, range=(0, 1))[0]
-    centres = (np.arange(fine) + 0.5) / fine
-    num = np.zeros(grid)
-    den = np.zeros(grid)
-    for mirror in (centres, -centres, 2.0 - centres):
-        k = np.exp(-0.5 * ((t[:, None] - mirror[None, :]) / bandwidth) ** 2)
-        num += k @ h_res
-        den += k @ h_cnt
-    r = np.divide(num, den, out=np.zeros(grid), where=den > 0)
-    return float(np.mean(np.abs(np.interp(p, t, r))))
+    cell = _fine(p)
+    weight = np.bincount(cell, minlength=FINE_CELLS).astype(float)[None, :]
+    residual = np.bincount(cell, weights=y - p, minlength=FINE_CELLS)[None, :]
+    return float(_smooth_from_cells(weight, residual, bandwidth)[0])
 
 
 def murphy(p, y, bins: int = 10, strategy: str = "uniform") -> Murphy:
@@ -178,3 +195,73 @@ def bootstrap(
     tail = (1 - level) / 2
     low, high = np.quantile(values, [tail, 1 - tail])
     return Interval(float(metric(p, y)), float(low), float(high), level)
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """The calibration metrics of a set of reports, each with a bootstrap interval."""
+
+    n: int
+    brier: Interval
+    log_loss: Interval
+    spherical: Interval
+    ece: Interval
+    smooth_ece: Interval
+    bins: int
+    strategy: str
+    resamples: int
+
+
+def calibration_report(
+    p,
+    y,
+    bins: int = 15,
+    strategy: str = "uniform",
+    resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    bandwidth: float = 0.05,
+) -> CalibrationReport:
+    """Brier, log and spherical scores, ECE and smooth ECE with percentile intervals from a
+    compiled Poisson bootstrap (bin edges held at the full sample's)."""
+    from costcorrect.verify.bootstrap_kernels import POISSON1_CDF, poisson_bootstrap
+
+    p, y = check(p, y)
+    if resamples < 1:
+        raise InputError("resamples", resamples, "a positive number of resamples")
+    if not 0 < level < 1:
+        raise InputError("level", level, "a confidence level in (0, 1)")
+    q = np.clip(p, EPS, 1 - EPS)
+    terms = np.vstack(
+        [
+            (p - y) ** 2,
+            -(y * np.log(q) + (1 - y) * np.log1p(-q)),
+            np.where(y == 1, p, 1 - p) / np.sqrt(p**2 + (1 - p) ** 2),
+        ]
+    )
+    coarse = _bins(p, bins, strategy)
+    sums, total, per_bin, cells = poisson_bootstrap(
+        terms, p, y, coarse, bins, _fine(p), FINE_CELLS, resamples, seed, POISSON1_CDF
+    )
+    weight = np.maximum(total, 1.0)
+    draws = {
+        "brier": sums[:, 0] / weight,
+        "log_loss": sums[:, 1] / weight,
+        "spherical": sums[:, 2] / weight,
+        "ece": np.sum(np.abs(per_bin[:, 2] - per_bin[:, 1]), axis=1) / weight,
+        "smooth_ece": _smooth_from_cells(cells[:, 0], cells[:, 1], bandwidth),
+    }
+    point = {
+        "brier": float(np.mean(terms[0])),
+        "log_loss": float(np.mean(terms[1])),
+        "spherical": float(np.mean(terms[2])),
+        "ece": ece(p, y, bins, strategy),
+        "smooth_ece": smooth_ece(p, y, bandwidth),
+    }
+    tail = (1 - level) / 2
+
+    def interval(name: str) -> Interval:
+        low, high = np.quantile(draws[name], [tail, 1 - tail])
+        return Interval(point[name], float(low), float(high), level)
+
+    return CalibrationReport(p.size, *(interval(name) for name in draws), bins, strategy, resamples)
