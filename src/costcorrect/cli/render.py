@@ -238,3 +238,41 @@ def print_reproduction(rows, frame) -> None:
                 usd_text(f.baseline_usd_per_million),
             )
         console.print(table)
+
+
+def print_calibration(r) -> None:
+    """Calibration metrics with their bootstrap intervals."""
+    table = Table(
+        title=f"Calibration of {r.n:,} reports ({r.resamples:,} bootstrap resamples, "
+        f"{r.brier.level:.0%} intervals)"
+    )
+    for col in ("metric", "value", "interval"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for name, iv in (
+        ("Brier score (lower is better)", r.brier),
+        ("log loss, nats (lower is better)", r.log_loss),
+        ("spherical score (higher is better)", r.spherical),
+        (f"ECE, {r.bins} {r.strategy} bins", r.ece),
+        ("smooth ECE (kernel)", r.smooth_ece),
+    ):
+        table.add_row(name, f"{iv.value:.4f}", f"[{iv.low:.4f}, {iv.high:.4f}]")
+    console.print(table)
+
+
+def print_composition(c) -> None:
+    """A composed pipeline: exact vs independence accept rate and the interaction terms."""
+    console.print(
+        f"[bold]{c.rule}[/bold] over {', '.join(c.verifiers)} on {c.instances:,} instances; "
+        "marginal accept rates " + ", ".join(f"{p:.4f}" for p in c.marginals)
+    )
+    a = c.accept_rate
+    console.print(
+        f"pipeline accept rate {a.value:.4f} [{a.low:.4f}, {a.high:.4f}] vs "
+        f"{c.independent_prediction:.4f} if independent: error {c.error:+.4f}"
+    )
+    table = Table(title="Interaction terms (sum = error)")
+    table.add_column("verifiers")
+    table.add_column("term", justify="right")
+    for name, value in c.interactions.items():
+        table.add_row(name, f"{value:+.5f}")
+    console.print(table)

@@ -1,0 +1,73 @@
+"""``costcorrect verify calibrate|compose``: how calibrated a verifier's reports are, and what
+composing verifiers does to the pipeline's accept rate (thin over :mod:`costcorrect.verify`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from costcorrect.cli.common import echo_json, progress, run_guarded
+
+app = typer.Typer(no_args_is_help=True, help="Verifier calibration and composition.")
+
+Data = Annotated[Path, typer.Argument(help="CSV, JSONL or Parquet, one row per instance")]
+Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+@app.command()
+def calibrate(
+    data: Data,
+    score: Annotated[str, typer.Option(help="column of reported probabilities")] = "score",
+    outcome: Annotated[str, typer.Option(help="column of 0/1 outcomes")] = "is_correct",
+    bins: Annotated[int, typer.Option(help="ECE bins")] = 15,
+    strategy: Annotated[str, typer.Option(help="uniform | quantile bins")] = "uniform",
+    resamples: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
+    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    json_: Json = False,
+) -> None:
+    """Scores (Brier, log, spherical), ECE and smooth ECE with 95 % bootstrap intervals."""
+
+    def job() -> None:
+        from dataclasses import asdict
+
+        from costcorrect.verify.calibration import calibration_report
+        from costcorrect.verify.data import binary, probability, read_table
+
+        frame = read_table(data)
+        p, y = probability(frame, score), binary(frame, outcome)
+        with progress(f"bootstrapping {len(frame):,} pairs …"):
+            report = calibration_report(p, y, bins, strategy, resamples, seed=seed)
+        if json_:
+            echo_json(asdict(report))
+            return
+        from costcorrect.cli.render import print_calibration
+
+        print_calibration(report)
+
+    run_guarded(job)
+
+
+@app.command()
+def compose(
+    data: Data,
+    verifiers: Annotated[str, typer.Option(help="0/1 accept columns, comma-separated")],
+    rule: Annotated[str, typer.Option(help="and | or | M-of-K, e.g. 2-of-3")] = "and",
+    json_: Json = False,
+) -> None:
+    """Exact pipeline accept rate against the independence prediction, and the interaction
+    terms that make the difference (for two verifiers: ±their covariance)."""
+
+    def job() -> None:
+        from costcorrect.verify.composition_report import compose_columns
+
+        result = compose_columns(data, tuple(v.strip() for v in verifiers.split(",")), rule)
+        if json_:
+            echo_json(result.to_dict())
+            return
+        from costcorrect.cli.render import print_composition
+
+        print_composition(result)
+
+    run_guarded(job)

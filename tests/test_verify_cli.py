@@ -1,0 +1,70 @@
+"""`costcorrect verify calibrate|compose` on files, real GSM8K outcomes, and bad data."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from costcorrect.cli.app import app
+from costcorrect.validate.measurements import default_shared_path
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def gsm8k(tmp_path_factory):
+    """Per-question correctness of Mixtral and GPT-4 on GSM8K (RouteLLM's released outcomes)."""
+    raw = pd.read_csv(default_shared_path() / "data" / "routellm" / "gsm8k" / "gsm8k_responses.csv")
+    frame = pd.DataFrame(
+        {
+            "mixtral": raw["mistralai/Mixtral-8x7B-Instruct-v0.1"],
+            "gpt4": raw["gpt-4-1106-preview"],
+        }
+    )
+    path = tmp_path_factory.mktemp("gsm8k") / "gsm8k.csv"
+    frame.to_csv(path, index=False)
+    return path, frame.to_numpy().astype(int)
+
+
+def test_compose_real_outcomes_error_is_their_covariance(gsm8k):
+    path, a = gsm8k
+    result = runner.invoke(
+        app, ["verify", "compose", str(path), "--verifiers", "mixtral,gpt4", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    cov = np.mean(a[:, 0] * a[:, 1]) - a[:, 0].mean() * a[:, 1].mean()
+    assert data["error"] == pytest.approx(cov, abs=1e-12)
+    assert data["accept_rate"]["value"] == pytest.approx(np.mean(a[:, 0] & a[:, 1]), abs=1e-12)
+    assert data["instances"] == 1319
+
+
+def test_calibrate_file(tmp_path):
+    rng = np.random.default_rng(0)
+    p = rng.random(5000)
+    frame = pd.DataFrame({"score": p, "is_correct": rng.random(5000) < p})
+    path = tmp_path / "reports.jsonl"
+    frame.to_json(path, orient="records", lines=True)
+    result = runner.invoke(app, ["verify", "calibrate", str(path), "--resamples", "100", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["ece"]["value"] < 0.05 and data["n"] == 5000
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        ("score,label\n0.5,1\n", "column"),
+        ("score,is_correct\n1.5,1\n", "score"),
+        ("score,is_correct\n", "file"),
+        ("score,is_correct\n0.5,2\n", "is_correct"),
+    ],
+)
+def test_bad_data_files_are_one_line_errors(tmp_path, content, field):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    result = runner.invoke(app, ["verify", "calibrate", str(path)])
+    assert result.exit_code == 2
+    assert field in result.output and len(result.output.strip().splitlines()) == 1
