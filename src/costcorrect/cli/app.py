@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from costcorrect.cli import catalog_cmd, perf_cmd, search_cmd, serve_cmd, verify_cmd  # noqa: F401
+from costcorrect.cli import (  # noqa: F401 (search_cmd registers `serve plan` etc.)
+    catalog_cmd,
+    correct_cmd,
+    perf_cmd,
+    search_cmd,
+    serve_cmd,
+    verify_cmd,
+)
 from costcorrect.cli.common import echo_json, run_guarded, state
 
 app = typer.Typer(
@@ -16,6 +23,7 @@ app.add_typer(catalog_cmd.app, name="catalog")
 app.add_typer(perf_cmd.app, name="perf")
 app.add_typer(serve_cmd.app, name="serve")  # importing search_cmd adds `serve plan`
 app.add_typer(verify_cmd.app, name="verify")
+app.command("correct")(correct_cmd.correct)
 
 
 @app.callback()

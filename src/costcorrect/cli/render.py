@@ -276,3 +276,20 @@ def print_composition(c) -> None:
     for name, value in c.interactions.items():
         table.add_row(name, f"{value:+.5f}")
     console.print(table)
+
+
+def print_cost_correct(c) -> None:
+    """The ledger: C, its factors and the levers."""
+    console.print(
+        f"cost per correct answer: [bold]${c.usd_per_million_answer_tokens:,.3f}[/bold] per "
+        f"million answer tokens (${c.usd_per_answer:,.5f} per answer); {c.pricing} CPM "
+        f"${c.cpm_usd_per_m:,.3f}/M × R {c.reasoning_multiplier:g} × (1 + ρ̄) "
+        f"{1 + c.extra_rollouts:g} ÷ α {c.accept_rate:g} ({c.attempts_per_answer:.3g} attempts "
+        "per accepted answer)"
+    )
+    table = Table(title="Levers at this operating point")
+    for col in ("lever", "move", "change in C", "elasticity"):
+        table.add_column(col, justify="left" if col in ("lever", "move") else "right")
+    for lever in c.levers:
+        table.add_row(lever.lever, lever.step, f"{lever.change:+.2%}", f"{lever.elasticity:+.3f}")
+    console.print(table)

@@ -1,0 +1,50 @@
+"""``costcorrect correct``: cost per correct answer, C = CPM · R · (1 + ρ̄) / α, with its
+elasticities and levers (thin over :mod:`costcorrect.correct.ledger`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from costcorrect.cli.common import echo_json, run_guarded
+
+
+def correct(
+    model: Annotated[str | None, typer.Option(help="price from the catalog's API table")] = None,
+    provider: Annotated[str | None, typer.Option(help="API provider of --model")] = None,
+    input_price: Annotated[float | None, typer.Option(help="$ per M input tokens")] = None,
+    output_price: Annotated[float | None, typer.Option(help="$ per M output tokens")] = None,
+    cached_price: Annotated[float | None, typer.Option(help="$ per M cached input")] = None,
+    split: Annotated[bool, typer.Option(help="price input and output separately")] = False,
+    answer_tokens: Annotated[float, typer.Option(help="tokens in a delivered answer")] = 300.0,
+    input_tokens: Annotated[float, typer.Option(help="input tokens per attempt")] = 0.0,
+    cached_fraction: Annotated[float, typer.Option(help="share of input from cache")] = 0.0,
+    r: Annotated[float, typer.Option("--r", help="R: billed output / answer tokens")] = 1.0,
+    rho: Annotated[float, typer.Option("--rho", help="ρ̄: extra rollouts per answer")] = 0.0,
+    alpha: Annotated[float, typer.Option("--alpha", help="α: verifier accept rate")] = 1.0,
+    json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Cost per correct answer ($ per million answer tokens and per answer), its elasticities
+    and which lever moves it most."""
+
+    def job() -> None:
+        from costcorrect.correct.ledger import OperatingPoint, Prices, cost_correct
+        from costcorrect.errors import InputError
+
+        if model is not None:
+            prices = Prices.from_catalog(model, provider)
+        elif input_price is not None and output_price is not None:
+            prices = Prices(input_price, output_price, cached_price)
+        else:
+            raise InputError("price", "none", "--model, or --input-price and --output-price")
+        op = OperatingPoint(answer_tokens, input_tokens, cached_fraction, r, rho, alpha)
+        result = cost_correct(prices, op, split)
+        if json_:
+            echo_json(result.to_dict())
+        else:
+            from costcorrect.cli.render import print_cost_correct
+
+            print_cost_correct(result)
+
+    run_guarded(job)

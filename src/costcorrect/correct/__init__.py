@@ -1,0 +1,1 @@
+"""Cost per correct answer (DESIGN: the one equation; spec/economics.md §1)."""
