@@ -221,7 +221,7 @@ def frontier(
                 report=_reporter(status),
             )
         frame = result.to_frame()
-        from costcorrect.search.figures import frontier_figure
+        from costcorrect.report.figures import frontier_figure
 
         atomic_write(out.with_suffix(".csv"), frame.to_csv(index=False))
         figures = frontier_figure(result, out)
@@ -317,7 +317,7 @@ def break_even(
                         report=_reporter(status),
                     )
                 )
-        from costcorrect.search.figures import break_even_figure
+        from costcorrect.report.figures import break_even_figure
 
         frame = pd.DataFrame([row for s in surfaces for row in s.to_rows()])
         atomic_write(out.with_suffix(".csv"), frame.to_csv(index=False))
@@ -403,7 +403,7 @@ def reproduce(
 
         shown = None
         if figure is not None:
-            from costcorrect.search.figures import reproduce_figure
+            from costcorrect.report.figures import reproduce_figure
 
             table = figure_frame(rows)
             atomic_write(figure.with_suffix(".csv"), table.to_csv(index=False))

@@ -71,3 +71,52 @@ def compose(
         print_composition(result)
 
     run_guarded(job)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="figure stem: STEM.png, STEM.svg and STEM.csv")] = Path(
+        "regret"
+    ),
+    k1: Annotated[int, typer.Option(help="candidates for the first verifier")] = 30,
+    k2: Annotated[int, typer.Option(help="candidates for the second verifier")] = 30,
+    trials: Annotated[int, typer.Option(help="simulated selections per N")] = 400,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    json_: Json = False,
+) -> None:
+    """Selecting a verifier pair: regret of the joint vs the marginal scoring mechanism
+    against N probes, with the √((log K1 + log K2)/N) rate (figure + CSV)."""
+
+    def job() -> None:
+        import pandas as pd
+
+        from costcorrect.io import atomic_write
+        from costcorrect.report.figures import regret_figure
+        from costcorrect.verify.mechanism import selection_regret
+
+        curve = selection_regret(k1, k2, trials=trials, seed=seed)
+        frame = pd.DataFrame(
+            {
+                "probes": curve.probes,
+                "joint_regret": curve.joint,
+                "marginal_regret": curve.marginal,
+                "rate": curve.rate,
+            }
+        )
+        atomic_write(out.with_suffix(".csv"), frame.to_csv(index=False))
+        files = regret_figure(curve, out)
+        summary = {
+            "pairs": curve.pairs,
+            "joint_slope": curve.joint_slope,
+            "files": [str(out.with_suffix(".csv")), *map(str, files)],
+        }
+        if json_:
+            echo_json(summary)
+        else:
+            typer.echo(
+                f"{curve.pairs} pairs: joint-mechanism regret falls with slope "
+                f"{curve.joint_slope:.3f} in log N (rate: −0.5); marginal mechanism stays at "
+                f"{curve.marginal.mean():.4f} × CPM; wrote {', '.join(summary['files'])}"
+            )
+
+    run_guarded(job)

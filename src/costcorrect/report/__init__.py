@@ -1,0 +1,1 @@
+"""Show it (DESIGN layer `report`): figures of results computed elsewhere; computes nothing."""
