@@ -68,3 +68,23 @@ def test_bad_data_files_are_one_line_errors(tmp_path, content, field):
     result = runner.invoke(app, ["verify", "calibrate", str(path)])
     assert result.exit_code == 2
     assert field in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_audit_record_and_summary(gsm8k, tmp_path):
+    """The record carries the joint table and the covariance term, hashes the data file, and
+    writes nothing on bad input."""
+    path, a = gsm8k
+    out, page = tmp_path / "audit.json", tmp_path / "audit.md"
+    args = ["verify", "audit", str(path), "--verifiers", "mixtral,gpt4", "--cpm", "10"]
+    result = runner.invoke(app, [*args, "--out", str(out), "--summary", str(page)])
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    assert record["schema"] == "costcorrect.verify.audit/1" and record["dataset"]["rows"] == 1319
+    assert sum(cell["probability"] for cell in record["joint_table"]) == pytest.approx(1.0)
+    cov = np.mean(a[:, 0] * a[:, 1]) - a[:, 0].mean() * a[:, 1].mean()
+    assert record["interaction_terms"]["mixtral×gpt4"] == pytest.approx(cov, abs=1e-12)
+    cc = record["cost_correct"]["usd_per_million_answer_tokens"]
+    assert cc["low"] <= cc["value"] <= cc["high"]
+    assert "covariance" in page.read_text()
+    bad = runner.invoke(app, [*args, "--rule", "xor", "--out", str(tmp_path / "x.json")])
+    assert bad.exit_code == 2 and not (tmp_path / "x.json").exists()

@@ -120,3 +120,36 @@ def simulate(
             )
 
     run_guarded(job)
+
+
+@app.command()
+def audit(
+    data: Data,
+    verifiers: Annotated[str, typer.Option(help="0/1 accept columns, comma-separated")],
+    rule: Annotated[str, typer.Option(help="and | or | M-of-K")] = "and",
+    cpm: Annotated[float | None, typer.Option(help="$ per M tokens, for Cost-correct")] = None,
+    outcome: Annotated[str | None, typer.Option(help="0/1 ground-truth column")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the JSON record here")] = None,
+    summary: Annotated[Path | None, typer.Option(help="write the one-page summary here")] = None,
+) -> None:
+    """The audit record of a composed pipeline (JSON, schema in the module docs) and a
+    one-page summary."""
+
+    def job() -> None:
+        import json
+
+        from costcorrect.io import atomic_write
+        from costcorrect.verify.audit import audit as build
+        from costcorrect.verify.audit import summary_markdown
+
+        names = tuple(v.strip() for v in verifiers.split(","))
+        record = build(data, names, rule, cpm, outcome)
+        text = json.dumps(record, indent=2) + "\n"
+        if out is not None:
+            atomic_write(out, text)
+        if summary is not None:
+            atomic_write(summary, summary_markdown(record))
+        if out is None:
+            typer.echo(text, nl=False)
+
+    run_guarded(job)

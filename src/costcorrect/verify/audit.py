@@ -1,0 +1,141 @@
+"""The audit record of a composed verifier pipeline (spec/economics.md §2): one JSON document
+with what per-component records alone cannot give — the joint table and the covariance term —
+plus a one-page human-readable summary.
+
+Schema ``costcorrect.verify.audit/1`` (all rates are fractions, prices $ per million tokens):
+
+    schema, created (ISO date), dataset {file, sha256, rows},
+    rule, verifiers [names], marginals {name: accept rate},
+    joint_table [{decisions: {name: 0/1}, probability}],
+    pipeline_accept_rate {value, low, high, level}, independence_prediction,
+    composition_error, interaction_terms {"a×b": term},
+    cost_correct {cpm_usd_per_m, usd_per_million_answer_tokens {value, low, high}}
+      (C = CPM / α with R = 1, ρ̄ = 0; the interval follows α's),
+    precision (only with an outcome column) {value, low, high}: P(correct | accepted)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from costcorrect.errors import InputError
+from costcorrect.verify.composition_report import compose_decisions, parse_rule
+from costcorrect.verify.data import binary, read_table
+
+SCHEMA = "costcorrect.verify.audit/1"
+
+
+def _interval(values: np.ndarray, seed: int, resamples: int = 1000) -> dict:
+    """Mean of 0/1 ``values`` with its binomial-bootstrap 95 % interval."""
+    n, mean = values.size, float(values.mean())
+    draws = np.random.default_rng(seed).binomial(n, mean, resamples) / n
+    low, high = np.quantile(draws, [0.025, 0.975])
+    return {"value": mean, "low": float(low), "high": float(high), "level": 0.95}
+
+
+def audit(
+    path: str | Path,
+    verifiers: tuple[str, ...],
+    rule_text: str = "and",
+    cpm_usd_per_m: float | None = None,
+    outcome: str | None = None,
+    created: dt.date | None = None,
+    seed: int = 0,
+) -> dict:
+    """The audit record of ``verifiers`` (0/1 accept columns of ``path``) composed by
+    ``rule_text``."""
+    if len(verifiers) < 2 or len(set(verifiers)) != len(verifiers):
+        raise InputError("verifiers", ",".join(verifiers), "two or more distinct column names")
+    path = Path(path)
+    frame = read_table(path)
+    decisions = np.column_stack([binary(frame, v) for v in verifiers])
+    rule = parse_rule(rule_text, len(verifiers))
+    c = compose_decisions(decisions, verifiers, rule, seed)
+    cells = (np.arange(2**rule.k)[:, None] >> np.arange(rule.k)) & 1
+    record = {
+        "schema": SCHEMA,
+        "created": (created or dt.date.today()).isoformat(),
+        "dataset": {
+            "file": path.name,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "rows": c.instances,
+        },
+        "rule": c.rule,
+        "verifiers": list(verifiers),
+        "marginals": dict(zip(verifiers, c.marginals, strict=True)),
+        "joint_table": [
+            {"decisions": dict(zip(verifiers, map(int, row), strict=True)), "probability": prob}
+            for row, prob in zip(cells, c.joint, strict=True)
+        ],
+        "pipeline_accept_rate": asdict(c.accept_rate),
+        "independence_prediction": c.independent_prediction,
+        "composition_error": c.error,
+        "interaction_terms": c.interactions,
+    }
+    if cpm_usd_per_m is not None:
+        if not cpm_usd_per_m > 0:
+            raise InputError("cpm", cpm_usd_per_m, "a positive $ per million tokens")
+        a = c.accept_rate
+        record["cost_correct"] = {
+            "cpm_usd_per_m": cpm_usd_per_m,
+            "usd_per_million_answer_tokens": {
+                "value": cpm_usd_per_m / a.value if a.value > 0 else None,
+                "low": cpm_usd_per_m / a.high if a.high > 0 else None,
+                "high": cpm_usd_per_m / a.low if a.low > 0 else None,
+            },
+        }
+    if outcome is not None:
+        correct = binary(frame, outcome)
+        accepted = np.asarray(rule.truth)[(decisions << np.arange(rule.k)).sum(axis=1)]
+        if not accepted.any():
+            raise InputError("rule", rule_text, "a pipeline that accepts at least one instance")
+        record["precision"] = _interval(correct[accepted].astype(float), seed)
+    return record
+
+
+def summary_markdown(record: dict) -> str:
+    """One page for a person: what was composed, how often it accepts, and the covariance."""
+    a = record["pipeline_accept_rate"]
+    lines = [
+        f"# Audit: {record['rule']} over {', '.join(record['verifiers'])}",
+        "",
+        f"Dataset `{record['dataset']['file']}` ({record['dataset']['rows']:,} instances, sha256 "
+        f"`{record['dataset']['sha256'][:16]}…`), recorded {record['created']}; "
+        f"schema `{record['schema']}`.",
+        "",
+        "| verifier | accept rate |",
+        "|---|---|",
+        *(f"| {name} | {rate:.4f} |" for name, rate in record["marginals"].items()),
+        "",
+        f"Pipeline accept rate **{a['value']:.4f}** "
+        f"(95 % interval {a['low']:.4f}–{a['high']:.4f}); "
+        f"independent verifiers would give {record['independence_prediction']:.4f}, an error "
+        f"of {record['composition_error']:+.4f}, which is exactly the interaction terms:",
+        "",
+        *(f"- {name}: {value:+.5f}" for name, value in record["interaction_terms"].items()),
+    ]
+    if "cost_correct" in record:
+        cc = record["cost_correct"]["usd_per_million_answer_tokens"]
+        lines += [
+            "",
+            f"Cost-correct at CPM ${record['cost_correct']['cpm_usd_per_m']:g}/M: "
+            f"${cc['value']:,.3f} per million answer tokens "
+            f"(${cc['low']:,.3f}–${cc['high']:,.3f}).",
+        ]
+    if "precision" in record:
+        p = record["precision"]
+        lines += [
+            "",
+            f"Precision, P(correct | accepted): {p['value']:.4f} ({p['low']:.4f}–{p['high']:.4f}).",
+        ]
+    lines += [
+        "",
+        "Per-verifier records alone cannot give the pipeline's accept rate: it depends on the "
+        "joint table, and the gap to the independence prediction is the covariance term above.",
+    ]
+    return "\n".join(lines) + "\n"
