@@ -29,6 +29,7 @@ validate: $(VENV)/.installed
 		--calibrations src/costcorrect/catalog/data/calibrations.yaml
 	$(BIN)/python -m costcorrect.validate serving --write docs/validation.md \
 		--csv docs/serving_agreement.csv
+	$(BIN)/python -m costcorrect.validate verification --write docs/verification.md
 
 benchmarks: $(VENV)/.installed
 	$(BIN)/python benchmarks/perf_speed.py --write docs/benchmarks.md

@@ -88,3 +88,22 @@ def test_audit_record_and_summary(gsm8k, tmp_path):
     assert "covariance" in page.read_text()
     bad = runner.invoke(app, [*args, "--rule", "xor", "--out", str(tmp_path / "x.json")])
     assert bad.exit_code == 2 and not (tmp_path / "x.json").exists()
+
+
+def test_verification_doc_is_generated_and_the_identity_holds_on_real_data():
+    from pathlib import Path
+
+    from costcorrect.validate.verification import load_study, report_markdown
+    from costcorrect.verify import composition as comp
+
+    study = load_study(default_shared_path())
+    d = study.decisions
+    cov = np.mean(d[:, 0] * d[:, 1]) - d[:, 0].mean() * d[:, 1].mean()
+    assert comp.composition_error(comp.Rule.all_of(2), comp.joint_table(d)) == pytest.approx(
+        cov, abs=1e-15
+    )
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    text = "# Verification\n\n" + report_markdown(study, "figures/verification_reliability.png")
+    assert (docs / "verification.md").read_text() == text, "regenerate docs/verification.md"
+    for suffix in (".png", ".svg", ".csv"):
+        assert (docs / "figures" / f"verification_reliability{suffix}").stat().st_size > 0

@@ -199,3 +199,26 @@ def regret_figure(curve, stem: Path) -> list[Path]:
         "pipeline with regret falling as N^-1/2 (seeded simulation, AND composition)."
     )
     return save(fig, stem, caption)
+
+
+def reliability_figure(diagram, stem: Path, title: str) -> list[Path]:
+    """Observed frequency against mean report per bin (marker area ∝ count), with the
+    diagonal of perfect calibration."""
+    fig, ax = plt.subplots(figsize=(4.8, 4.8))
+    ax.plot([0, 1], [0, 1], color="k", lw=1, label="perfectly calibrated")
+    size = 400 * diagram.count / diagram.count.max()
+    ax.scatter(
+        diagram.mean_report,
+        diagram.observed,
+        s=size,
+        color=COLOURS["colocated"],
+        label="bins (area ∝ count)",
+        zorder=3,
+    )
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("mean reported probability")
+    ax.set_ylabel("observed frequency of correct")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    return save(fig, stem, "Reliability diagram; distance from the diagonal is miscalibration.")

@@ -1,4 +1,5 @@
-"""``python -m costcorrect.validate perf|serving``: validation reports for docs/validation.md."""
+"""``python -m costcorrect.validate perf|serving|verification``: generated validation reports
+(docs/validation.md, docs/verification.md)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,46 @@ def serving(
             write_section(write, text, TITLE)
         if csv is not None:
             atomic_write(csv, table.to_csv(index=False))
+
+    run_guarded(job)
+
+
+@app.command()
+def verification(
+    shared: Path | None = typer.Option(
+        None, help="shared folder holding data/ (default: ../shared)"
+    ),
+    write: Path | None = typer.Option(None, help="write the markdown report here"),
+) -> None:
+    """Real verifiers on RouteLLM's GSM8K outcomes: calibration and composition."""
+
+    def job() -> None:
+        import pandas as pd
+
+        from costcorrect.report.figures import reliability_figure
+        from costcorrect.validate.measurements import default_shared_path
+        from costcorrect.validate.verification import load_study, report_markdown
+        from costcorrect.verify.calibration import reliability
+
+        study = load_study(shared or default_shared_path())
+        figure = None
+        if write is not None:
+            stem = write.parent / "figures" / "verification_reliability"
+            diagram = reliability(study.decisions.mean(axis=1), study.correct, 3)
+            frame = pd.DataFrame(
+                {
+                    "mean_report": diagram.mean_report,
+                    "observed": diagram.observed,
+                    "count": diagram.count,
+                }
+            )
+            atomic_write(stem.with_suffix(".csv"), frame.to_csv(index=False))
+            reliability_figure(diagram, stem, "GSM8K: vote of (agree, format) on Mixtral")
+            figure = "figures/verification_reliability.png"
+        text = report_markdown(study, figure)
+        typer.echo(text)
+        if write is not None:
+            atomic_write(write, "# Verification\n\n" + text)
 
     run_guarded(job)
 
