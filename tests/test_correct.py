@@ -98,3 +98,16 @@ def test_correct_command():
     assert json.loads(ok.output)["usd_per_million_answer_tokens"] == pytest.approx(12.5)
     bad = runner.invoke(app, ["correct", "--model", "gpt-4o", "--alpha", "1.5"])
     assert bad.exit_code == 2 and "accept_rate" in bad.output
+
+
+def test_correct_reads_a_yaml_config_and_flags_win(tmp_path):
+    config = tmp_path / "ledger.yaml"
+    config.write_text("input_price: 2.5\noutput_price: 10\nalpha: 0.5\nr: 2\n")
+    runner = CliRunner()
+    base = runner.invoke(app, ["correct", "--config", str(config), "--json"])
+    assert json.loads(base.output)["usd_per_million_answer_tokens"] == pytest.approx(25.0)
+    flag = runner.invoke(app, ["correct", "--config", str(config), "--alpha", "1", "--json"])
+    assert json.loads(flag.output)["usd_per_million_answer_tokens"] == pytest.approx(12.5)
+    config.write_text("alpa: 0.5\n")
+    bad = runner.invoke(app, ["correct", "--config", str(config)])
+    assert bad.exit_code == 2 and "alpa" in bad.output

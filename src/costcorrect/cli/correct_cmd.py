@@ -3,6 +3,7 @@ elasticities and levers (thin over :mod:`costcorrect.correct.ledger`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,6 +12,11 @@ from costcorrect.cli.common import echo_json, run_guarded
 
 
 def correct(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="YAML with any of these options (keys as the flags, with _); flags win"),
+    ] = None,
     model: Annotated[str | None, typer.Option(help="price from the catalog's API table")] = None,
     provider: Annotated[str | None, typer.Option(help="API provider of --model")] = None,
     input_price: Annotated[float | None, typer.Option(help="$ per M input tokens")] = None,
@@ -27,10 +33,25 @@ def correct(
 ) -> None:
     """Cost per correct answer ($ per million answer tokens and per answer), its elasticities
     and which lever moves it most."""
+    given = {k: v for k, v in locals().items() if k not in ("config", "ctx", "json_")}
 
     def job() -> None:
         from costcorrect.correct.ledger import OperatingPoint, Prices, cost_correct
         from costcorrect.errors import InputError
+
+        values = dict(given)
+        if config is not None:
+            values = _with_config(values, config, ctx)
+        model, provider = values["model"], values["provider"]
+        input_price, output_price = values["input_price"], values["output_price"]
+        cached_price, split = values["cached_price"], values["split"]
+        answer_tokens, input_tokens = values["answer_tokens"], values["input_tokens"]
+        cached_fraction, r, rho, alpha = (
+            values["cached_fraction"],
+            values["r"],
+            values["rho"],
+            values["alpha"],
+        )
 
         if model is not None:
             prices = Prices.from_catalog(model, provider)
@@ -48,3 +69,25 @@ def correct(
             print_cost_correct(result)
 
     run_guarded(job)
+
+
+def _with_config(values: dict, path: Path, ctx: typer.Context) -> dict:
+    """``values`` with the YAML file's entries for every option not given on the command line."""
+    import yaml
+
+    from costcorrect.errors import InputError
+
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise InputError("config", str(path), f"a readable YAML mapping ({err})") from None
+    if not isinstance(loaded, dict):
+        raise InputError("config", str(path), "a YAML mapping of option: value")
+    unknown = sorted(set(loaded) - set(values))
+    if unknown:
+        raise InputError("config", unknown[0], f"one of {', '.join(sorted(values))}")
+    out = dict(values)
+    for key, value in loaded.items():
+        if ctx.get_parameter_source(key).name != "COMMANDLINE":
+            out[key] = value
+    return out
