@@ -44,6 +44,7 @@ figures: $(VENV)/.installed
 	$(BIN)/costcorrect serve break-even --axis kv-bandwidth --out docs/figures/break_even_kv_bandwidth
 	$(BIN)/costcorrect serve break-even --axis slack --out docs/figures/break_even_slack
 	$(BIN)/costcorrect serve reproduce --write docs/reproduce.md --figure docs/figures/reproduce
+	$(BIN)/costcorrect verify simulate --out docs/figures/regret
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

@@ -128,9 +128,11 @@ def test_every_figure_in_the_docs_exists_with_its_csv():
     from pathlib import Path
 
     docs = Path(__file__).resolve().parents[1] / "docs"
-    text = (docs / "search.md").read_text() + (docs / "reproduce.md").read_text()
+    text = "".join(
+        (docs / name).read_text() for name in ("search.md", "reproduce.md", "correct.md")
+    )
     shown = re.findall(r"\]\((figures/[^)]+\.png)\)", text)
-    assert len(shown) >= 5
+    assert len(shown) >= 6
     for name in shown:
         png = docs / name
         for path in (png, png.with_suffix(".svg"), png.with_suffix(".csv")):

@@ -62,6 +62,12 @@ def _mean_interval(x: np.ndarray, seed: int) -> tuple[float, float, float]:
     return float(x.mean()), float(low), float(high)
 
 
+def _ece_interval(report: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float, float]:
+    """ECE of a verifier's accept decision read as a probability (0 or 1) of correctness."""
+    iv = cal.bootstrap(cal.ece, report.astype(float), y, resamples=RESAMPLES, seed=seed)
+    return iv.value, iv.low, iv.high
+
+
 def _covariance_interval(d: np.ndarray, seed: int) -> tuple[float, float, float]:
     def cov(x):
         return float(np.mean(x[:, 0] * x[:, 1]) - x[:, 0].mean() * x[:, 1].mean())
@@ -87,8 +93,9 @@ def report_markdown(study: Study, figure: str | None = None) -> str:
         f"correctness (RouteLLM's last-integer match) is the ground truth (accuracy "
         f"{y.mean():.3f}). 95 % bootstrap intervals ({RESAMPLES:,} resamples, seeded).",
         "",
-        "| verifier | accepts | accept rate | precision P(correct given accept) | recall |",
-        "|---|---|---|---|---|",
+        "| verifier | accepts | accept rate | precision P(correct given accept) | recall | "
+        "ECE as a 0/1 report |",
+        "|---|---|---|---|---|---|",
     ]
     for k, name in enumerate(study.names):
         acc = d[:, k] == 1
@@ -96,7 +103,8 @@ def report_markdown(study: Study, figure: str | None = None) -> str:
             f"| {name} | {'final number equals GPT-4s' if name == 'agree' else 'ends with #### N'}"
             f" | {_fmt(_mean_interval(d[:, k].astype(float), k))} | "
             f"{_fmt(_mean_interval(y[acc].astype(float), 10 + k))} | "
-            f"{_fmt(_mean_interval(d[y == 1, k].astype(float), 20 + k))} |"
+            f"{_fmt(_mean_interval(d[y == 1, k].astype(float), 20 + k))} | "
+            f"{_fmt(_ece_interval(d[:, k], y, 50 + k))} |"
         )
     vote = d.mean(axis=1)
     report = cal.calibration_report(vote, y, bins=3, resamples=RESAMPLES)
