@@ -10,8 +10,6 @@ fresh process); a 40×40 break-even grid for one GPU takes < 30 s.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -19,7 +17,7 @@ from pathlib import Path
 
 from costcorrect.search import make_executor
 from costcorrect.search.breakeven import break_even
-from record import publish
+from record import publish, table
 
 CLI = [str(Path(sys.executable).with_name("costcorrect"))]  # the installed command
 
@@ -61,22 +59,13 @@ def main() -> None:
                 "< 30 s",
             )
         )
-    lines = [
-        "## Configuration search (`benchmarks/search_speed.py`)",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"{platform.python_implementation()} {platform.python_version()}.",
-        "",
-        "| measurement | value | target |",
-        "|---|---|---|",
-        *(f"| {what} | {value} | {target} |" for what, value, target in rows),
-        "",
+    note = (
         "The rate and slack axes reuse one latency sweep per option and input/output ratio; "
         "the KV-bandwidth axis needs a disaggregated sweep per bandwidth as well (40 × 40 × 3 "
         "sweeps), which is why it is the slow one; a process pool (`--executor process`, one "
-        "compiled-kernel thread per worker) spreads those sweeps over the cores.",
-    ]
-    text = "\n".join(lines) + "\n"
+        "compiled-kernel thread per worker) spreads those sweeps over the cores."
+    )
+    text = table("Configuration search (`benchmarks/search_speed.py`)", rows, (note,))
     publish(text, args.write)
 
 

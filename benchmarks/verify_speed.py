@@ -9,15 +9,13 @@ Target: calibration metrics of 1M (report, outcome) pairs with 1,000 bootstrap r
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
 from costcorrect.verify.calibration import calibration_report
-from record import publish
+from record import publish, table
 
 PAIRS = 1_000_000
 RESAMPLES = 1000
@@ -34,19 +32,14 @@ def main() -> None:
     t = time.perf_counter()
     calibration_report(p, y, resamples=RESAMPLES)
     seconds = time.perf_counter() - t
-    lines = [
-        "## Calibration toolkit (`benchmarks/verify_speed.py`)",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"{platform.python_implementation()} {platform.python_version()}.",
-        "",
-        "| measurement | value | target |",
-        "|---|---|---|",
-        f"| Brier, log and spherical scores, ECE and smooth ECE of {PAIRS:,} (report, outcome) "
-        f"pairs with {RESAMPLES:,} Poisson-bootstrap resamples (after JIT) | {seconds:.1f} s "
-        "| < 10 s |",
-    ]
-    publish("\n".join(lines) + "\n", args.write)
+    row = (
+        f"Brier, log and spherical scores, ECE and smooth ECE of {PAIRS:,} (report, outcome) "
+        f"pairs with {RESAMPLES:,} Poisson-bootstrap resamples (after JIT)",
+        f"{seconds:.1f} s",
+        "< 10 s",
+    )
+    text = table("Calibration toolkit (`benchmarks/verify_speed.py`)", [row])
+    publish(text, args.write)
 
 
 if __name__ == "__main__":
