@@ -95,8 +95,7 @@ class Plan:
     @property
     def margin(self) -> float:
         """Cost of the cheapest other architecture over the winner's, − 1 (nan: no rival)."""
-        finite = [c.usd_per_million for c in self.best if math.isfinite(c.usd_per_million)]
-        return finite[1] / finite[0] - 1.0 if len(finite) > 1 else math.nan
+        return _winner(_best_by_architecture(self.best))[1]
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -195,16 +194,17 @@ def _sensitivity(
     base_rows = [row for _, row, _ in confirmed]
     case("as planned", base_rows)
     prices = {
-        g: catalog.hardware.get(g).price_usd_per_s.value for c in cands for g, _ in c.gpus_by_type
+        g: catalog.hardware.get(g).price_usd_per_s.value for c in cands for g in c.gpus_by_type
     }
     for gpu in sorted(prices):
         for sign in (-1, 1):
             factor = 1.0 + sign * SENSITIVITY_SHIFT
             rows = []
             for cand, row in zip(cands, base_rows, strict=True):
-                base = sum(n * prices[g] for g, n in cand.gpus_by_type)
+                base = sum(n * prices[g] for g, n in cand.gpus_by_type.items())
                 moved = sum(
-                    n * prices[g] * (factor if g == gpu else 1.0) for g, n in cand.gpus_by_type
+                    n * prices[g] * (factor if g == gpu else 1.0)
+                    for g, n in cand.gpus_by_type.items()
                 )
                 rows.append(
                     dataclasses.replace(row, usd_per_million=row.usd_per_million * moved / base)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 
 from costcorrect.catalog import Catalog
@@ -46,16 +47,33 @@ class SearchSpace:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One configuration: its architecture object and a short human label."""
+    """One configuration: a short human label and its architecture object."""
 
-    architecture: str
     label: str
     arch: Architecture
-    gpus_by_type: tuple[tuple[str, int], ...]  # (GPU name, count) per unit
+
+    @property
+    def architecture(self) -> str:
+        return self.arch.name
 
     @property
     def gpus(self) -> int:
-        return sum(n for _, n in self.gpus_by_type)
+        return self.arch.gpus
+
+    @property
+    def gpus_by_type(self) -> dict[str, int]:
+        """GPUs of one unit per GPU type."""
+        if isinstance(self.arch, Disaggregated):
+            pools = (
+                (self.arch.prefill, self.arch.n_prefill),
+                (self.arch.decode, self.arch.n_decode),
+            )
+        else:
+            pools = ((self.arch.deployment, self.arch.replicas),)
+        counts: Counter[str] = Counter()
+        for dep, n in pools:
+            counts[dep.hardware.name] += n * dep.gpus
+        return dict(counts)
 
     def with_deployments(self, rebuild) -> Candidate:
         """The same configuration with every deployment passed through ``rebuild``."""
@@ -104,15 +122,13 @@ def candidates(
     out: list[Candidate] = []
     wanted = set(space.architectures)
     for dep, seqs in itertools.product(deps, space.max_seqs):
-        count = ((dep.hardware.name, dep.gpus),)
         if "colocated" in wanted:
             label = f"{_name(dep)}, max {seqs} seqs"
-            out.append(Candidate("colocated", label, Colocated(dep, max_seqs=seqs), count))
+            out.append(Candidate(label, Colocated(dep, max_seqs=seqs)))
         if "chunked" in wanted:
             for budget in space.token_budgets:
                 label = f"{_name(dep)}, τ={budget}, max {seqs} seqs"
-                arch = Chunked(dep, token_budget=budget, max_seqs=seqs)
-                out.append(Candidate("chunked", label, arch, count))
+                out.append(Candidate(label, Chunked(dep, token_budget=budget, max_seqs=seqs)))
     kinds = [k for k in ("disaggregated", "kvpool") if k in wanted]
     if prefix_hit <= 0 and "kvpool" in kinds:
         kinds.remove("kvpool")
@@ -120,9 +136,6 @@ def candidates(
         for n_p, n_d in itertools.product(space.pool_sizes, space.pool_sizes):
             if n_p * pre.gpus + n_d * dec.gpus > space.max_gpus:
                 continue
-            count = _merge(
-                ((pre.hardware.name, n_p * pre.gpus), (dec.hardware.name, n_d * dec.gpus))
-            )
             label = f"{n_p}×[{_name(pre)}] prefill + {n_d}×[{_name(dec)}] decode"
             for kind in kinds:
                 if kind == "kvpool":
@@ -131,12 +144,5 @@ def candidates(
                     )
                 else:
                     arch = Disaggregated(pre, dec, n_p, n_d, space.link)
-                out.append(Candidate(kind, label, arch, count))
+                out.append(Candidate(label, arch))
     return out
-
-
-def _merge(counts: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
-    merged: dict[str, int] = {}
-    for name, n in counts:
-        merged[name] = merged.get(name, 0) + n
-    return tuple(merged.items())

@@ -53,6 +53,10 @@ class Colocated:
         _positive("max_seqs", self.max_seqs, integer=True)
 
     @property
+    def gpus(self) -> int:
+        return self.replicas * self.deployment.gpus
+
+    @property
     def usd_per_s(self) -> float:
         d = self.deployment
         return self.replicas * d.gpus * d.hardware.price_usd_per_s.value
@@ -110,6 +114,10 @@ class Disaggregated:
     @property
     def usd_per_s(self) -> float:
         return self.prefill_usd_per_s + self.decode_usd_per_s
+
+    @property
+    def gpus(self) -> int:
+        return self.n_prefill * self.prefill.gpus + self.n_decode * self.decode.gpus
 
     @property
     def kv_bytes_per_token(self) -> float:

@@ -86,12 +86,6 @@ def unit_usd_per_million(usd_per_s, goodput_rps, tokens_per_request, demand_rps=
     return np.where(good > 0, cost, np.inf)
 
 
-def _gpus(arch: Architecture) -> int:
-    if isinstance(arch, Disaggregated):
-        return arch.n_prefill * arch.prefill.gpus + arch.n_decode * arch.decode.gpus
-    return arch.replicas * arch.deployment.gpus
-
-
 def _tokens_per_request(stream: RequestStream, total_tokens: bool) -> float:
     mean = stream.mean_output_tokens
     return mean + stream.mean_input_tokens if total_tokens else mean
@@ -136,7 +130,7 @@ def cost_per_token(
         "contract": contract.describe(),
         "goodput_rps": good.rate_per_s,
         "token_goodput_per_s": good.rate_per_s * per_request,
-        "gpus": _gpus(arch),
+        "gpus": arch.gpus,
         "usd_per_hour": _usd_per_s(arch, pricing) * 3600.0,
         "token_basis": basis,
         "reason": good.reason,

@@ -77,18 +77,28 @@ def find_goodput(
     return Goodput(lo, lo_v, "", evaluations)
 
 
+def simulated_capacity(
+    arch: Architecture, base: RequestStream, rule: Callable, rel_tol: float = 0.01
+) -> Goodput:
+    """The largest rate at which ``rule(SimResult) -> Verdict`` holds under the simulator:
+    ``base`` fixes the requests; only the rate is scaled."""
+    from costcorrect.serving.simulator import simulate
+
+    return find_goodput(
+        lambda rate: rule(simulate(arch, base.scaled(rate))), start_rate=1.0, rel_tol=rel_tol
+    )
+
+
 def simulated_goodput(
     arch: Architecture, contract: Contract, base: RequestStream, rel_tol: float = 0.01
 ) -> Goodput:
-    """Goodput under the simulator: ``base`` fixes the requests; only the rate is scaled."""
-    from costcorrect.serving.simulator import simulate
+    """Goodput under the simulator for ``contract``."""
 
-    def judge(rate: float) -> Verdict:
-        result = simulate(arch, base.scaled(rate))
+    def judge(result) -> Verdict:
         r, m = result.records, result.steady
         return contract.judge(r.ttft_s[m], r.tpot_s[m])
 
-    return find_goodput(judge, start_rate=1.0, rel_tol=rel_tol)
+    return simulated_capacity(arch, base, judge, rel_tol)
 
 
 def analytic_goodput(

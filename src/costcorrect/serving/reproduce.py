@@ -17,9 +17,9 @@ from costcorrect.perf import Batch
 from costcorrect.serving.analytic import Lengths, analyze
 from costcorrect.serving.architectures import Architecture, Disaggregated
 from costcorrect.serving.build import ServeSpec, build_architecture
-from costcorrect.serving.contract import Contract
+from costcorrect.serving.contract import Contract, Verdict
 from costcorrect.serving.cost import cost_per_token
-from costcorrect.serving.goodput import find_goodput
+from costcorrect.serving.goodput import simulated_capacity
 from costcorrect.serving.simulator import simulate
 from costcorrect.units import parse_quantity
 from costcorrect.workload import RequestStream, poisson_arrivals, synthetic_stream
@@ -27,6 +27,7 @@ from costcorrect.workload import RequestStream, poisson_arrivals, synthetic_stre
 COMMON_CONTRACT = Contract(2.0, 0.1)  # p99 TTFT ≤ 2 s and p99 TPOT ≤ 100 ms
 LOW_LOAD = 0.01  # req/s at which "lowest-load" latencies are measured
 MISS = 0.25  # a prediction further than this from the published value is a miss
+RULE_MISSED = "the claim's capacity rule is missed"
 
 
 @dataclass(frozen=True)
@@ -79,14 +80,8 @@ def _arch(spec: dict, catalog: Catalog) -> Architecture:
     return build_architecture(ServeSpec(**spec), catalog)
 
 
-def _gpus(arch: Architecture) -> int:
-    if isinstance(arch, Disaggregated):
-        return arch.n_prefill * arch.prefill.gpus + arch.n_decode * arch.decode.gpus
-    return arch.replicas * arch.deployment.gpus
-
-
 def _judge(spec: ContractSpec, reference: tuple[float, float] | None) -> Callable:
-    """SimResult → met? for the claim's capacity rule."""
+    """SimResult → Verdict of the claim's capacity rule."""
     ttft = parse_quantity(spec.ttft, "time", "ttft") if spec.ttft else math.inf
     tpot = parse_quantity(spec.tpot, "time", "tpot") if spec.tpot else math.inf
     tbt = parse_quantity(spec.tbt, "time", "tbt") if spec.tbt else math.inf
@@ -96,17 +91,22 @@ def _judge(spec: ContractSpec, reference: tuple[float, float] | None) -> Callabl
     q_tpot = spec.tpot_quantile or spec.quantile
     q_tbt = spec.tbt_quantile or spec.quantile
 
-    def met(result) -> bool:
+    def met(result) -> Verdict:
         steady = result.steady
         t, p = result.records.ttft_s[steady], result.records.tpot_s[steady]
+        ttft_seen, tpot_seen = np.quantile(t, q_ttft), np.nanquantile(p, q_tpot)
         if spec.attainment is not None:
-            ok = (t <= ttft) & ((p <= tpot) | np.isnan(p))
-            return bool(np.mean(ok) >= spec.attainment)
-        return bool(
-            np.quantile(t, q_ttft) <= ttft
-            and (not math.isfinite(tpot) or np.nanquantile(p, q_tpot) <= tpot)
-            and (not math.isfinite(tbt) or result.tbt_quantile(q_tbt) <= tbt)
-        )
+            share = float(np.mean((t <= ttft) & ((p <= tpot) | np.isnan(p))))
+            ok = share >= spec.attainment
+        else:
+            share = math.nan
+            ok = bool(
+                ttft_seen <= ttft
+                and (not math.isfinite(tpot) or tpot_seen <= tpot)
+                and (not math.isfinite(tbt) or result.tbt_quantile(q_tbt) <= tbt)
+            )
+        ok = ok and not result.unstable
+        return Verdict(ok, float(ttft_seen), float(tpot_seen), share, "" if ok else RULE_MISSED)
 
     return met
 
@@ -115,21 +115,6 @@ def _low_load_latency(arch: Architecture, stream: RequestStream, q: float) -> tu
     result = simulate(arch, stream.scaled(LOW_LOAD))
     r, m = result.records, result.steady
     return float(np.quantile(r.ttft_s[m], q)), float(np.nanquantile(r.tpot_s[m], q))
-
-
-def _capacity(arch: Architecture, stream: RequestStream, met: Callable) -> float:
-    def judge(rate: float):
-        result = simulate(arch, stream.scaled(rate))
-        ok = not result.unstable and met(result)
-        return _Verdict(ok)
-
-    return find_goodput(judge, start_rate=1.0, rel_tol=0.01).rate_per_s
-
-
-@dataclass(frozen=True)
-class _Verdict:
-    met: bool
-    reason: str = "capacity rule missed"
 
 
 def _error(predicted: float, published) -> float:
@@ -171,13 +156,13 @@ def reproduce_claim(claim: PublishedClaim, catalog: Catalog, seed: int = 0) -> R
                 f"{claim.contract.relative_tpot:g}× TPOT {reference[1] * 1e3:.3g} ms"
             )
         met = _judge(claim.contract, reference)
-        good = _capacity(system, stream, met)
+        good = simulated_capacity(system, stream, met).rate_per_s
         if claim.kind == "goodput":
             value = good
         else:
-            base_good = _capacity(baseline, base_stream, met)
+            base_good = simulated_capacity(baseline, base_stream, met).rate_per_s
             if claim.per_gpu:
-                good, base_good = good / _gpus(system), base_good / _gpus(baseline)
+                good, base_good = good / system.gpus, base_good / baseline.gpus
             value = good / base_good if base_good > 0 else math.inf
             note = (
                 (note + "; " if note else "")
