@@ -39,28 +39,16 @@ def correct(
         from costcorrect.correct.ledger import OperatingPoint, Prices, cost_correct
         from costcorrect.errors import InputError
 
-        values = dict(given)
-        if config is not None:
-            values = _with_config(values, config, ctx)
-        model, provider = values["model"], values["provider"]
-        input_price, output_price = values["input_price"], values["output_price"]
-        cached_price, split = values["cached_price"], values["split"]
-        answer_tokens, input_tokens = values["answer_tokens"], values["input_tokens"]
-        cached_fraction, r, rho, alpha = (
-            values["cached_fraction"],
-            values["r"],
-            values["rho"],
-            values["alpha"],
-        )
-
-        if model is not None:
-            prices = Prices.from_catalog(model, provider)
-        elif input_price is not None and output_price is not None:
-            prices = Prices(input_price, output_price, cached_price)
+        v = given if config is None else _with_config(given, config, ctx)
+        if v["model"] is not None:
+            prices = Prices.from_catalog(v["model"], v["provider"])
+        elif v["input_price"] is not None and v["output_price"] is not None:
+            prices = Prices(v["input_price"], v["output_price"], v["cached_price"])
         else:
             raise InputError("price", "none", "--model, or --input-price and --output-price")
-        op = OperatingPoint(answer_tokens, input_tokens, cached_fraction, r, rho, alpha)
-        result = cost_correct(prices, op, split)
+        fields = ("answer_tokens", "input_tokens", "cached_fraction", "r", "rho", "alpha")
+        op = OperatingPoint(*(v[name] for name in fields))
+        result = cost_correct(prices, op, v["split"])
         if json_:
             echo_json(result.to_dict())
         else:

@@ -56,10 +56,8 @@ def load_study(shared: Path) -> Study:
 
 
 def _mean_interval(x: np.ndarray, seed: int) -> tuple[float, float, float]:
-    rng = np.random.default_rng(seed)
-    draws = [x[rng.integers(0, x.size, x.size)].mean() for _ in range(RESAMPLES)]
-    low, high = np.quantile(draws, [0.025, 0.975])
-    return float(x.mean()), float(low), float(high)
+    iv = cal.proportion(x, seed, RESAMPLES)
+    return iv.value, iv.low, iv.high
 
 
 def _ece_interval(report: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float, float]:
@@ -141,7 +139,7 @@ def report_markdown(study: Study, figure: str | None = None) -> str:
     p = comp.marginals(joint, 2)
     gaps = []
     for rule, sign in ((comp.Rule.all_of(2), 1), (comp.Rule.any_of(2), -1)):
-        accepted = np.asarray(rule.truth)[(d << np.arange(2)).sum(axis=1)]
+        accepted = comp.accepted(rule, d)
         exact = float(comp.accept_rate(rule, joint))
         predicted = float(comp.independent_accept_rate(rule, p))
         gaps.append(abs(exact - predicted - sign * cov[0]))

@@ -24,18 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from costcorrect.errors import InputError
+from costcorrect.verify import composition as comp
+from costcorrect.verify.calibration import proportion
 from costcorrect.verify.composition_report import compose_decisions, parse_rule
 from costcorrect.verify.data import binary, read_table
 
 SCHEMA = "costcorrect.verify.audit/1"
-
-
-def _interval(values: np.ndarray, seed: int, resamples: int = 1000) -> dict:
-    """Mean of 0/1 ``values`` with its binomial-bootstrap 95 % interval."""
-    n, mean = values.size, float(values.mean())
-    draws = np.random.default_rng(seed).binomial(n, mean, resamples) / n
-    low, high = np.quantile(draws, [0.025, 0.975])
-    return {"value": mean, "low": float(low), "high": float(high), "level": 0.95}
 
 
 def audit(
@@ -91,10 +85,10 @@ def audit(
         }
     if outcome is not None:
         correct = binary(frame, outcome)
-        accepted = np.asarray(rule.truth)[(decisions << np.arange(rule.k)).sum(axis=1)]
+        accepted = comp.accepted(rule, decisions)
         if not accepted.any():
             raise InputError("rule", rule_text, "a pipeline that accepts at least one instance")
-        record["precision"] = _interval(correct[accepted].astype(float), seed)
+        record["precision"] = asdict(proportion(correct[accepted], seed))
     return record
 
 

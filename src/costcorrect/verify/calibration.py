@@ -197,6 +197,19 @@ def bootstrap(
     return Interval(float(metric(p, y)), float(low), float(high), level)
 
 
+def proportion(values, seed: int = 0, resamples: int = 1000, level: float = 0.95) -> Interval:
+    """The share of 1s in 0/1 ``values`` with its bootstrap interval: resampled counts of a
+    proportion are binomial(N, share), so they are drawn directly (seeded)."""
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        raise InputError("values", "an empty array", "at least one 0/1 value")
+    share = float(x.mean())
+    draws = np.random.default_rng(seed).binomial(x.size, share, resamples) / x.size
+    tail = (1 - level) / 2
+    low, high = np.quantile(draws, [tail, 1 - tail])
+    return Interval(share, float(low), float(high), level)
+
+
 @dataclass(frozen=True)
 class CalibrationReport:
     """The calibration metrics of a set of reports, each with a bootstrap interval."""

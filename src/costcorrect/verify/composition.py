@@ -104,6 +104,12 @@ def joint_table(decisions) -> np.ndarray:
     return np.bincount(index, minlength=2**k) / a.shape[0]
 
 
+def accepted(rule: Rule, decisions) -> np.ndarray:
+    """Per instance of an (N, k) 0/1 decision matrix: does the pipeline accept?"""
+    a = np.asarray(decisions, dtype=np.int64)
+    return np.asarray(rule.truth)[(a << np.arange(rule.k)).sum(axis=1)]
+
+
 def marginals(joint, k: int) -> np.ndarray:
     """P(A_i = 1) per verifier, shape (..., k)."""
     return _joint(joint, k) @ _cells(k).astype(float)

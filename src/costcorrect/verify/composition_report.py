@@ -9,10 +9,8 @@ import numpy as np
 
 from costcorrect.errors import InputError
 from costcorrect.verify import composition as comp
-from costcorrect.verify.calibration import Interval
+from costcorrect.verify.calibration import Interval, proportion
 from costcorrect.verify.data import binary, read_table
-
-RESAMPLES = 1000
 
 
 @dataclass(frozen=True)
@@ -53,11 +51,7 @@ def compose_decisions(
     """The :class:`Composition` of an (N, k) 0/1 decision matrix."""
     joint = comp.joint_table(decisions)
     p = comp.marginals(joint, rule.k)
-    exact = float(comp.accept_rate(rule, joint))
-    n = decisions.shape[0]
-    # the bootstrap of a proportion: resampled accept counts are binomial(N, rate)
-    draws = np.random.default_rng(seed).binomial(n, exact, RESAMPLES) / n
-    low, high = np.quantile(draws, [0.025, 0.975])
+    rate = proportion(comp.accepted(rule, decisions), seed)
     independent = float(comp.independent_accept_rate(rule, p))
     terms = {
         "×".join(names[i] for i in subset): float(value)
@@ -66,12 +60,12 @@ def compose_decisions(
     return Composition(
         rule.name,
         names,
-        int(n),
+        int(decisions.shape[0]),
         tuple(float(v) for v in p),
         tuple(float(v) for v in joint),
-        Interval(exact, float(low), float(high), 0.95),
+        rate,
         independent,
-        exact - independent,
+        rate.value - independent,
         terms,
     )
 
