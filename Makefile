@@ -30,6 +30,8 @@ validate: $(VENV)/.installed
 	$(BIN)/python -m costcorrect.validate serving --write docs/validation.md \
 		--csv docs/serving_agreement.csv
 	$(BIN)/python -m costcorrect.validate verification --write docs/verification.md
+	$(BIN)/python -m costcorrect.validate routing --write docs/routing.md
+	$(BIN)/python -m costcorrect.validate allocation --write docs/allocation.md
 
 benchmarks: $(VENV)/.installed
 	$(BIN)/python benchmarks/perf_speed.py --write docs/benchmarks.md

@@ -5,9 +5,11 @@ from __future__ import annotations
 import typer
 
 from costcorrect.cli import (  # noqa: F401 (search_cmd registers `serve plan` etc.)
+    allocate_cmd,
     catalog_cmd,
     correct_cmd,
     perf_cmd,
+    route_cmd,
     search_cmd,
     serve_cmd,
     verify_cmd,
@@ -23,6 +25,8 @@ app.add_typer(catalog_cmd.app, name="catalog")
 app.add_typer(perf_cmd.app, name="perf")
 app.add_typer(serve_cmd.app, name="serve")  # importing search_cmd adds `serve plan`
 app.add_typer(verify_cmd.app, name="verify")
+app.add_typer(route_cmd.app, name="route")
+app.add_typer(allocate_cmd.app, name="allocate")
 app.command("correct")(correct_cmd.correct)
 
 

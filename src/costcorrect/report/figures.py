@@ -222,3 +222,82 @@ def reliability_figure(diagram, stem: Path, title: str) -> list[Path]:
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     return save(fig, stem, "Reliability diagram; distance from the diagonal is miscalibration.")
+
+
+def routing_plane_figure(systems, empirical, stem: Path) -> list[Path]:
+    """Published systems and measured routers on the κΔ–γ plane: routing pays above the
+    diagonal κΔ = γ. ``systems``: (label, κΔ, γ); ``empirical``: (label, κΔ, γ) estimates."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    values = [v for _, g, o in [*systems, *empirical] for v in (g, o) if np.isfinite(v)]
+    top = max(1.0, max(values, default=1.0)) * 1.05
+    low = min(0.0, min(values, default=0.0)) * 1.05
+    line = np.array([low, top])
+    ax.fill_between(line, line, top, color="#55A868", alpha=0.08, label="routing pays: κΔ > γ")
+    ax.plot(line, line, color="k", lw=1, label="break-even κΔ = γ")
+    for label, gain, overhead in systems:
+        ax.scatter(overhead, gain, s=40, color=COLOURS["disaggregated"], zorder=3)
+        ax.annotate(label, (overhead, gain), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    shown = [(g, o) for _, g, o in empirical if np.isfinite(g) and np.isfinite(o)]
+    if shown:
+        gains, overheads = np.array(shown).T
+        ax.scatter(
+            overheads,
+            gains,
+            s=18,
+            marker="s",
+            color=COLOURS["colocated"],
+            zorder=3,
+            label="RouteLLM data: learned router / cascade (training estimates)",
+        )
+    ax.scatter([], [], s=40, color=COLOURS["disaggregated"], label="published systems")
+    ax.set_xlim(low, top)
+    ax.set_ylim(low, top)
+    ax.set_xlabel("γ: router overhead / baseline cost")
+    ax.set_ylabel("κΔ: share of the oracle saving captured × oracle saving")
+    ax.set_title("Routing premium Π ≈ κΔ − γ")
+    ax.legend(fontsize=7, loc="lower right")
+    caption = (
+        "Each published system's own parameters mapped to (κ, Δ, γ) by its pattern "
+        "(routing_systems.yaml); squares: routers trained on RouteLLM's outcomes at list and "
+        "re-scaled prices. Distance above the diagonal is the premium."
+    )
+    return save(fig, stem, caption)
+
+
+def channel_figure(channels, stem: Path, caption: str) -> list[Path]:
+    """Which channel the next dollar should go to over query volume × single-sample accuracy,
+    with the break-even volume Q*(p)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    ax.pcolormesh(
+        channels.queries,
+        channels.accuracy,
+        channels.inference.astype(float),
+        cmap=ListedColormap([COLOURS["colocated"], COLOURS["disaggregated"]]),
+        vmin=0,
+        vmax=1,
+        shading="nearest",
+        rasterized=True,
+    )
+    wins = channels.break_even > 0
+    ax.plot(
+        channels.break_even[wins],
+        channels.accuracy[wins],
+        color="k",
+        lw=1.2,
+        label="break-even volume Q*",
+    )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("queries served (Q)")
+    ax.set_ylabel("single-sample accuracy p (task difficulty)")
+    ax.scatter(
+        [],
+        [],
+        marker="s",
+        color=COLOURS["disaggregated"],
+        label="next dollar: rollouts (inference)",
+    )
+    ax.scatter([], [], marker="s", color=COLOURS["colocated"], label="next dollar: training")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title("Frontier vs commodity: where the next dollar goes")
+    return save(fig, stem, caption)

@@ -1,0 +1,75 @@
+"""Published calibration points of the economics layers: six difficulty-conditional systems
+(``data/routing_systems.yaml``, for ``route``) and (compute, accuracy) pairs of test-time and
+training scaling (``data/allocation_points.yaml``, for ``allocate``), each with its source and
+how each value was checked."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from costcorrect.catalog.base import input_error_from
+
+Pattern = Literal[
+    "speculative_decoding", "medusa", "early_exit", "cascade", "adaptive_sampling", "exploration"
+]
+
+
+class RoutingSystem(BaseModel):
+    """One published system: its pattern's parameters and its published speedup."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    paper: str
+    system: str
+    reference: str
+    pattern: Pattern
+    parameters: dict
+    published_speedup: float
+    checked: str
+
+
+class ComputePoint(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    compute: float
+    accuracy: float
+
+
+class AllocationPoint(BaseModel):
+    """Two (compute, accuracy) points of one published scaling result."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    paper: str
+    setting: str
+    reference: str
+    axis: Literal["samples", "training", "equivalence"]
+    low: ComputePoint
+    high: ComputePoint
+    selection: str
+    checked: str
+
+
+def _load(name: str, key: str, model: type[BaseModel]) -> tuple:
+    text = resources.files("costcorrect.catalog").joinpath(f"data/{name}").read_text()
+    try:
+        return tuple(model.model_validate(entry) for entry in yaml.safe_load(text)[key])
+    except ValidationError as err:
+        raise input_error_from(err, name) from None
+
+
+@cache
+def routing_systems() -> tuple[RoutingSystem, ...]:
+    return _load("routing_systems.yaml", "systems", RoutingSystem)
+
+
+@cache
+def allocation_points() -> tuple[AllocationPoint, ...]:
+    return _load("allocation_points.yaml", "points", AllocationPoint)
