@@ -202,6 +202,7 @@ def test_allocation_doc_is_the_generated_one():
 
 def test_routing_doc_sections_are_the_generated_ones():
     """Everything but the MMLU section (35 s to regenerate) is rebuilt and compared."""
+    from costcorrect.route.consistency import simulate_consistency
     from costcorrect.route.data import routing_data
     from costcorrect.route.evaluate import evaluate_routing
     from costcorrect.route.synthetic import threshold_check
@@ -225,3 +226,5 @@ def test_routing_doc_sections_are_the_generated_ones():
     assert "\n".join(systems) in doc
     synthetic = routing_report._synthetic_section(threshold_check(seed=0))
     assert "\n".join(synthetic) in doc
+    consistency = simulate_consistency(routing_report.CONSISTENCY_QUERIES, seed=0)
+    assert "\n".join(routing_report._consistency_section(consistency)) in doc

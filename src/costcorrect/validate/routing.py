@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from costcorrect.route.consistency import ConsistencyRun, simulate_consistency
 from costcorrect.route.data import routing_data
 from costcorrect.route.evaluate import RoutingStudy, evaluate_routing
 from costcorrect.route.patterns import PatternPoint, published_systems
@@ -29,6 +30,7 @@ WEAK, STRONG = "mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"
 CHARS_PER_TOKEN = 4.0
 GOOD_SCORE = 8.0
 PRICE_RATIOS = (1.1, 1.25, 1.5, 2.0, 3.0, 5.0)
+CONSISTENCY_QUERIES = 20000
 _FINAL_LINE = re.compile(r"####\s*-?\$?\d")
 
 
@@ -140,6 +142,7 @@ class RoutingReport:
     studies: list[RoutingStudy]
     systems: list[SystemRow]
     synthetic: ThresholdCheck
+    consistency: ConsistencyRun
     resamples: int
 
 
@@ -157,7 +160,10 @@ def run(shared: Path, seed: int = 0, resamples: int = 1000) -> RoutingReport:
         studies.append(
             evaluate_routing(data, seed=seed, resamples=resamples, price_ratios=PRICE_RATIOS)
         )
-    return RoutingReport(studies, systems_table(), threshold_check(seed=seed), resamples)
+    consistency = simulate_consistency(CONSISTENCY_QUERIES, seed=seed)
+    return RoutingReport(
+        studies, systems_table(), threshold_check(seed=seed), consistency, resamples
+    )
 
 
 def _f(x: float, digits: int = 3) -> str:
@@ -226,6 +232,23 @@ def _synthetic_section(check: ThresholdCheck) -> list[str]:
     return lines
 
 
+def _consistency_section(run: ConsistencyRun) -> list[str]:
+    p = run.point()
+    return [
+        "**Adaptive self-consistency simulated.** `costcorrect.route.consistency` samples "
+        "answers one at a time and stops when Aggarwal et al.'s Beta criterion on the two "
+        f"leading counts exceeds {run.threshold} (budget {run.budget}); correct-answer "
+        "probability per sample ~ Beta(2, 1) over queries, four wrong alternatives, "
+        f"{CONSISTENCY_QUERIES:,} queries (seeded). It uses {run.mean_samples:.1f} samples on "
+        f"average ({run.budget / run.mean_samples:.2f}× fewer) at accuracy "
+        f"{run.accuracy_adaptive:.4f} vs {run.accuracy_fixed:.4f} with all {run.budget}; the "
+        f"oracle would need {run.oracle_samples:.2f}. As a pattern: κ = {p.kappa:.3f}, "
+        f"Δ = {p.delta:.3f}, speedup {p.speedup:.2f}× — the paper reports 3.3× on average "
+        "with a 0.04 % accuracy drop (its difficulty distributions are not published, so this "
+        "is a plausibility check, not a reproduction).",
+    ]
+
+
 def _study_section(study: RoutingStudy) -> list[str]:
     weak, strong = (o for o in sorted(study.options, key=lambda o: o.cost_per_query))
     lines = [
@@ -275,9 +298,22 @@ def report_markdown(report: RoutingReport, figure: str | None = None) -> str:
         "best fixed option; the first-order model is Π ≈ κΔ − γ, and routing pays iff κΔ > γ. "
         "Library: `costcorrect.route`; CLI: `costcorrect route premium|patterns|evaluate`.",
         "",
+        "```python",
+        "from costcorrect.route.premium import premium_model",
+        "from costcorrect.route.patterns import speculative_decoding",
+        "from costcorrect.route.data import read_routing_data",
+        "from costcorrect.route.evaluate import evaluate_routing",
+        "",
+        "premium_model(kappa=0.6, delta=0.3, gamma=0.05)      # Π, verdict, margin, flip errors",
+        "speculative_decoding(0.8, 4, 0.1).speedup            # 2.40",
+        "study = evaluate_routing(read_routing_data('outcomes.csv'), price_ratios=(1.25,))",
+        "```",
+        "",
         *_synthetic_section(report.synthetic),
         "",
         *_systems_section(report.systems, figure),
+        "",
+        *_consistency_section(report.consistency),
         "",
         "## Real per-query data: RouteLLM's Mixtral-8x7B vs GPT-4 outcomes",
         "",
