@@ -32,6 +32,8 @@ validate: $(VENV)/.installed
 	$(BIN)/python -m costcorrect.validate verification --write docs/verification.md
 	$(BIN)/python -m costcorrect.validate routing --write docs/routing.md
 	$(BIN)/python -m costcorrect.validate allocation --write docs/allocation.md
+	$(BIN)/python -m costcorrect.validate energy --write docs/energy.md \
+		--power-yaml src/costcorrect/catalog/data/power.yaml
 
 benchmarks: $(VENV)/.installed
 	$(BIN)/python benchmarks/perf_speed.py --write docs/benchmarks.md

@@ -130,7 +130,14 @@ def test_every_figure_in_the_docs_exists_with_its_csv():
     docs = Path(__file__).resolve().parents[1] / "docs"
     text = "".join(
         (docs / name).read_text()
-        for name in ("search.md", "reproduce.md", "correct.md", "routing.md", "allocation.md")
+        for name in (
+            "search.md",
+            "reproduce.md",
+            "correct.md",
+            "routing.md",
+            "allocation.md",
+            "energy.md",
+        )
     )
     shown = re.findall(r"\]\((figures/[^)]+\.png)\)", text)
     assert len(shown) >= 6

@@ -8,10 +8,12 @@ from costcorrect.cli import (  # noqa: F401 (search_cmd registers `serve plan` e
     allocate_cmd,
     catalog_cmd,
     correct_cmd,
+    energy_cmd,
     perf_cmd,
     route_cmd,
     search_cmd,
     serve_cmd,
+    slack_cmd,
     verify_cmd,
 )
 from costcorrect.cli.common import echo_json, run_guarded, state
@@ -27,6 +29,8 @@ app.add_typer(serve_cmd.app, name="serve")  # importing search_cmd adds `serve p
 app.add_typer(verify_cmd.app, name="verify")
 app.add_typer(route_cmd.app, name="route")
 app.add_typer(allocate_cmd.app, name="allocate")
+app.add_typer(energy_cmd.app, name="energy")
+app.command("slack")(slack_cmd.slack)
 app.command("correct")(correct_cmd.correct)
 
 

@@ -23,6 +23,13 @@ def correct(
     output_price: Annotated[float | None, typer.Option(help="$ per M output tokens")] = None,
     cached_price: Annotated[float | None, typer.Option(help="$ per M cached input")] = None,
     split: Annotated[bool, typer.Option(help="price input and output separately")] = False,
+    energy_usd_per_m: Annotated[
+        float,
+        typer.Option(
+            help="self-hosted: energy $ per M generated tokens added to the output price "
+            "(see `costcorrect energy model`)"
+        ),
+    ] = 0.0,
     answer_tokens: Annotated[float, typer.Option(help="tokens in a delivered answer")] = 300.0,
     input_tokens: Annotated[float, typer.Option(help="input tokens per attempt")] = 0.0,
     cached_fraction: Annotated[float, typer.Option(help="share of input from cache")] = 0.0,
@@ -46,6 +53,7 @@ def correct(
             prices = Prices(v["input_price"], v["output_price"], v["cached_price"])
         else:
             raise InputError("price", "none", "--model, or --input-price and --output-price")
+        prices = prices.plus_energy(v["energy_usd_per_m"])
         fields = ("answer_tokens", "input_tokens", "cached_fraction", "r", "rho", "alpha")
         op = OperatingPoint(*(v[name] for name in fields))
         result = cost_correct(prices, op, v["split"])

@@ -156,7 +156,13 @@ def cost(
     engine: Annotated[str, typer.Option(help="analytic | sim")] = "analytic",
     demand: Annotated[str | None, typer.Option(help="fleet mode: demand, requests/s")] = None,
     total_tokens: Annotated[bool, typer.Option(help="per input+output token")] = False,
-    energy_usd_per_kwh: Annotated[float, typer.Option(help="add energy at this $/kWh (TDP)")] = 0.0,
+    energy_usd_per_kwh: Annotated[float, typer.Option(help="add energy at this $/kWh")] = 0.0,
+    power: Annotated[
+        str,
+        typer.Option(
+            help="energy at: tdp (upper bound) | modelled (the energy model's decode power)"
+        ),
+    ] = "tdp",
     pue: Annotated[float, typer.Option(help="facility power usage effectiveness")] = 1.0,
     network_usd_per_gb: Annotated[float, typer.Option(help="$ per GB of KV moved")] = 0.0,
     arch: Arch = "colocated",
@@ -191,6 +197,7 @@ def cost(
     options = locals()
 
     def job() -> None:
+        from costcorrect.errors import InputError
         from costcorrect.serving.build import build_architecture, build_stream
         from costcorrect.serving.contract import Contract
         from costcorrect.serving.cost import Pricing, cost_per_token
@@ -211,7 +218,14 @@ def cost(
         )
         rate = None if demand is None else parse_quantity(demand, "count", "demand")
         with progress(f"searching goodput ({engine}) …"):
-            pricing = Pricing(energy_usd_per_kwh, pue, network_usd_per_gb)
+            watts = None
+            if power == "modelled":
+                from costcorrect.energy.model import serving_power_w
+
+                watts = serving_power_w(architecture)
+            elif power != "tdp":
+                raise InputError("power", power, "tdp or modelled")
+            pricing = Pricing(energy_usd_per_kwh, pue, network_usd_per_gb, watts)
             result = cost_per_token(
                 architecture, contract, stream, total_tokens, rate, engine, pricing
             )

@@ -36,6 +36,15 @@ class Prices:
             if value is not None and not value >= 0:
                 raise InputError(name, value, "a price ≥ 0 in $ per million tokens")
 
+    def plus_energy(self, usd_per_m: float) -> Prices:
+        """Self-hosted: add an energy cost per million generated tokens to the output price
+        (e.g. from :func:`costcorrect.energy.levers.energy_usd_per_million`)."""
+        if not usd_per_m >= 0:
+            raise InputError("energy_usd_per_m", usd_per_m, "$ per million tokens ≥ 0")
+        return Prices(
+            self.input_usd_per_m, self.output_usd_per_m + usd_per_m, self.cached_input_usd_per_m
+        )
+
     @property
     def blended_usd_per_m(self) -> float:
         return (self.input_usd_per_m + self.output_usd_per_m) / 2

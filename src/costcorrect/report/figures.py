@@ -301,3 +301,52 @@ def channel_figure(channels, stem: Path, caption: str) -> list[Path]:
     ax.legend(fontsize=8, loc="upper right")
     ax.set_title("Frontier vs commodity: where the next dollar goes")
     return save(fig, stem, caption)
+
+
+def energy_levers_figure(study, batches, stem: Path) -> list[Path]:
+    """Tokens/s vs J/token of every SM clock lock and power cap setting at a few batch sizes
+    (decode); the default clock starred."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    for batch, colour in zip(batches, ("#4C72B0", "#55A868", "#C44E52", "#8172B2"), strict=False):
+        for lever, marker, style in (("clock", "o", "-"), ("cap", "s", ":")):
+            pts = sorted(
+                (p for p in study.points if p.batch == batch and p.lever == lever),
+                key=lambda p: p.setting,
+            )
+            ax.plot(
+                [p.tokens_per_s for p in pts],
+                [p.j_per_token for p in pts],
+                style,
+                marker=marker,
+                ms=3,
+                color=colour,
+                label=f"batch {batch:g}: {'clock lock' if lever == 'clock' else 'power cap'}",
+            )
+        base = next(p for p in study.points if p.lever == "default" and p.batch == batch)
+        ax.scatter(base.tokens_per_s, base.j_per_token, s=60, marker="*", color=colour, zorder=4)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("decode throughput (tokens/s)")
+    ax.set_ylabel("energy (J per token)")
+    ax.set_title(f"{study.model} decode on {study.gpu}: clock lock vs power cap")
+    ax.legend(fontsize=6, ncol=2)
+    caption = (
+        "Stars: default clock. Lower clock locks move down (less energy) at almost constant "
+        "throughput until decode turns compute-bound, then left; caps above the default "
+        "power sit on the star, lower caps act as a clock lock."
+    )
+    return save(fig, stem, caption)
+
+
+def threshold_shift_figure(m, inference, training, stem: Path, caption: str) -> list[Path]:
+    """The spend-ratio bar D_I/D_T below which rollouts win, against the rollout price m, for
+    the two readings of harvested rollouts."""
+    fig, ax = plt.subplots(figsize=(6.0, 4.4))
+    ax.plot(m, inference, color=COLOURS["disaggregated"], label="rollouts as inference spend")
+    ax.plot(m, training, color=COLOURS["colocated"], label="rollouts as training spend")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("marginal-of-idle price m = c_idle / c_dedicated")
+    ax.set_ylabel("bar on D_I / D_T (rollouts win below it)")
+    ax.set_title("Where the next dollar goes, with harvested rollouts")
+    ax.legend(fontsize=8)
+    return save(fig, stem, caption)

@@ -28,13 +28,16 @@ JOULES_PER_KWH = 3.6e6
 
 @dataclass(frozen=True)
 class Pricing:
-    """Optional costs beyond GPU rent: energy at ``energy_usd_per_kwh`` (GPUs drawing their TDP
-    — an upper bound — times the facility ``pue``) and network at ``network_usd_per_gb`` for
-    every byte of KV moved between instances or read from a KV pool."""
+    """Optional costs beyond GPU rent: energy at ``energy_usd_per_kwh`` (GPUs drawing
+    ``watts_per_gpu`` — e.g. the energy model's power at the operating point — or, when not
+    given, their TDP as an upper bound, times the facility ``pue``) and network at
+    ``network_usd_per_gb`` for every byte of KV moved between instances or read from a KV
+    pool."""
 
     energy_usd_per_kwh: float = 0.0
     pue: float = 1.0
     network_usd_per_gb: float = 0.0
+    watts_per_gpu: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("energy_usd_per_kwh", "network_usd_per_gb"):
@@ -42,10 +45,13 @@ class Pricing:
                 raise InputError(name, getattr(self, name), "a price ≥ 0")
         if not self.pue >= 1.0:
             raise InputError("pue", self.pue, "a power usage effectiveness ≥ 1")
+        if self.watts_per_gpu is not None and not self.watts_per_gpu > 0:
+            raise InputError("watts_per_gpu", self.watts_per_gpu, "a power > 0 in W")
 
     def energy_usd_per_s(self, dep, instances: int) -> float:
-        """Energy $/s of ``instances`` copies of deployment ``dep`` at full power."""
-        watts = instances * dep.gpus * dep.hardware.tdp_w.value * self.pue
+        """Energy $/s of ``instances`` copies of deployment ``dep``."""
+        per_gpu = self.watts_per_gpu or dep.hardware.tdp_w.value
+        watts = instances * dep.gpus * per_gpu * self.pue
         return watts * self.energy_usd_per_kwh / JOULES_PER_KWH
 
 

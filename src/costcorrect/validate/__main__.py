@@ -207,5 +207,69 @@ def allocation(
     run_guarded(job)
 
 
+@app.command()
+def energy(
+    shared: Path | None = typer.Option(
+        None, help="shared folder holding data/ (default: ../shared)"
+    ),
+    write: Path | None = typer.Option(None, help="write the markdown report here"),
+    power_yaml: Path | None = typer.Option(None, help="write the fitted power parameters here"),
+) -> None:
+    """Power model vs ML.ENERGY and Splitwise, the levers, attention architectures, slack."""
+
+    def job() -> None:
+        import numpy as np
+        import pandas as pd
+
+        from costcorrect.catalog import load_catalog
+        from costcorrect.catalog.power import reload_power_specs
+        from costcorrect.report.figures import energy_levers_figure, threshold_shift_figure
+        from costcorrect.slack.price import inference_bar, training_bar
+        from costcorrect.validate.energy import power_yaml as fitted_yaml
+        from costcorrect.validate.energy import report, report_markdown, run
+        from costcorrect.validate.measurements import default_shared_path
+
+        root = shared or default_shared_path()
+        with progress("fitting the power model and sweeping the levers …"):
+            validation = run(root)
+            if power_yaml is not None:  # the levers below use the fits just written
+                atomic_write(power_yaml, fitted_yaml(validation.fits, load_catalog(), power_yaml))
+                reload_power_specs()
+            r = report(root, validation)
+        figures = {}
+        if write is not None:
+            folder = write.parent / "figures"
+            points = pd.DataFrame([vars(p) for p in r.decode.points])
+            atomic_write(folder / "energy_levers.csv", points.to_csv(index=False))
+            energy_levers_figure(r.decode, (8, 64, 256), folder / "energy_levers")
+            m = np.linspace(0.02, 1.0, 99)
+            bars = pd.DataFrame(
+                {
+                    "m": m,
+                    "inference_reading": inference_bar(1.2, 0.5, 15, m),
+                    "training_reading": training_bar(1.2, 0.5, 0.5, m),
+                }
+            )
+            atomic_write(folder / "slack_threshold.csv", bars.to_csv(index=False))
+            threshold_shift_figure(
+                m,
+                bars.inference_reading,
+                bars.training_reading,
+                folder / "slack_threshold",
+                "η^ρ = 1.2, η^T = 0.5, ρ̄ = 15; training reading: rollouts are half of D_T. "
+                "At m = 1 the training reading is docs/allocation.md's bar (η^ρ − 1)/η^T.",
+            )
+            figures = {
+                "levers": "figures/energy_levers.png",
+                "slack": "figures/slack_threshold.png",
+            }
+        text = report_markdown(r, figures)
+        typer.echo(text)
+        if write is not None:
+            atomic_write(write, text)
+
+    run_guarded(job)
+
+
 if __name__ == "__main__":
     app()

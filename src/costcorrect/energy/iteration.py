@@ -1,0 +1,101 @@
+"""Time, power and energy of one iteration at an SM clock, from the perf model's op rows:
+each op takes max(compute/x, memory) + fixed seconds, so memory-bound decode barely slows
+when the clock drops while compute-bound prefill slows as 1/x. The fixed seconds (launches,
+sampling, synchronisation) draw the model's ``overhead_w``; measured time beyond the modelled
+iteration is idle (see ``stretch`` in :mod:`costcorrect.validate.energy`).
+
+A board power cap binds only when the modelled power at the default clock exceeds it; the
+GPU then lowers its clock until the power fits (:func:`capped_clock`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from costcorrect.energy.power import PowerModel
+from costcorrect.perf import Batch, Deployment
+from costcorrect.perf.roofline import _rows
+
+
+@dataclass(frozen=True)
+class IterationEnergy:
+    """One iteration (arrays broadcast over clocks × batch shape): seconds, W per GPU, J for
+    the whole deployment, tokens it produces, J/token and tokens/s."""
+
+    clock: np.ndarray
+    time_s: np.ndarray
+    power_w: np.ndarray
+    energy_j: np.ndarray
+    tokens: np.ndarray
+    busy: np.ndarray
+    compute: np.ndarray
+    memory: np.ndarray
+    overhead: np.ndarray
+
+    @property
+    def j_per_token(self) -> np.ndarray:
+        return self.energy_j / self.tokens
+
+    @property
+    def tokens_per_s(self) -> np.ndarray:
+        return self.tokens / self.time_s
+
+    def to_dict(self) -> dict:
+        out = {k: np.asarray(v).tolist() for k, v in asdict(self).items()}
+        out["j_per_token"] = np.asarray(self.j_per_token).tolist()
+        out["tokens_per_s"] = np.asarray(self.tokens_per_s).tolist()
+        return out
+
+
+def _op_seconds(dep: Deployment, batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(compute s, memory s, fixed s) per op row at the default clock, shape (..., rows)."""
+    table = dep.op_table
+    q = table.quantities(batch)
+    _, row_flop, row_bytes = _rows(
+        q, table.flop, table.nbytes, table.flop_rate, table.byte_rate, table.additive
+    )
+    return row_flop / table.flop_rate, row_bytes / table.byte_rate, q @ table.additive.T
+
+
+def iteration_energy(
+    dep: Deployment, batch: Batch, power: PowerModel, clock=1.0, tokens=None
+) -> IterationEnergy:
+    """The iteration of ``batch`` at clock ratio(s) ``clock`` (x = f/f_max; a leading axis
+    when an array). ``tokens``: the tokens it produces (default: the batch's decode
+    sequences, or its prefill tokens when it has none)."""
+    x = power.check_clock(clock)
+    compute, memory, fixed = _op_seconds(dep, batch)
+    xs = x.reshape(x.shape + (1,) * compute.ndim)
+    kernel = np.maximum(compute / xs, memory)
+    time = kernel.sum(-1) + fixed.sum(-1)
+    busy = kernel.sum(-1) / time
+    comp = (compute / xs).sum(-1) / time
+    mem = memory.sum(-1) / time
+    overhead = fixed.sum(-1) / time
+    watts = power.power(x.reshape(x.shape + (1,) * (time.ndim - x.ndim)), busy, comp, mem, overhead)
+    if tokens is None:
+        decode = np.asarray(batch.decode_seqs, dtype=float)
+        tokens = np.where(decode > 0, decode, batch.tokens)
+    return IterationEnergy(
+        x,
+        time,
+        watts,
+        watts * time * dep.gpus,
+        np.asarray(tokens, float),
+        busy,
+        comp,
+        mem,
+        overhead,
+    )
+
+
+def capped_clock(dep: Deployment, batch: Batch, power: PowerModel, cap_w: float) -> float:
+    """The clock ratio a board power cap of ``cap_w`` W per GPU leaves for a (scalar) batch:
+    1 when the default clock's power fits, else the highest clock whose power fits (the
+    floor if none does)."""
+    grid = np.linspace(1.0, power.clock_min, 400)
+    watts = np.ravel(iteration_energy(dep, batch, power, grid).power_w)
+    fits = np.flatnonzero(watts <= cap_w)
+    return float(grid[fits[0]]) if fits.size else float(power.clock_min)
