@@ -6,6 +6,7 @@ import typer
 
 from costcorrect.cli import (  # noqa: F401 (search_cmd registers `serve plan` etc.)
     allocate_cmd,
+    bench_cmd,
     catalog_cmd,
     correct_cmd,
     energy_cmd,
@@ -30,6 +31,7 @@ app.add_typer(verify_cmd.app, name="verify")
 app.add_typer(route_cmd.app, name="route")
 app.add_typer(allocate_cmd.app, name="allocate")
 app.add_typer(energy_cmd.app, name="energy")
+app.add_typer(bench_cmd.app, name="bench")
 app.command("slack")(slack_cmd.slack)
 app.command("correct")(correct_cmd.correct)
 

@@ -293,3 +293,42 @@ def print_cost_correct(c) -> None:
     for lever in c.levers:
         table.add_row(lever.lever, lever.step, f"{lever.change:+.2%}", f"{lever.elasticity:+.3f}")
     console.print(table)
+
+
+def print_bench(s) -> None:
+    """A benchmark run's summary: counts, quantiles with intervals, contract and cost."""
+    head = (
+        f"{s.requests} requests ({', '.join(f'{k} {v}' for k, v in s.statuses.items())}) "
+        f"in {s.wall_s:.1f} s: {s.request_rate:.2f} req/s, {s.output_tokens_per_s:,.0f} "
+        "output tokens/s"
+    )
+    console.print(head)
+    table = Table(title="latency (95 % bootstrap intervals)")
+    table.add_column("metric")
+    for q in s.metrics["ttft_s"]:
+        table.add_column(f"p{q.q * 100:g}")
+    for name, qs in s.metrics.items():
+        table.add_row(
+            name.removesuffix("_s"),
+            *(
+                f"{format_quantity(q.value, 'time')} [{format_quantity(q.low, 'time')}, "
+                f"{format_quantity(q.high, 'time')}]"
+                if q.value == q.value
+                else "-"
+                for q in qs
+            ),
+        )
+    console.print(table)
+    if s.lag_warning:
+        console.print(f"[yellow]warning:[/yellow] {s.lag_warning}")
+    if s.contract:
+        verdict = "met" if s.contract_met else f"missed ({s.contract_reason})"
+        console.print(
+            f"contract {s.contract}: {verdict}; attainment {s.attainment:.1%}, "
+            f"goodput {s.goodput_rps:.2f} req/s"
+        )
+    if s.usd_per_million_compliant_tokens is not None:
+        console.print(
+            f"${s.usd_per_million_compliant_tokens:,.3f} per million SLO-compliant "
+            f"output tokens at ${s.usd_per_hour:.2f}/h"
+        )

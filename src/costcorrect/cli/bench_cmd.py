@@ -1,0 +1,241 @@
+"""``costcorrect bench run|sweep``: measure a running OpenAI-compatible endpoint (vLLM, SGLang,
+TGI, transformers serve …) under open-loop load — TTFT/TPOT/ITL distributions, goodput under a
+contract, cost per SLO-compliant token (thin over :mod:`costcorrect.measure`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from costcorrect.cli.common import echo_json, run_guarded
+
+app = typer.Typer(no_args_is_help=True, help="Measure a real deployment under load.")
+
+Url = Annotated[str, typer.Option(help="server base URL, e.g. http://127.0.0.1:8000")]
+Endpoint = Annotated[str, typer.Option(help="chat | completions")]
+Requests = Annotated[int | None, typer.Option(help="requests to send")]
+Duration = Annotated[float | None, typer.Option(help="or: seconds of arrivals")]
+InLen = Annotated[
+    str, typer.Option(help="input tokens: N, uniform:LO:HI, normal:M:SD, lognormal:MEDIAN:SIGMA")
+]
+OutLen = Annotated[str, typer.Option(help="output tokens (max_tokens), same forms")]
+Ttft = Annotated[str | None, typer.Option(help="contract TTFT bound, e.g. 1s")]
+Tpot = Annotated[str | None, typer.Option(help="contract TPOT bound, e.g. 50ms")]
+Quantile = Annotated[float, typer.Option(help="contract quantile")]
+Cost = Annotated[
+    str | None,
+    typer.Option("--gpus-cost", help="price of the GPUs behind the endpoint, e.g. '$2.99/h'"),
+]
+Timeout = Annotated[float, typer.Option(help="per-request timeout, seconds")]
+Seed = Annotated[int, typer.Option(help="seed of arrivals and lengths")]
+Model = Annotated[str | None, typer.Option(help="model field to send (default: omitted)")]
+Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _spec(
+    url,
+    endpoint,
+    rate,
+    concurrency,
+    trace,
+    burstiness,
+    requests,
+    duration,
+    input_len,
+    output_len,
+    timeout,
+    seed,
+    model,
+):
+    from costcorrect.measure.lengths import LengthDist
+    from costcorrect.measure.loadgen import LoadSpec
+
+    arrivals = None
+    if trace is not None:
+        from costcorrect.workload.stream import read_trace
+
+        arrivals = tuple(read_trace(trace).arrival_s.tolist())
+    return LoadSpec(
+        url,
+        endpoint,
+        rate,
+        concurrency,
+        burstiness,
+        requests,
+        duration,
+        LengthDist.parse(input_len, "input_len"),
+        LengthDist.parse(output_len, "output_len"),
+        timeout,
+        seed,
+        model,
+        arrivals,
+    )
+
+
+def _contract(ttft, tpot, quantile):
+    if ttft is None and tpot is None:
+        return None
+    from costcorrect.serving.contract import Contract
+    from costcorrect.units import parse_quantity
+
+    return Contract(
+        parse_quantity(ttft or "1h", "time", "ttft"),
+        parse_quantity(tpot or "1h", "time", "tpot"),
+        quantile,
+    )
+
+
+def _usd(cost):
+    if cost is None:
+        return None
+    from costcorrect.units import parse_quantity
+
+    return parse_quantity(cost, "usd_rate", "gpus_cost") * 3600
+
+
+@app.command()
+def run(
+    url: Url = "http://127.0.0.1:8000",
+    endpoint: Endpoint = "chat",
+    rate: Annotated[float | None, typer.Option(help="open loop: requests/s")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="closed loop: users")] = None,
+    trace: Annotated[
+        Path | None,
+        typer.Option(
+            help="open loop: start times from a trace (CSV/JSONL/Parquet, as `serve simulate`)"
+        ),
+    ] = None,
+    burstiness: Annotated[float, typer.Option(help="CV of inter-arrival gaps (1: Poisson)")] = 1.0,
+    requests: Requests = None,
+    duration: Duration = None,
+    input_len: InLen = "128",
+    output_len: OutLen = "64",
+    timeout: Timeout = 60.0,
+    seed: Seed = 0,
+    model: Model = None,
+    ttft: Ttft = None,
+    tpot: Tpot = None,
+    quantile: Quantile = 0.99,
+    gpus_cost: Cost = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="per-request records: .jsonl (written as requests end) or .parquet"),
+    ] = None,
+    json_: Json = False,
+) -> None:
+    """Send load, record every request (TTFT measured from its scheduled start), and print
+    p50/p90/p95/p99 with intervals, goodput and $ per SLO-compliant token."""
+
+    def job() -> None:
+        from costcorrect.measure.probe import probe
+        from costcorrect.measure.runner import run_and_record
+
+        spec = _spec(
+            url,
+            endpoint,
+            rate,
+            concurrency,
+            trace,
+            burstiness,
+            requests,
+            duration,
+            input_len,
+            output_len,
+            timeout,
+            seed,
+            model,
+        )
+        contract, usd = _contract(ttft, tpot, quantile), _usd(gpus_cost)
+        probe(spec)
+        summary, interrupted = run_and_record(spec, out, contract, usd)
+        if json_:
+            echo_json(summary.to_dict())
+        else:
+            from costcorrect.cli.render import print_bench
+
+            print_bench(summary)
+        if interrupted:
+            typer.echo(
+                f"interrupted: {summary.requests} finished requests kept"
+                + (f" in {out}" if out else ""),
+                err=True,
+            )
+            raise typer.Exit(130)
+
+    run_guarded(job)
+
+
+@app.command()
+def sweep(
+    url: Url = "http://127.0.0.1:8000",
+    endpoint: Endpoint = "chat",
+    ttft: Ttft = "1s",
+    tpot: Tpot = "100ms",
+    quantile: Quantile = 0.99,
+    start_rate: Annotated[float, typer.Option(help="first rate tried, requests/s")] = 1.0,
+    requests: Annotated[int, typer.Option(help="requests per trial")] = 60,
+    repeats: Annotated[int, typer.Option(help="trials per rate (all must meet)")] = 2,
+    max_time: Annotated[float, typer.Option(help="total time budget, seconds")] = 600.0,
+    input_len: InLen = "128",
+    output_len: OutLen = "64",
+    burstiness: Annotated[float, typer.Option(help="CV of inter-arrival gaps")] = 1.0,
+    timeout: Timeout = 60.0,
+    seed: Seed = 0,
+    model: Model = None,
+    gpus_cost: Cost = None,
+    json_: Json = False,
+) -> None:
+    """The largest Poisson rate whose runs meet the contract (bracketing, then bisection with
+    repeated trials, within --max-time), confirmed by a fresh run."""
+
+    def job() -> None:
+        from costcorrect.cli.common import progress
+        from costcorrect.measure.probe import probe
+        from costcorrect.measure.sweep import sweep as do_sweep
+
+        spec = _spec(
+            url,
+            endpoint,
+            start_rate,
+            None,
+            None,
+            burstiness,
+            requests,
+            None,
+            input_len,
+            output_len,
+            timeout,
+            seed,
+            model,
+        )
+        contract = _contract(ttft, tpot, quantile)
+        probe(spec)
+        with progress("sweeping rates …"):
+            result = do_sweep(spec, contract, start_rate, repeats, max_time)
+        usd = _usd(gpus_cost)
+        data = {
+            "rate": result.rate,
+            "confirmed": result.confirmed,
+            "contract": contract.describe(),
+            "wall_s": result.wall_s,
+            "trials": [vars(t) for t in result.trials],
+        }
+        if usd is not None and result.confirmation is not None:
+            good = result.confirmation.compliant_tokens_per_s
+            data["usd_per_million_compliant_tokens"] = usd / 3600 / good * 1e6 if good else None
+        if json_:
+            echo_json(data)
+            return
+        import pandas as pd
+
+        from costcorrect.cli.render import console, print_frame
+
+        print_frame(pd.DataFrame(data["trials"]).round(4), f"trials ({contract.describe()})")
+        verdict = "confirmed" if result.confirmed else "no rate met the contract"
+        console.print(
+            f"largest rate: [bold]{result.rate:.3g} req/s[/bold] ({verdict}; {result.wall_s:.0f} s)"
+        )
+
+    run_guarded(job)

@@ -1,0 +1,299 @@
+"""An open-loop load generator for OpenAI-compatible streaming endpoints (asyncio + aiohttp
+with connection pooling).
+
+Open loop (``rate``): each request starts at its scheduled time whatever the server does —
+Poisson, or gamma with a burstiness CV, or a trace's times — and its lag behind the schedule
+is recorded. Closed loop (``concurrency``): N users each send the next request when the last
+one ends. Errors, HTTP 4xx/5xx, timeouts and dropped connections are recorded per request and
+never stop the run; every record goes to ``sink`` as soon as its request ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+import numpy as np
+
+from costcorrect.errors import InputError
+from costcorrect.measure.lengths import LengthDist
+from costcorrect.measure.records import RequestRecord
+from costcorrect.measure.sse import SSEParser
+from costcorrect.workload.arrivals import gamma_arrivals, poisson_arrivals
+
+WORDS = (
+    "time",
+    "cost",
+    "token",
+    "cache",
+    "batch",
+    "queue",
+    "model",
+    "answer",
+    "serve",
+    "price",
+    "energy",
+    "route",
+    "query",
+    "tensor",
+    "latency",
+    "memory",
+    "budget",
+    "signal",
+    "prompt",
+    "decode",
+    "prefill",
+    "worker",
+    "cluster",
+    "request",
+)
+ENDPOINTS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
+DEFAULT_INPUT, DEFAULT_OUTPUT = LengthDist("fixed", 128), LengthDist("fixed", 64)
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """What to send: endpoint, arrival process, how many (``requests`` and/or
+    ``duration_s``), lengths, per-request timeout and seed."""
+
+    url: str
+    endpoint: str = "chat"
+    rate: float | None = None
+    concurrency: int | None = None
+    burstiness: float = 1.0
+    requests: int | None = None
+    duration_s: float | None = None
+    input_len: LengthDist = DEFAULT_INPUT
+    output_len: LengthDist = DEFAULT_OUTPUT
+    timeout_s: float = 60.0
+    seed: int = 0
+    model: str | None = None  # comma-separated: round-robin (e.g. LoRA adapters); "" omits it
+    arrivals_s: tuple[float, ...] | None = None  # a trace's start times (overrides rate)
+
+    def __post_init__(self) -> None:
+        if self.endpoint not in ENDPOINTS:
+            raise InputError("endpoint", self.endpoint, "chat or completions")
+        if not self.url.startswith(("http://", "https://")):
+            raise InputError("url", self.url, "an http:// or https:// URL")
+        modes = [self.rate is not None, self.concurrency is not None, self.arrivals_s is not None]
+        if sum(modes) != 1:
+            raise InputError("rate", self.rate, "exactly one of --rate, --concurrency, --trace")
+        if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
+            raise InputError("rate", self.rate, "requests per second > 0")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise InputError("concurrency", self.concurrency, "at least 1 concurrent user")
+        if not self.burstiness > 0:
+            raise InputError("burstiness", self.burstiness, "a CV > 0 (1 = Poisson)")
+        if self.requests is None and self.duration_s is None and self.arrivals_s is None:
+            raise InputError("requests", None, "--requests N or --duration S")
+        if self.requests is not None and self.requests < 1:
+            raise InputError("requests", self.requests, "at least 1 request")
+        if self.duration_s is not None and not self.duration_s > 0:
+            raise InputError("duration", self.duration_s, "seconds > 0")
+        if not self.timeout_s > 0:
+            raise InputError("timeout", self.timeout_s, "seconds > 0")
+
+
+def schedule(spec: LoadSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start times s, input lengths, output lengths) of the run (closed loop: times 0)."""
+    rng = np.random.default_rng(spec.seed)
+    if spec.arrivals_s is not None:
+        times = np.asarray(spec.arrivals_s, dtype=float)
+        if spec.requests is not None:
+            times = times[: spec.requests]
+    elif spec.rate is not None:
+        n = spec.requests or int(spec.rate * spec.duration_s * 1.5 + 20)
+        gen = (
+            poisson_arrivals(spec.rate, n, spec.seed)
+            if spec.burstiness == 1.0
+            else gamma_arrivals(spec.rate, spec.burstiness, n, spec.seed)
+        )
+        times = gen if spec.duration_s is None else gen[gen < spec.duration_s]
+        if spec.requests is not None:
+            times = times[: spec.requests]
+    else:
+        n = spec.requests or 10**9
+        times = np.zeros(min(n, 10**6))
+    return times, spec.input_len.sample(times.size, rng), spec.output_len.sample(times.size, rng)
+
+
+def _prompt(tokens: int, i: int) -> str:
+    """About ``tokens`` tokens of text, distinct per request (no prefix-cache hits)."""
+    words = [WORDS[(i * 7 + k * 3) % len(WORDS)] for k in range(max(1, tokens - 2))]
+    return f"{i} " + " ".join(words)
+
+
+def _payload(spec: LoadSpec, text: str, max_tokens: int, i: int = 0) -> dict:
+    body: dict = {
+        "max_tokens": int(max_tokens),
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if spec.endpoint == "chat":
+        body["messages"] = [{"role": "user", "content": text}]
+    else:
+        body["prompt"] = text
+    if spec.model:
+        names = spec.model.split(",")
+        if names[i % len(names)].strip():
+            body["model"] = names[i % len(names)].strip()
+    return body
+
+
+def _content(event: dict) -> bool:
+    for choice in event.get("choices") or []:
+        delta = choice.get("delta") or {}
+        if delta.get("content") or delta.get("reasoning_content") or choice.get("text"):
+            return True
+    return False
+
+
+async def _one(
+    client: aiohttp.ClientSession, spec: LoadSpec, record: RequestRecord, text: str, t0: float
+) -> RequestRecord:
+    """Send one request now and fill its record (never raises)."""
+    loop = asyncio.get_running_loop()
+    record.sent_s = loop.time() - t0
+    times: list[float] = []
+    events = 0
+    parser = SSEParser()
+    url = spec.url.rstrip("/") + ENDPOINTS[spec.endpoint]
+    try:
+        async with asyncio.timeout(spec.timeout_s):
+            async with client.post(
+                url, json=_payload(spec, text, record.output_tokens_requested, record.id)
+            ) as response:
+                record.http_status = response.status
+                if response.status >= 400:
+                    body = (await response.read()).decode("utf-8", errors="replace")
+                    record.status, record.error = "http_error", body[:300]
+                    return record
+                async for chunk in response.content.iter_any():
+                    now = loop.time() - t0
+                    for payload in parser.feed(chunk):
+                        events += _event(record, payload, times, now)
+                for payload in parser.close():
+                    events += _event(record, payload, times, loop.time() - t0)
+        if record.status == "error" and record.error:
+            return record
+        record.status = "ok" if times else "error"
+        if not times:
+            record.error = record.error or "stream ended without content"
+    except TimeoutError:
+        record.status, record.error = "timeout", f"no end within {spec.timeout_s:g} s"
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as err:
+        record.status, record.error = "disconnected", f"{type(err).__name__}: {err}"[:300]
+    except aiohttp.ClientError as err:
+        record.status, record.error = "error", f"{type(err).__name__}: {err}"[:300]
+    if times:
+        record.ttft_s = times[0] - record.scheduled_s
+        record.e2e_s = times[-1] - record.scheduled_s
+        record.itl_s = np.diff(times).tolist()
+        if not record.usage_reported:
+            record.output_tokens = events
+    return record
+
+
+def _event(record: RequestRecord, payload: str, times: list[float], now: float) -> bool:
+    """Apply one SSE payload to the record; True when it carried content (whose arrival time
+    is appended unless this read already has one)."""
+    try:
+        event = json.loads(payload)
+    except json.JSONDecodeError:
+        record.error = f"non-JSON event: {payload[:80]}"
+        return False
+    if not isinstance(event, dict):
+        return False
+    if "error" in event:
+        record.error = json.dumps(event["error"])[:300]
+    usage = event.get("usage")
+    if usage and usage.get("completion_tokens") is not None:
+        record.output_tokens = int(usage["completion_tokens"])
+        record.prompt_tokens = usage.get("prompt_tokens")
+        record.usage_reported = True
+    if not _content(event):
+        return False
+    if not times or now > times[-1]:
+        times.append(now)  # events of one network read share its time: one gap, not zeros
+    return True
+
+
+@dataclass(frozen=True)
+class RunResult:
+    records: list[RequestRecord]
+    wall_s: float
+    interrupted: bool = False
+
+
+async def run_load_async(
+    spec: LoadSpec,
+    sink: Callable[[RequestRecord], None] | None = None,
+    on_done: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Run ``spec``; ``sink`` gets each record as it ends, ``on_done(done, total)`` progress."""
+    times, inputs, outputs = schedule(spec)
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(10.0, spec.timeout_s))
+    records: list[RequestRecord] = []
+    total = times.size if spec.concurrency is None else (spec.requests or 0)
+
+    def finish(record: RequestRecord) -> None:
+        records.append(record)
+        if sink is not None:
+            sink(record)
+        if on_done is not None:
+            on_done(len(records), total)
+
+    loop = asyncio.get_running_loop()
+    start = time.perf_counter()
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+        t0 = loop.time()
+        if spec.concurrency is None:
+            # one dispatcher sleeps until each start and spawns the request: few timers, and
+            # the collector paused so its sweeps cannot delay a start
+            tasks = set()
+
+            async def fire(i: int) -> None:
+                record = RequestRecord(i, float(times[i]), int(inputs[i]), int(outputs[i]))
+                finish(await _one(client, spec, record, _prompt(int(inputs[i]), i), t0))
+
+            gc_was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                for i in range(times.size):
+                    wait = t0 + times[i] - loop.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    task = asyncio.create_task(fire(i))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                await asyncio.gather(*tasks)
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
+        else:
+            counter = iter(range(total if spec.requests else 10**9))
+            deadline = None if spec.duration_s is None else t0 + spec.duration_s
+
+            async def user() -> None:
+                for i in counter:
+                    if deadline is not None and loop.time() >= deadline:
+                        return
+                    now = loop.time() - t0
+                    k = i % inputs.size
+                    record = RequestRecord(i, now, int(inputs[k]), int(outputs[k]))
+                    finish(await _one(client, spec, record, _prompt(int(inputs[k]), i), t0))
+
+            await asyncio.gather(*(user() for _ in range(spec.concurrency)))
+    return RunResult(sorted(records, key=lambda r: r.id), time.perf_counter() - start)
+
+
+def run_load(spec: LoadSpec, sink=None, on_done=None) -> RunResult:
+    """:func:`run_load_async` from synchronous code."""
+    return asyncio.run(run_load_async(spec, sink, on_done))

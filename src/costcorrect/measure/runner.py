@@ -1,0 +1,81 @@
+"""Run a load spec with records streamed to disk as requests end (JSONL; Parquet written at
+the end), a progress bar on a terminal, and Ctrl-C keeping every finished record."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from costcorrect.io import atomic_write
+from costcorrect.measure.loadgen import LoadSpec, run_load_async
+from costcorrect.measure.records import RequestRecord, read_records, records_frame
+from costcorrect.measure.summary import RunSummary, summarize
+
+
+def run_and_record(
+    spec: LoadSpec, out: Path | None, contract=None, usd_per_hour=None
+) -> tuple[RunSummary, bool]:
+    """(summary, interrupted). With ``out``, records are appended to ``out`` (.jsonl) or to
+    ``out``.partial.jsonl, converted to ``out`` (.parquet) at the end."""
+    stream_path = None
+    if out is not None:
+        stream_path = out if out.suffix == ".jsonl" else out.with_suffix(".partial.jsonl")
+        stream_path.parent.mkdir(parents=True, exist_ok=True)
+        stream_path.write_text("")
+    handle = stream_path.open("a") if stream_path else None
+    done: list[RequestRecord] = []
+
+    def sink(record: RequestRecord) -> None:
+        done.append(record)
+        if handle is not None:
+            handle.write(record.to_json() + "\n")
+            handle.flush()
+
+    bar = _progress()
+    task = bar.add_task("requests", total=None) if bar else None
+
+    def on_done(n: int, total: int) -> None:
+        if bar:
+            bar.update(task, completed=n, total=total or None)
+
+    start = time.perf_counter()
+    interrupted = False
+    try:
+        if bar:
+            bar.start()
+        asyncio.run(run_load_async(spec, sink, on_done))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if bar:
+            bar.stop()
+        if handle is not None:
+            handle.close()
+    wall = time.perf_counter() - start
+    records = sorted(done, key=lambda r: r.id)
+    if out is not None and out.suffix == ".parquet" and not interrupted:
+        import io
+
+        buffer = io.BytesIO()
+        records_frame(read_records(stream_path)).to_parquet(buffer, index=False)
+        atomic_write(out, buffer.getvalue())
+        stream_path.unlink()
+    return summarize(records, wall, contract, usd_per_hour), interrupted
+
+
+def _progress():
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress(
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )

@@ -1,0 +1,149 @@
+"""The load generator against a real serving engine on loopback (`transformers serve` with a
+tiny random-weight Llama built locally): timing semantics, errors recorded per request,
+interrupted runs, the sweep and the CLI."""
+
+import json
+import math
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from costcorrect.cli.app import app
+from costcorrect.measure.lengths import LengthDist
+from costcorrect.measure.loadgen import LoadSpec, run_load
+from costcorrect.measure.records import read_records
+from costcorrect.measure.runner import run_and_record
+from costcorrect.measure.summary import summarize
+from costcorrect.measure.sweep import sweep
+from costcorrect.serving.contract import Contract
+from engine import build_tiny_llama, start_engine, stop_engine
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("engine")
+    proc, url = start_engine(build_tiny_llama(folder / "model"), folder / "serve.log")
+    yield url
+    stop_engine(proc)
+
+
+def spec(url, **kw):
+    kw.setdefault("input_len", LengthDist.parse("48"))
+    kw.setdefault("output_len", LengthDist.parse("16"))
+    return LoadSpec(url, **kw)
+
+
+def test_poisson_runs_timing_semantics_and_load(engine):
+    low = run_load(spec(engine, rate=3, requests=20, seed=1))
+    high = run_load(spec(engine, rate=120, requests=80, seed=2))
+    for run in (low, high):
+        assert all(r.status == "ok" for r in run.records), [r.error for r in run.records]
+        for r in run.records:
+            assert r.output_tokens == r.output_tokens_requested == 16
+            assert r.usage_reported
+            assert all(x > 0 for x in r.itl_s)
+            assert abs(sum(r.itl_s) - (r.e2e_s - r.ttft_s)) < 1e-3
+            assert r.ttft_s >= r.lag_s >= 0
+            assert r.tpot_s == pytest.approx((r.e2e_s - r.ttft_s) / 15)
+    p99 = [np.quantile([r.ttft_s for r in run.records], 0.99) for run in (low, high)]
+    assert p99[1] > p99[0]
+
+
+def test_errors_and_client_disconnects_are_recorded_and_the_run_goes_on(engine):
+    # odd requests name a model the pinned server rejects (HTTP 400); long outputs outlive a
+    # 0.6 s client timeout (the client disconnects)
+    run = run_load(
+        spec(
+            engine,
+            rate=20,
+            requests=24,
+            model=",not-served",
+            timeout_s=0.6,
+            output_len=LengthDist.parse("uniform:4:3000"),
+            seed=3,
+        )
+    )
+    assert len(run.records) == 24
+    statuses = {r.status for r in run.records}
+    assert {"ok", "http_error", "timeout"} <= statuses, statuses
+    for r in run.records:
+        if r.id % 2:
+            assert r.status == "http_error" and r.http_status == 400
+    assert all(r.status in ("ok", "timeout") for r in run.records if r.id % 2 == 0)
+
+
+def test_interrupted_run_keeps_finished_records(engine, tmp_path):
+    out = tmp_path / "records.jsonl"
+    timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        summary, interrupted = run_and_record(spec(engine, rate=10, requests=400), out)
+    finally:
+        timer.cancel()
+    assert interrupted and 0 < summary.requests < 400
+    kept = read_records(out)
+    assert len(kept) == summary.requests and all(r.status == "ok" for r in kept)
+
+
+def test_sweep_finds_a_confirmed_rate(engine):
+    contract = Contract(ttft_s=0.5, tpot_s=0.1)
+    result = sweep(
+        spec(engine, rate=4, requests=24), contract, start_rate=4, repeats=1, max_seconds=45
+    )
+    assert result.rate > 0 and result.confirmed
+    assert result.confirmation.contract_met
+    assert len(result.trials) >= 2
+
+
+def test_bench_cli_run_and_bad_input(engine, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "records.parquet"
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "run",
+            "--url",
+            engine,
+            "--rate",
+            "5",
+            "--requests",
+            "10",
+            "--input-len",
+            "32",
+            "--output-len",
+            "8",
+            "--ttft",
+            "1s",
+            "--tpot",
+            "100ms",
+            "--gpus-cost",
+            "$2.99/h",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["completed"] == 10 and summary["contract_met"] is not None
+    assert math.isfinite(summary["usd_per_million_compliant_tokens"])
+    assert len(read_records(out)) == 10
+    for args, field in (
+        (["--url", "http://127.0.0.1:9", "--rate", "1", "--requests", "1"], "url"),
+        (["--url", engine, "--rate", "0", "--requests", "1"], "rate"),
+        (["--url", engine + "/health", "--rate", "1", "--requests", "1"], "url"),
+    ):
+        bad = runner.invoke(app, ["bench", "run", *args])
+        assert bad.exit_code == 2 and field in bad.output, bad.output
+        assert len(bad.output.strip().splitlines()) == 1
+
+
+def test_summary_counts_failed_requests_as_misses(engine):
+    run = run_load(spec(engine, rate=10, requests=10, model=",not-served", seed=5))
+    s = summarize(run.records, run.wall_s, Contract(5.0, 1.0))
+    assert s.attainment == pytest.approx(0.5)

@@ -1,0 +1,176 @@
+"""The measurement side without an engine: SSE parsing, lengths, specs, records, summaries,
+and the client against small local servers that misbehave in known ways."""
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+
+from costcorrect.errors import InputError
+from costcorrect.measure.lengths import LengthDist
+from costcorrect.measure.loadgen import LoadSpec, run_load_async, schedule
+from costcorrect.measure.probe import _probe
+from costcorrect.measure.records import RequestRecord, read_records, records_frame
+from costcorrect.measure.sse import SSEParser
+from costcorrect.measure.stub import _serve
+from costcorrect.measure.summary import QUANTILES, quantiles, summarize
+from costcorrect.serving.contract import Contract
+
+
+def test_sse_parser_handles_pieces_batches_and_no_done():
+    p = SSEParser()
+    assert p.feed(b'data: {"a": 1}\n\nda') == ['{"a": 1}']
+    assert p.feed(b'ta: {"b": 2}\r\n\r\n: comment\nevent: x\ndata: {"c"') == ['{"b": 2}']
+    assert p.feed(b': 3}\n\ndata: [DONE]\n\ndata: {"late": 1}\n') == ['{"c": 3}']
+    assert p.done
+    q = SSEParser()
+    q.feed(b"data: one\n\ndata: two")
+    assert q.close() == ["two"]  # the connection ended mid-line: end of stream
+
+
+def test_lengths_and_spec_validation():
+    rng = np.random.default_rng(0)
+    assert LengthDist.parse("64").sample(3, rng).tolist() == [64, 64, 64]
+    u = LengthDist.parse("uniform:10:20").sample(1000, rng)
+    assert u.min() >= 10 and u.max() <= 20
+    assert LengthDist.parse("lognormal:100:0.5").sample(1000, rng).min() >= 1
+    for bad in ("zero", "uniform:20:10", "normal:5", "0"):
+        with pytest.raises(InputError):
+            LengthDist.parse(bad)
+    for kwargs, field in (
+        ({"rate": 0.0, "requests": 1}, "rate"),
+        ({"rate": 1.0, "concurrency": 2, "requests": 1}, "rate"),
+        ({"rate": 1.0}, "requests"),
+        ({"rate": 1.0, "requests": 1, "endpoint": "embeddings"}, "endpoint"),
+    ):
+        with pytest.raises(InputError) as err:
+            LoadSpec("http://x", **kwargs)
+        assert err.value.field == field
+    with pytest.raises(InputError) as err:
+        LoadSpec("localhost:8000", rate=1.0, requests=1)
+    assert err.value.field == "url"
+
+
+def test_schedule_is_seeded_and_duration_bounded():
+    a = schedule(LoadSpec("http://x", rate=5.0, duration_s=20.0, seed=1))
+    b = schedule(LoadSpec("http://x", rate=5.0, duration_s=20.0, seed=1))
+    assert np.array_equal(a[0], b[0]) and a[0].max() < 20.0
+    assert 60 < a[0].size < 140  # about 100 Poisson arrivals
+
+
+def test_records_round_trip_and_bad_files(tmp_path):
+    r = RequestRecord(
+        3,
+        0.5,
+        10,
+        4,
+        sent_s=0.501,
+        status="ok",
+        ttft_s=0.1,
+        e2e_s=0.4,
+        itl_s=[0.1, 0.2],
+        output_tokens=4,
+        usage_reported=True,
+    )
+    path = tmp_path / "r.jsonl"
+    path.write_text(r.to_json() + "\n")
+    back = read_records(path)[0]
+    assert back == r and back.tpot_s == pytest.approx(0.1)
+    parquet = tmp_path / "r.parquet"
+    records_frame([r]).to_parquet(parquet)
+    assert read_records(parquet)[0].itl_s == [0.1, 0.2]
+    path.write_text('{"not": "a record"}\n')
+    with pytest.raises(InputError) as err:
+        read_records(path)
+    assert err.value.field == "records"
+    path.write_text("{broken")
+    with pytest.raises(InputError):
+        read_records(path)
+
+
+def test_quantiles_and_contract_summary():
+    rng = np.random.default_rng(0)
+    x = rng.exponential(1.0, 5000)
+    qs = quantiles(x, resamples=200)
+    assert [q.q for q in qs] == list(QUANTILES)
+    for q in qs:
+        assert q.value == pytest.approx(np.quantile(x, q.q))
+        assert q.low <= q.value <= q.high
+    ok = [
+        RequestRecord(
+            i,
+            i * 0.1,
+            8,
+            3,
+            sent_s=i * 0.1,
+            status="ok",
+            ttft_s=0.05,
+            e2e_s=0.15,
+            itl_s=[0.05, 0.05],
+            output_tokens=3,
+        )
+        for i in range(8)
+    ]
+    failed = [RequestRecord(8 + i, 1.0, 8, 3, sent_s=1.0, status="http_error") for i in range(2)]
+    s = summarize(ok + failed, 2.0, Contract(0.1, 0.06), usd_per_hour=3.6)
+    assert s.attainment == pytest.approx(0.8) and s.goodput_rps == pytest.approx(4.0)
+    assert s.usd_per_million_compliant_tokens == pytest.approx(1e-3 / 12 * 1e6)
+
+
+async def _with_server(handler, spec_kwargs):
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        spec = LoadSpec(f"http://127.0.0.1:{port}", **spec_kwargs)
+        return await run_load_async(spec)
+
+
+async def _drops_mid_stream(reader, writer):
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: 500"
+        b"\r\n\r\ndata: "
+        + json.dumps({"choices": [{"delta": {"content": "x"}}]}).encode()
+        + b"\n\n"
+    )
+    await writer.drain()
+    writer.close()
+
+
+async def _not_sse(reader, writer):
+    await reader.readuntil(b"\r\n\r\n")
+    body = b'{"choices": [{"message": {"content": "hi"}}]}'
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+    await writer.drain()
+    writer.close()
+
+
+def test_client_against_stub_and_misbehaving_servers():
+    kwargs = {"rate": 50.0, "requests": 20, "output_len": LengthDist.parse("3")}
+    result = asyncio.run(_with_server(_serve, kwargs))
+    assert all(
+        r.status == "ok" and r.output_tokens == 3 and r.usage_reported for r in result.records
+    )
+    dropped = asyncio.run(_with_server(_drops_mid_stream, {"rate": 20.0, "requests": 5}))
+    assert {r.status for r in dropped.records} == {"disconnected"}
+    assert all(r.ttft_s > 0 for r in dropped.records)  # what arrived before the drop is kept
+    plain = asyncio.run(_with_server(_not_sse, {"rate": 20.0, "requests": 3}))
+    assert {r.status for r in plain.records} == {"error"}
+
+
+def test_probe_rejects_a_non_sse_endpoint():
+    async def go():
+        server = await asyncio.start_server(_not_sse, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            await _probe(LoadSpec(f"http://127.0.0.1:{port}", rate=1.0, requests=1), 5.0)
+
+    with pytest.raises(InputError) as err:
+        asyncio.run(go())
+    assert err.value.field == "url" and "server-sent event" in err.value.expected
