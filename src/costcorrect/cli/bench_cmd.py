@@ -239,3 +239,44 @@ def sweep(
         )
 
     run_guarded(job)
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="a result file of another benchmark tool")],
+    format_: Annotated[
+        str, typer.Option("--format", help="vllm | aiperf | guidellm | inference-perf")
+    ],
+    out: Annotated[Path | None, typer.Option(help="write the records (.jsonl or .parquet)")] = None,
+    ttft: Ttft = None,
+    tpot: Tpot = None,
+    quantile: Quantile = 0.99,
+    gpus_cost: Cost = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(help="the run's length, s, for rates (default: from the records' times)"),
+    ] = None,
+    json_: Json = False,
+) -> None:
+    """Read vLLM / AIPerf / GuideLLM / inference-perf results into costcorrect's per-request
+    records (units and TPOT/ITL definitions normalised) and summarise them like `bench run`."""
+
+    def job() -> None:
+        from costcorrect.measure.ingest import read_results
+        from costcorrect.measure.records import write_records
+        from costcorrect.measure.summary import summarize
+
+        records = read_results(file, format_)
+        ends = [r.scheduled_s + r.e2e_s for r in records if r.status == "ok"]
+        wall = duration or (max(ends) if ends and max(ends) > 0 else float("nan"))
+        if out is not None:
+            write_records(out, records)
+        summary = summarize(records, wall, _contract(ttft, tpot, quantile), _usd(gpus_cost))
+        if json_:
+            echo_json(summary.to_dict())
+        else:
+            from costcorrect.cli.render import print_bench
+
+            print_bench(summary)
+
+    run_guarded(job)

@@ -96,3 +96,18 @@ def read_records(path: str | Path) -> list[RequestRecord]:
         row["itl_s"] = [float(x) for x in row.get("itl_s", [])]
         out.append(RequestRecord(**row))
     return out
+
+
+def write_records(path: str | Path, records: Iterable[RequestRecord]) -> None:
+    """Write records atomically as .parquet, or else as JSON lines."""
+    import io
+
+    from costcorrect.io import atomic_write
+
+    path = Path(path)
+    if path.suffix == ".parquet":
+        buffer = io.BytesIO()
+        records_frame(records).to_parquet(buffer, index=False)
+        atomic_write(path, buffer.getvalue())
+    else:
+        atomic_write(path, "".join(r.to_json() + "\n" for r in records))

@@ -8,9 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from costcorrect.io import atomic_write
 from costcorrect.measure.loadgen import LoadSpec, run_load_async
-from costcorrect.measure.records import RequestRecord, read_records, records_frame
+from costcorrect.measure.records import RequestRecord, read_records, write_records
 from costcorrect.measure.summary import RunSummary, summarize
 
 
@@ -56,11 +55,7 @@ def run_and_record(
     wall = time.perf_counter() - start
     records = sorted(done, key=lambda r: r.id)
     if out is not None and out.suffix == ".parquet" and not interrupted:
-        import io
-
-        buffer = io.BytesIO()
-        records_frame(read_records(stream_path)).to_parquet(buffer, index=False)
-        atomic_write(out, buffer.getvalue())
+        write_records(out, read_records(stream_path))
         stream_path.unlink()
     return summarize(records, wall, contract, usd_per_hour), interrupted
 
