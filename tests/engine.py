@@ -144,3 +144,58 @@ def stop_engine(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+
+
+CATALOG = """\
+schema_version: 1
+models:
+  - name: tiny-llama
+    family: test
+    hf_id: local/tiny-llama
+    source: built by tests/engine.py (random weights)
+    date: 2026-11-28
+    num_layers: 2
+    hidden_size: 64
+    num_attention_heads: 4
+    num_key_value_heads: 2
+    intermediate_size: 128
+    gated_mlp: true
+    vocab_size: {vocab}
+    max_position_embeddings: 4096
+    weight_format: fp32
+    published_params: {{value: {params}, source: "saved weights", date: 2026-11-28}}
+hardware:
+  - name: cpu-loopback
+    vendor: generic
+    form_factor: CPU
+    gpus_per_node: 1
+    source: assumed round numbers for a 2-core x86 server (the fit absorbs them)
+    date: 2026-11-28
+    memory_bytes: 16GB
+    hbm_bytes_per_s: 10GB/s
+    flops_per_s: {{fp32: 50GFLOPS, bf16: 50GFLOPS, fp16: 50GFLOPS}}
+    intra_node_link: pcie
+    intra_node_bytes_per_s: 10GB/s
+    inter_node_bytes_per_s: 1GB/s
+    pcie_bytes_per_s: 10GB/s
+    tdp_w: 65W
+    idle_power_w: 10W
+    sm_clock_min_hz: 1GHz
+    sm_clock_max_hz: 3GHz
+    price_usd_per_s: $0.05/h
+    achievable_flops_fraction: 0.5
+    achievable_hbm_fraction: 0.5
+"""
+
+
+def tiny_catalog(model_folder: Path, path: Path) -> Path:
+    """A catalog file describing the tiny model and this CPU, for `bench fit`."""
+    import json
+
+    from safetensors import safe_open
+
+    vocab = json.loads((model_folder / "config.json").read_text())["vocab_size"]
+    with safe_open(str(model_folder / "model.safetensors"), "np") as weights:
+        params = sum(weights.get_tensor(k).size for k in weights.keys())  # noqa: SIM118
+    path.write_text(CATALOG.format(vocab=vocab, params=params))
+    return path

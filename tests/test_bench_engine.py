@@ -12,23 +12,32 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from costcorrect.catalog import load_catalog
 from costcorrect.cli.app import app
+from costcorrect.measure.calibrate import fit_serving, predict_run
 from costcorrect.measure.lengths import LengthDist
 from costcorrect.measure.loadgen import LoadSpec, run_load
-from costcorrect.measure.records import read_records
+from costcorrect.measure.records import read_records, write_records
 from costcorrect.measure.runner import run_and_record
 from costcorrect.measure.summary import summarize
 from costcorrect.measure.sweep import sweep
 from costcorrect.serving.contract import Contract
-from engine import build_tiny_llama, start_engine, stop_engine
+from engine import build_tiny_llama, start_engine, stop_engine, tiny_catalog
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
+def served(tmp_path_factory):
+    """(URL, catalog file describing the tiny model and this CPU)."""
     folder = tmp_path_factory.mktemp("engine")
-    proc, url = start_engine(build_tiny_llama(folder / "model"), folder / "serve.log")
-    yield url
+    model = build_tiny_llama(folder / "model")
+    proc, url = start_engine(model, folder / "serve.log")
+    yield url, tiny_catalog(model, folder / "tiny.yaml")
     stop_engine(proc)
+
+
+@pytest.fixture(scope="module")
+def engine(served):
+    return served[0]
 
 
 def spec(url, **kw):
@@ -147,3 +156,79 @@ def test_summary_counts_failed_requests_as_misses(engine):
     run = run_load(spec(engine, rate=10, requests=10, model=",not-served", seed=5))
     s = summarize(run.records, run.wall_s, Contract(5.0, 1.0))
     assert s.attainment == pytest.approx(0.5)
+
+
+FIT_RATES = ((6.0, 36), (16.0, 48), (40.0, 60))  # (req/s, requests): fit 6 and 40, hold out 16
+TRIALS = 3
+
+
+def test_fit_predicts_a_held_out_rate(served, tmp_path):
+    """Fit on two rates, predict the median TTFT and TPOT of a third; CPU timing is noisy, so
+    three trials, each with fresh runs, and the median error over them is judged."""
+    url, catalog_file = served
+    catalog = load_catalog([catalog_file])
+    model, hw = catalog.models.get("tiny-llama"), catalog.hardware.get("cpu-loopback")
+    errors = []
+    for trial in range(TRIALS):
+        runs = [
+            run_load(spec(url, rate=rate, requests=n, seed=10 * trial + k)).records
+            for k, (rate, n) in enumerate(FIT_RATES)
+        ]
+        fit = fit_serving([runs[0], runs[2]], model, hw, max_seqs=64, token_budget=1024)
+        measured, predicted = predict_run(fit, model, hw, runs[1])
+        errors.append(
+            (
+                predicted.ttft_p50_s / measured.ttft_p50_s - 1,
+                predicted.tpot_p50_s / measured.tpot_p50_s - 1,
+            )
+        )
+    ttft, tpot = np.median(np.abs(errors), axis=0)
+    print(f"held-out median errors per trial: {errors}")
+    assert ttft <= 0.25 and tpot <= 0.25, errors
+    # the CLI writes the fit and predicts from files
+    paths = []
+    for k, run in enumerate(runs):
+        paths.append(tmp_path / f"run{k}.jsonl")
+        write_records(paths[-1], run)
+    runner = CliRunner()
+    fit_json = tmp_path / "fit.json"
+    result = runner.invoke(
+        app,
+        [
+            "--catalog",
+            str(catalog_file),
+            "bench",
+            "fit",
+            str(paths[0]),
+            str(paths[2]),
+            "--model",
+            "tiny-llama",
+            "--gpu",
+            "cpu-loopback",
+            "--max-seqs",
+            "64",
+            "--token-budget",
+            "1024",
+            "--out",
+            str(fit_json),
+            "--calibration",
+            str(tmp_path / "fit.yaml"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    load_catalog([catalog_file, tmp_path / "fit.yaml"])  # the calibration is catalog-valid
+    result = runner.invoke(
+        app,
+        [
+            "--catalog",
+            str(catalog_file),
+            "bench",
+            "predict",
+            str(paths[1]),
+            "--fit",
+            str(fit_json),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)) == 1

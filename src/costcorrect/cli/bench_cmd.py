@@ -280,3 +280,119 @@ def ingest(
             print_bench(summary)
 
     run_guarded(job)
+
+
+Runs = Annotated[list[Path], typer.Argument(help="records files (.jsonl/.parquet), one per run")]
+
+
+def _model_and_gpu(model: str, gpu: str):
+    from costcorrect.cli.common import state
+
+    cat = state.catalog()
+    return cat.models.get(model), cat.hardware.get(gpu)
+
+
+@app.command()
+def fit(
+    runs: Runs,
+    model: Annotated[str, typer.Option(help="catalog model served (add yours with --catalog)")],
+    gpu: Annotated[str, typer.Option(help="catalog hardware it runs on")],
+    max_seqs: Annotated[int, typer.Option(help="the engine's max running sequences")] = 256,
+    token_budget: Annotated[
+        int, typer.Option(help="the engine's tokens per iteration (vLLM max_num_batched_tokens)")
+    ] = 512,
+    stack: Annotated[str, typer.Option(help="name of the fitted calibration")] = "measured",
+    out: Annotated[Path | None, typer.Option(help="write the fit as JSON (for `predict`)")] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(help="also write a catalog calibration YAML (use with --catalog, --stack)"),
+    ] = None,
+    json_: Json = False,
+) -> None:
+    """Fit the serving model's per-iteration costs and request latency to measured runs
+    (records of `bench run`, or `bench ingest --out`)."""
+
+    def job() -> None:
+        from costcorrect.io import atomic_write
+        from costcorrect.measure.calibrate import fit_serving
+        from costcorrect.measure.records import read_records
+
+        spec, hw = _model_and_gpu(model, gpu)
+        result = fit_serving(
+            [read_records(p) for p in runs],
+            spec,
+            hw,
+            max_seqs=max_seqs,
+            token_budget=token_budget,
+            stack=stack,
+        )
+        if out is not None:
+            import json
+
+            atomic_write(out, json.dumps(result.to_dict(), indent=2) + "\n")
+        if calibration is not None:
+            atomic_write(
+                calibration,
+                result.calibration_yaml(
+                    f"costcorrect bench fit of {', '.join(p.name for p in runs)}"
+                ),
+            )
+        if json_:
+            echo_json(result.to_dict())
+            return
+        _print_stats(
+            result.train,
+            f"fit: iteration overhead "
+            f"{result.params.iteration_overhead_s * 1e3:.3f} ms, per sequence "
+            f"{result.params.per_sequence_overhead_s * 1e3:.4f} ms, request latency "
+            f"{result.request_latency_s * 1e3:.2f} ms — training runs",
+        )
+
+    run_guarded(job)
+
+
+@app.command()
+def predict(
+    runs: Runs,
+    fit_file: Annotated[Path, typer.Option("--fit", help="a `bench fit --out` JSON")],
+    json_: Json = False,
+) -> None:
+    """Predict measured runs the fit did not see (their start times and lengths replayed
+    through the simulator) and print the error of median and p99 TTFT and TPOT."""
+
+    def job() -> None:
+        import json
+
+        from costcorrect.errors import InputError
+        from costcorrect.measure.calibrate import ServingFit, predict_run
+        from costcorrect.measure.records import read_records
+
+        try:
+            data = json.loads(fit_file.read_text())
+        except (OSError, ValueError) as err:
+            raise InputError("fit", str(fit_file), f"a `bench fit` JSON file ({err})") from None
+        result = ServingFit.from_dict(data)
+        spec, hw = _model_and_gpu(result.model, result.hardware)
+        pairs = [predict_run(result, spec, hw, read_records(p)) for p in runs]
+        if json_:
+            echo_json([{"measured": vars(m), "predicted": vars(p)} for m, p in pairs])
+            return
+        _print_stats(pairs, "held-out runs: measured vs predicted")
+
+    run_guarded(job)
+
+
+def _print_stats(pairs, title: str) -> None:
+    import pandas as pd
+
+    from costcorrect.cli.render import print_frame
+
+    rows = []
+    for measured, predicted in pairs:
+        row = {"rate (req/s)": round(measured.rate, 2)}
+        for name in ("ttft_p50_s", "tpot_p50_s", "ttft_p99_s", "tpot_p99_s"):
+            m, p = getattr(measured, name), getattr(predicted, name)
+            label = name.removesuffix("_s").replace("_", " ")
+            row[f"{label} (ms)"] = f"{m * 1e3:.2f} → {p * 1e3:.2f} ({p / m - 1:+.0%})"
+        rows.append(row)
+    print_frame(pd.DataFrame(rows), title + " (measured → model, error)")
