@@ -10,6 +10,7 @@ from costcorrect.cli import (  # noqa: F401 (search_cmd registers `serve plan` e
     catalog_cmd,
     correct_cmd,
     energy_cmd,
+    measure_cmd,
     perf_cmd,
     route_cmd,
     search_cmd,
@@ -32,6 +33,7 @@ app.add_typer(route_cmd.app, name="route")
 app.add_typer(allocate_cmd.app, name="allocate")
 app.add_typer(energy_cmd.app, name="energy")
 app.add_typer(bench_cmd.app, name="bench")
+app.add_typer(measure_cmd.app, name="measure")
 app.command("slack")(slack_cmd.slack)
 app.command("correct")(correct_cmd.correct)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 
+from costcorrect.perf.torch_model import random_decoder
+
 MIN_WINDOW_S = 0.1
 
 
@@ -63,43 +65,6 @@ def _nvml():
     return pynvml, ""
 
 
-def _decoder(spec, layers: int, torch):
-    """A random-weight decoder with ``spec``'s shapes: RMSNorm, GQA attention, SwiGLU MLP."""
-    nn, F = torch.nn, torch.nn.functional
-    d, heads = spec.hidden_size, spec.num_attention_heads
-    kv_heads = spec.num_key_value_heads or heads
-    head = spec.head_dim or d // heads
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.norm1, self.norm2 = nn.RMSNorm(d), nn.RMSNorm(d)
-            self.qkv = nn.Linear(d, (heads + 2 * kv_heads) * head, bias=False)
-            self.out = nn.Linear(heads * head, d, bias=False)
-            self.up = nn.Linear(d, 2 * spec.intermediate_size, bias=False)
-            self.down = nn.Linear(spec.intermediate_size, d, bias=False)
-
-        def forward(self, x, cache):
-            b, n, _ = x.shape
-            q, k, v = self.qkv(self.norm1(x)).split(
-                [heads * head, kv_heads * head, kv_heads * head], -1
-            )
-            q = q.view(b, n, heads, head).transpose(1, 2)
-            k = k.view(b, n, kv_heads, head).transpose(1, 2)
-            v = v.view(b, n, kv_heads, head).transpose(1, 2)
-            if cache is not None:
-                k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
-            attn = F.scaled_dot_product_attention(
-                q, k, v, is_causal=cache is None, enable_gqa=kv_heads != heads
-            )
-            x = x + self.out(attn.transpose(1, 2).reshape(b, n, heads * head))
-            gate, up = self.up(self.norm2(x)).chunk(2, -1)
-            return x + self.down(F.silu(gate) * up)
-
-    model = nn.ModuleList(Block() for _ in range(layers))
-    return model.to(device="cuda", dtype=torch.bfloat16).eval(), (kv_heads, head)
-
-
 def _window(pynvml, handle, torch, step) -> tuple[float, float, int]:
     """Run ``step`` until ≥ MIN_WINDOW_S has passed; (seconds, joules, steps)."""
     torch.cuda.synchronize()
@@ -138,7 +103,7 @@ def measure_energy(
         return EnergyMeasurements(False, "no NVIDIA device found: none is visible to PyTorch")
     handle = pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device())
     layers = layers or spec.num_layers
-    model, (kv_heads, head) = _decoder(spec, layers, torch)
+    model, (kv_heads, head) = random_decoder(spec, layers)
     d = spec.hidden_size
     results = []
     with torch.inference_mode():
