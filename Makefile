@@ -16,8 +16,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m compileall -q src
 	touch $@
 
+# The default scenario end to end: one self-contained HTML report and the one-sentence answer.
 demo: $(VENV)/.installed
-	$(BIN)/costcorrect demo
+	$(BIN)/costcorrect report --out reports/demo.html
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check .

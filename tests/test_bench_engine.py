@@ -63,26 +63,22 @@ def test_poisson_runs_timing_semantics_and_load(engine):
 
 
 def test_errors_and_client_disconnects_are_recorded_and_the_run_goes_on(engine):
-    # odd requests name a model the pinned server rejects (HTTP 400); long outputs outlive a
-    # 0.6 s client timeout (the client disconnects)
-    run = run_load(
+    # odd requests name a model the pinned server rejects (HTTP 400), even ones succeed
+    mixed = run_load(spec(engine, rate=20, requests=16, model=",not-served", seed=3))
+    assert len(mixed.records) == 16
+    for r in mixed.records:
+        assert (r.status, r.http_status) == (("http_error", 400) if r.id % 2 else ("ok", 200))
+    # outputs far longer than a 0.5 s client timeout: the client disconnects from each, keeps
+    # what arrived (TTFT) and goes on; the server then still answers
+    cut = run_load(
         spec(
-            engine,
-            rate=20,
-            requests=24,
-            model=",not-served",
-            timeout_s=0.6,
-            output_len=LengthDist.parse("uniform:4:3000"),
-            seed=3,
+            engine, rate=20, requests=8, timeout_s=0.5, seed=4, output_len=LengthDist.parse("4000")
         )
     )
-    assert len(run.records) == 24
-    statuses = {r.status for r in run.records}
-    assert {"ok", "http_error", "timeout"} <= statuses, statuses
-    for r in run.records:
-        if r.id % 2:
-            assert r.status == "http_error" and r.http_status == 400
-    assert all(r.status in ("ok", "timeout") for r in run.records if r.id % 2 == 0)
+    assert len(cut.records) == 8 and {r.status for r in cut.records} == {"timeout"}
+    assert all(r.error for r in cut.records)
+    after = run_load(spec(engine, rate=5, requests=3, seed=5))
+    assert all(r.status == "ok" for r in after.records)
 
 
 def test_interrupted_run_keeps_finished_records(engine, tmp_path):
@@ -94,8 +90,9 @@ def test_interrupted_run_keeps_finished_records(engine, tmp_path):
     finally:
         timer.cancel()
     assert interrupted and 0 < summary.requests < 400
-    kept = read_records(out)
-    assert len(kept) == summary.requests and all(r.status == "ok" for r in kept)
+    kept = read_records(out)  # every finished request, readable
+    assert len(kept) == summary.requests
+    assert sum(r.status == "ok" for r in kept) >= summary.completed > 0
 
 
 def test_sweep_finds_a_confirmed_rate(engine):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from costcorrect.cli import (  # noqa: F401 (search_cmd registers `serve plan` etc.)
@@ -18,7 +20,7 @@ from costcorrect.cli import (  # noqa: F401 (search_cmd registers `serve plan` e
     slack_cmd,
     verify_cmd,
 )
-from costcorrect.cli.common import echo_json, run_guarded, state
+from costcorrect.cli.common import echo_json, progress, run_guarded, state
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -75,6 +77,35 @@ def demo(
 
         result = summarize_deployment(model, gpu, tp, pp, workload, catalog=state.catalog())
         echo_json(result.to_dict()) if json_ else print_summary(result)
+
+    run_guarded(job)
+
+
+@app.command()
+def report(
+    scenario: Path | None = typer.Argument(
+        None, help="scenario YAML (default: the packaged Llama-3.1-70B chat scenario)"
+    ),
+    out: Path = typer.Option(
+        Path("reports/report.html"), "-o", "--out", help="the self-contained HTML report to write"
+    ),
+) -> None:
+    """One self-contained interactive HTML answer to a scenario: serving plan, Cost-correct,
+    energy, routing, allocation and provenance; prints its path and the one-sentence answer."""
+
+    def job() -> None:
+        from costcorrect.io import atomic_write
+        from costcorrect.report.html import answer_sentence, render
+        from costcorrect.report.run import run_scenario
+        from costcorrect.report.scenario import load_scenario
+
+        loaded = load_scenario(scenario)
+        with progress("running the scenario …"):
+            result = run_scenario(loaded)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, render(result))
+        typer.echo(str(out))
+        typer.echo(answer_sentence(result))
 
     run_guarded(job)
 
