@@ -18,9 +18,7 @@ from costcorrect.energy.iteration import capped_clock, iteration_energy
 from costcorrect.energy.power import PowerModel
 from costcorrect.errors import InputError
 from costcorrect.perf import Batch, Deployment
-
-JOULES_PER_KWH = 3.6e6
-PER_MILLION = 1e6
+from costcorrect.serving.cost import JOULES_PER_KWH, PER_MILLION
 
 
 def energy_usd_per_million(j_per_token, usd_per_kwh: float, pue: float):

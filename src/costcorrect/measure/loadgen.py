@@ -228,7 +228,6 @@ def _event(record: RequestRecord, payload: str, times: list[float], now: float) 
 class RunResult:
     records: list[RequestRecord]
     wall_s: float
-    interrupted: bool = False
 
 
 async def run_load_async(

@@ -26,7 +26,6 @@ import pandas as pd
 from costcorrect.errors import InputError
 
 SCHEMA = "costcorrect.bench.record/1"
-STATUSES = ("ok", "http_error", "timeout", "disconnected", "error")
 
 
 @dataclass

@@ -112,12 +112,13 @@ def _result(
     router, pricing, train, test, train_choice, test_choice, overheads, curve, resamples, seed
 ) -> RouterResult:
     train_overhead, test_overhead = overheads
+    point = measure(test, test_choice, test_overhead)
     return RouterResult(
         router,
         pricing,
         measure(train, train_choice, train_overhead),
-        measure(test, test_choice, test_overhead),
-        measure_intervals(test, test_choice, test_overhead, resamples, seed),
+        point,
+        measure_intervals(test, test_choice, test_overhead, resamples, seed, point=point),
         router_metrics(curve, len(test.names) == 2),
     )
 

@@ -110,9 +110,11 @@ def measure_intervals(
     resamples: int = 1000,
     seed: int = 0,
     level: float = 0.95,
+    point: RoutingMeasure | None = None,
 ) -> MeasureIntervals:
-    """Percentile intervals of Π, Δ and κ from a Poisson bootstrap over the queries."""
-    point = measure(outcomes, choice, overhead)
+    """Percentile intervals of Π, Δ and κ from a Poisson bootstrap over the queries
+    (``point``: the full-sample :func:`measure`, when already computed)."""
+    point = point or measure(outcomes, choice, overhead)
     cost, correct = outcomes.cost, outcomes.correct
     chosen_cost, chosen_correct = outcomes.chosen(np.asarray(choice, dtype=np.int64))
     extra = np.broadcast_to(np.asarray(overhead, dtype=float), chosen_cost.shape)

@@ -61,9 +61,9 @@ def matched_compute_workload(
     return SyntheticWorkload(outcomes, grid, z, signal, kappa, delta, gamma)
 
 
-def route_by_signal(workload: SyntheticWorkload, seed: int) -> tuple[RoutingMeasure, np.ndarray]:
+def route_by_signal(workload: SyntheticWorkload, seed: int) -> RoutingMeasure:
     """Train the signal router on a random half, measure it on the other half (overhead
-    γ · the training half's fixed per-query cost); returns the measure and the test rows."""
+    γ · the training half's fixed per-query cost)."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(workload.outcomes.queries)
     train, test = np.sort(order[::2]), np.sort(order[1::2])
@@ -73,7 +73,7 @@ def route_by_signal(workload: SyntheticWorkload, seed: int) -> tuple[RoutingMeas
     predicted = intercept + slope * workload.signal[test]
     choice = np.abs(predicted[:, None] - workload.levels[None, :]).argmin(axis=1)
     per_query = seen.chosen(fixed_choice(seen))[0].mean()
-    return measure(workload.outcomes.take(test), choice, workload.gamma * per_query), test
+    return measure(workload.outcomes.take(test), choice, workload.gamma * per_query)
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ NEAR_GAMMAS = (0.0, 0.03)
 
 def _scenario(kappa, delta, gamma, queries, seed) -> ScenarioResult:
     workload = matched_compute_workload(queries, kappa, delta, gamma, seed)
-    measured, _ = route_by_signal(workload, seed + 1)
+    measured = route_by_signal(workload, seed + 1)
     return ScenarioResult(kappa, delta, gamma, measured.premium, kappa * delta - gamma)
 
 

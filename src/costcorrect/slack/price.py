@@ -22,8 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from costcorrect.errors import InputError
-
-JOULES_PER_KWH = 3.6e6
+from costcorrect.serving.cost import JOULES_PER_KWH
 
 
 @dataclass(frozen=True)
@@ -37,10 +36,6 @@ class IdlePrice:
     idle_usd_per_h: float
     dedicated_usd_per_h: float
     m: float
-
-    @property
-    def rollout_usd_per_gpu_hour(self) -> float:
-        return self.idle_usd_per_h
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -38,10 +38,14 @@ def _tokens(text: pd.Series) -> pd.Series:
     return text.astype(str).str.len() / CHARS_PER_TOKEN
 
 
-def _drop_contaminated(frame: pd.DataFrame, folder: Path, key: str = "prompt") -> pd.DataFrame:
+def _contaminated(folder: Path) -> set[str]:
+    """RouteLLM's eval prompts that near-duplicate its router-training prompts."""
     path = folder / "contaminated_prompts.jsonl"
-    seen = {json.loads(line)["eval_prompt"] for line in path.read_text().splitlines() if line}
-    return frame[~frame[key].isin(seen)].reset_index(drop=True)
+    return {json.loads(line)["eval_prompt"] for line in path.read_text().splitlines() if line}
+
+
+def _drop_contaminated(frame: pd.DataFrame, folder: Path, key: str = "prompt") -> pd.DataFrame:
+    return frame[~frame[key].isin(_contaminated(folder))].reset_index(drop=True)
 
 
 def gsm8k_frame(shared: Path) -> pd.DataFrame:
@@ -97,11 +101,7 @@ def mt_bench_frame(shared: Path) -> pd.DataFrame:
     }
     judged = pd.DataFrame(map(json.loads, (folder / "judgements.jsonl").read_text().splitlines()))
     judged["answer_tokens"] = _tokens(judged["user_prompt"].map(_answer))
-    contaminated = {
-        json.loads(line)["eval_prompt"]
-        for line in (folder / "contaminated_prompts.jsonl").read_text().splitlines()
-        if line
-    }
+    contaminated = _contaminated(folder)
     rows = []
     for (qid, turn), group in judged.groupby(["question_id", "turn"]):
         q = questions[qid]
