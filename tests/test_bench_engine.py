@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from costcorrect.catalog import load_catalog
 from costcorrect.cli.app import app
-from costcorrect.measure.calibrate import fit_serving, predict_run
+from costcorrect.measure.calibrate import ServingFit, fit_serving, predict_run
 from costcorrect.measure.lengths import LengthDist
 from costcorrect.measure.loadgen import LoadSpec, run_load
 from costcorrect.measure.records import read_records, write_records
@@ -229,3 +229,21 @@ def test_fit_predicts_a_held_out_rate(served, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.output)) == 1
+    # the report shows the fit's runs and the held-out run beside their predictions
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "title: measured\nmodel: llama-3.1-8b\ngpus: [H100-SXM]\nrequests: 400\n"
+        "measurements: {fit: fit.json, runs: [run1.jsonl]}\n"
+    )
+    report = tmp_path / "report.html"
+    result = runner.invoke(
+        app, ["--catalog", str(catalog_file), "report", str(scenario), "--out", str(report)]
+    )
+    assert result.exit_code == 0, result.output
+    text = report.read_text()
+    measured, predicted = predict_run(
+        ServingFit.from_dict(json.loads(fit_json.read_text())), model, hw, runs[1]
+    )
+    assert 'id="fig-measured"' in text
+    row = f"{measured.ttft_p50_s * 1e3:.1f} / {predicted.ttft_p50_s * 1e3:.1f}"
+    assert "<td>run1.jsonl</td><td>held out</td>" in text and row in text

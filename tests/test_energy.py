@@ -113,16 +113,12 @@ def test_mla_and_ssm_repay_their_prefill_sooner_at_larger_batch():
         assert np.all(longest[crossover <= r.outputs[-1]])
 
 
-def test_validation_meets_target_and_doc_is_generated():
-    shared = default_shared_path()
-    result = energy_report.run(shared)
+def test_validation_meets_target():
+    """Held-out J/token error ≤ 15 % (docs/energy.md shows it; tests/test_docs.py checks that
+    the page is the generated one)."""
+    result = energy_report.run(default_shared_path())
     assert result.mlenergy.ape.median() <= 0.15
     assert result.splitwise.ape.median() <= 0.15
-    text = energy_report.report_markdown(
-        energy_report.report(shared, result),
-        {"levers": "figures/energy_levers.png", "slack": "figures/slack_threshold.png"},
-    )
-    assert (DOCS / "energy.md").read_text() == text, "regenerate docs/energy.md (make validate)"
 
 
 def test_measure_without_a_gpu_says_so_and_exits_0(tmp_path):

@@ -131,7 +131,7 @@ def test_every_figure_in_the_docs_exists_with_its_csv():
     text = "".join(
         (docs / name).read_text()
         for name in (
-            "search.md",
+            "frontier.md",
             "reproduce.md",
             "correct.md",
             "routing.md",

@@ -3,20 +3,31 @@ and scenario files with errors (one line naming the field, no report written).""
 
 import re
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from costcorrect.cli.app import app
+from costcorrect.validate.measurements import default_shared_path
+from costcorrect.validate.verification import load_study
+from costcorrect.verify.audit import audit
 
 runner = CliRunner()
-FIGURES = ("fig-plan", "fig-ledger", "fig-levers", "fig-energy", "fig-routing", "fig-allocation")
+FIGURES = (
+    "fig-plan",
+    "fig-frontier",
+    "fig-break-even",
+    "fig-ledger",
+    "fig-levers",
+    "fig-energy",
+    "fig-routing",
+    "fig-allocation",
+)
 
 
-def test_default_scenario_report_is_self_contained(tmp_path):
-    out = tmp_path / "sub" / "report.html"
-    result = runner.invoke(app, ["report", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    path, sentence = result.output.strip().splitlines()[-2:]
+def test_default_scenario_report_is_self_contained(default_report):
+    out, output = default_report
+    path, sentence = output.strip().splitlines()[-2:]
     assert path == str(out) and "per million SLO-compliant output tokens" in sentence
     text = out.read_text()
     assert out.stat().st_size < 10e6
@@ -42,6 +53,13 @@ contract: {{ttft: {ttft}, tpot: 50ms}}
         ("H100-SXM", "-1s", "", "ttft"),
         ("H100-SXM", "1s", "routing_data: missing.csv", "routing_data"),
         ("H100-SXM", "1s", "colour: blue", "colour"),
+        (
+            "H100-SXM",
+            "1s",
+            "verification: {data: none.csv, verifiers: [a, b]}",
+            "verification.data",
+        ),
+        ("H100-SXM", "1s", "measurements: {fit: fit.json, runs: [r.jsonl]}", "measurements.fit"),
     ],
 )
 def test_bad_scenarios_write_no_report(gpu, ttft, extra, field, tmp_path):
@@ -52,3 +70,34 @@ def test_bad_scenarios_write_no_report(gpu, ttft, extra, field, tmp_path):
     assert result.exit_code == 2, result.output
     assert field in result.output and len(result.output.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_full_scenario_audits_real_verifiers(tmp_path):
+    """Verifiers built from RouteLLM's GSM8K outcomes: the report's audit numbers are the
+    library's, with a reliability diagram; frontier and break-even mark the scenario."""
+    try:
+        shared = default_shared_path()
+    except FileNotFoundError as err:
+        pytest.skip(f"shared validation data not available: {err}")
+    study = load_study(shared)
+    table = pd.DataFrame(study.decisions, columns=list(study.names))
+    table["correct"] = study.correct
+    table["vote"] = study.decisions.mean(axis=1)
+    table.to_csv(tmp_path / "verifiers.csv", index=False)
+    (tmp_path / "s.yaml").write_text(
+        SCENARIO.format(gpu="H100-SXM", ttft="1s", extra="") + "demand_rps: 20\nrequests: 500\n"
+        "verification: {data: verifiers.csv, verifiers: [agree, format], rule: and, "
+        "outcome: correct, confidence: vote}\n"
+    )
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", str(tmp_path / "s.yaml"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    record = audit(tmp_path / "verifiers.csv", ("agree", "format"), "and", outcome="correct")
+    a = record["pipeline_accept_rate"]
+    assert f"{a['value']:.3f} [{a['low']:.3f}, {a['high']:.3f}]" in text
+    assert f"{record['composition_error']:+.3f}" in text
+    for div in ("fig-frontier", "fig-break-even", "fig-verification", "fig-reliability"):
+        assert f'id="{div}"' in text, div
+    assert "this scenario" in text  # the demand is marked on the break-even map
+    assert "sha256" in text  # the data file's hash is in the provenance

@@ -1,5 +1,5 @@
 """`costcorrect route …` and `costcorrect allocate …` on real and synthetic files, bad input,
-and the generated docs/routing.md and docs/allocation.md."""
+(tests/test_docs.py checks that docs/routing.md and docs/allocation.md are the generated ones)."""
 
 import json
 from pathlib import Path
@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from costcorrect.cli.app import app
-from costcorrect.validate import allocation as allocation_report
 from costcorrect.validate import routing as routing_report
 from costcorrect.validate.measurements import default_shared_path
 
@@ -191,40 +190,3 @@ def test_allocate_threshold_and_fit(tmp_path):
         ),
         "inference_spend",
     )
-
-
-def test_allocation_doc_is_the_generated_one():
-    text = allocation_report.report_markdown(
-        allocation_report.run(), "figures/allocation_channels.png"
-    )
-    assert (DOCS / "allocation.md").read_text() == text, "regenerate docs/allocation.md"
-
-
-def test_routing_doc_sections_are_the_generated_ones():
-    """Everything but the MMLU section (35 s to regenerate) is rebuilt and compared."""
-    from costcorrect.route.consistency import simulate_consistency
-    from costcorrect.route.data import routing_data
-    from costcorrect.route.evaluate import evaluate_routing
-    from costcorrect.route.synthetic import threshold_check
-
-    doc = (DOCS / "routing.md").read_text()
-    studies = [
-        evaluate_routing(
-            routing_data(build(SHARED), name),
-            seed=0,
-            resamples=1000,
-            price_ratios=routing_report.PRICE_RATIOS,
-        )
-        for name, build in routing_report.BENCHMARKS.items()
-        if name != "MMLU"
-    ]
-    for study in studies:
-        assert "\n".join(routing_report._study_section(study)) in doc, study.data
-    systems = routing_report._systems_section(
-        routing_report.systems_table(), "figures/routing_plane.png"
-    )
-    assert "\n".join(systems) in doc
-    synthetic = routing_report._synthetic_section(threshold_check(seed=0))
-    assert "\n".join(synthetic) in doc
-    consistency = simulate_consistency(routing_report.CONSISTENCY_QUERIES, seed=0)
-    assert "\n".join(routing_report._consistency_section(consistency)) in doc

@@ -25,17 +25,19 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
 
 
 def write_section(path: str | Path, section: str, title: str = "") -> None:
-    """Replace the markdown section of ``path`` that starts with ``section``'s first line (an
-    ``## `` heading) up to the next ``## `` heading, or append it; create the file with
-    ``title`` when missing. Written atomically."""
+    """Replace, where it stands, the markdown section of ``path`` that starts with ``section``'s
+    first line (an ``## `` heading) up to the next ``## `` heading, or append it; create the
+    file with ``title`` when missing. Written atomically."""
     path = Path(path)
     heading = section.splitlines()[0]
     text = path.read_text() if path.exists() else title
-    if heading in text:
-        start = text.index(heading)
-        end = text.find("\n## ", start + len(heading))
-        text = text[:start] + (text[end + 1 :] if end != -1 else "")
-    atomic_write(path, text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n")
+    if heading not in text:
+        atomic_write(path, text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n")
+        return
+    start = text.index(heading)
+    end = text.find("\n## ", start + len(heading))
+    after = "" if end == -1 else "\n" + text[end + 1 :]
+    atomic_write(path, text[:start] + section.rstrip("\n") + "\n" + after)
 
 
 def read_section(path: str | Path, heading: str) -> str:

@@ -99,9 +99,10 @@ def report(
         from costcorrect.report.run import run_scenario
         from costcorrect.report.scenario import load_scenario
 
-        loaded = load_scenario(scenario)
+        catalog = state.catalog()
+        loaded = load_scenario(scenario, catalog)
         with progress("running the scenario …"):
-            result = run_scenario(loaded)
+            result = run_scenario(loaded, catalog)
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, render(result))
         typer.echo(str(out))

@@ -35,7 +35,10 @@ def save(fig, stem: Path, caption: str, bottom: float = 0.24) -> list[Path]:
     paths = []
     for fmt in FORMATS:
         buffer = io.BytesIO()
-        fig.savefig(buffer, format=fmt, dpi=160, bbox_inches="tight")
+        # no date and fixed SVG ids, so that regenerating a figure gives the same bytes
+        metadata = {"Date": None} if fmt == "svg" else {}
+        with plt.rc_context({"svg.hashsalt": "costcorrect"}):
+            fig.savefig(buffer, format=fmt, dpi=160, bbox_inches="tight", metadata=metadata)
         path = stem.with_suffix(f".{fmt}")
         atomic_write(path, buffer.getvalue())
         paths.append(path)

@@ -1,7 +1,8 @@
 """A report scenario (YAML), validated like every input: the deployment question (model, GPUs,
 workload, contract, demand) and the answer's economics (tokens, R, ρ̄, α, energy price), with
-optional routing and allocation inputs. Unknown GPUs or models, non-positive latencies and
-missing data files are one-line errors naming the field."""
+optional routing, allocation, verifier and measurement inputs. Unknown GPUs or models,
+non-positive latencies and missing data files are one-line errors naming the field; data paths
+are relative to the scenario file."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from costcorrect.catalog import Catalog, load_catalog
 from costcorrect.catalog.base import input_error_from
 from costcorrect.errors import InputError
 from costcorrect.units import parse_quantity
@@ -65,6 +67,29 @@ class AllocationSpec(BaseModel):
     training_spend: str
 
 
+class VerificationSpec(BaseModel):
+    """A table (CSV/Parquet/JSONL) of 0/1 verifier decisions per answer, composed by ``rule``;
+    optionally a 0/1 ``outcome`` column (was the answer correct) and a ``confidence`` column of
+    probabilities for the reliability diagram."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data: Path
+    verifiers: list[str] = Field(min_length=2)
+    rule: str = "and"
+    outcome: str | None = None
+    confidence: str | None = None
+
+
+class MeasurementSpec(BaseModel):
+    """A `bench fit --out` JSON and the `bench run` records of runs it did not see."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fit: Path
+    runs: list[Path] = Field(min_length=1)
+
+
 class Scenario(BaseModel):
     """What to answer, in the units a person types."""
 
@@ -83,14 +108,16 @@ class Scenario(BaseModel):
     routing: RoutingSpec | None = None
     routing_data: Path | None = None
     allocation: AllocationSpec | None = None
+    verification: VerificationSpec | None = None
+    measurements: MeasurementSpec | None = None
 
 
 DEFAULT = "data/default_scenario.yaml"
 
 
-def load_scenario(path: str | Path | None = None) -> Scenario:
-    """The scenario of ``path`` (default: the packaged one), checked against the catalog."""
-    from costcorrect.catalog import load_catalog
+def load_scenario(path: str | Path | None = None, catalog: Catalog | None = None) -> Scenario:
+    """The scenario of ``path`` (default: the packaged one), checked against ``catalog``
+    (default: the packaged catalog)."""
 
     if path is None:
         text = resources.files("costcorrect.report").joinpath(DEFAULT).read_text()
@@ -110,14 +137,31 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
         scenario = Scenario.model_validate(raw)
     except ValidationError as err:
         raise input_error_from(err, "scenario") from None
-    catalog = load_catalog()
+    catalog = catalog or load_catalog()
     catalog.models.get(scenario.model)
     for gpu in scenario.gpus:
         catalog.hardware.get(gpu)
     catalog.workloads.get(scenario.workload)
+    return _resolve_files(scenario, base)
+
+
+def _existing(path: Path, base: Path | None, field: str) -> Path:
+    """``path`` relative to the scenario's folder ``base``, which must name a file."""
+    full = path if base is None else base / path
+    if not full.is_file():
+        raise InputError(field, str(path), "an existing file")
+    return full
+
+
+def _resolve_files(scenario: Scenario, base: Path | None) -> Scenario:
+    update: dict = {}
     if scenario.routing_data is not None:
-        data = scenario.routing_data if base is None else base / scenario.routing_data
-        if not data.is_file():
-            raise InputError("routing_data", str(scenario.routing_data), "an existing file")
-        scenario = scenario.model_copy(update={"routing_data": data})
-    return scenario
+        update["routing_data"] = _existing(scenario.routing_data, base, "routing_data")
+    if (v := scenario.verification) is not None:
+        data = _existing(v.data, base, "verification.data")
+        update["verification"] = v.model_copy(update={"data": data})
+    if (m := scenario.measurements) is not None:
+        fit = _existing(m.fit, base, "measurements.fit")
+        runs = [_existing(r, base, f"measurements.runs[{i}]") for i, r in enumerate(m.runs)]
+        update["measurements"] = m.model_copy(update={"fit": fit, "runs": runs})
+    return scenario.model_copy(update=update)

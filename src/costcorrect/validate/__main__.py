@@ -29,6 +29,24 @@ def _publish(write: Path | None, name: str, frame, draw, render) -> None:
         atomic_write(write, text)
 
 
+SUMMARY_HELP = "update this held-out error summary (the report shows it beside predictions)"
+
+
+def _summarize(path: Path | None, key: str, errors, what: str, data: str, doc: str) -> None:
+    """With ``path``, record the median and worst of the absolute relative ``errors``."""
+    if path is None:
+        return
+    import numpy as np
+
+    from costcorrect.catalog.validation import HeldOutError, write_validation
+
+    e = np.abs(np.asarray(errors, float))
+    entry = HeldOutError(
+        median=float(np.median(e)), worst=float(e.max()), what=what, data=data, doc=doc
+    )
+    write_validation(path, key, entry)
+
+
 @app.callback()
 def _root() -> None:
     """Validation against real GPU measurements and between the serving engines."""
@@ -41,10 +59,13 @@ def perf(
     ),
     write: Path | None = typer.Option(None, help="update this markdown file's section"),
     calibrations: Path | None = typer.Option(None, help="write fitted calibrations YAML here"),
+    summary: Path | None = typer.Option(None, help=SUMMARY_HELP),
 ) -> None:
     """Fit the perf model per GPU, print held-out error, optionally write docs and calibrations."""
 
     def job() -> None:
+        import numpy as np
+
         from costcorrect.catalog import load_catalog
         from costcorrect.validate.measurements import default_shared_path
         from costcorrect.validate.perf import (
@@ -57,8 +78,18 @@ def perf(
         root = shared or default_shared_path()
         catalog = load_catalog()
         with progress("fitting and evaluating on the shared GPU measurements …"):
-            text = report_markdown(run_checks(root, catalog))
+            checks = run_checks(root, catalog)
+        text = report_markdown(checks)
         typer.echo(text)
+        primary = [c.rows["ape"] for c in checks if c.name == "primary"]
+        _summarize(
+            summary,
+            "perf",
+            np.concatenate(primary),
+            "the perf model's iteration time, held-out batch sizes",
+            "A100/H100 sweeps (Splitwise, DistServe)",
+            "docs/validation.md",
+        )
         if write is not None:
             write_section(write, text, TITLE)
         if calibrations is not None:
@@ -73,6 +104,7 @@ def perf(
 def serving(
     write: Path | None = typer.Option(None, help="update this markdown file's section"),
     csv: Path | None = typer.Option(None, help="also write the comparison table as CSV"),
+    summary: Path | None = typer.Option(None, help=SUMMARY_HELP),
 ) -> None:
     """Compare the analytic engine with the simulator on the scenario grid."""
 
@@ -88,6 +120,14 @@ def serving(
             write_section(write, text, TITLE)
         if csv is not None:
             atomic_write(csv, table.to_csv(index=False))
+        _summarize(
+            summary,
+            "analytic",
+            table.loc[table["load"] == "goodput", "goodput_error"],
+            "the analytic engine's goodput against the simulator",
+            "architectures × models × workloads",
+            "docs/validation.md",
+        )
 
     run_guarded(job)
 
@@ -214,6 +254,7 @@ def energy(
     ),
     write: Path | None = typer.Option(None, help="write the markdown report here"),
     power_yaml: Path | None = typer.Option(None, help="write the fitted power parameters here"),
+    summary: Path | None = typer.Option(None, help=SUMMARY_HELP),
 ) -> None:
     """Power model vs ML.ENERGY and Splitwise, the levers, attention architectures, slack."""
 
@@ -236,6 +277,14 @@ def energy(
                 atomic_write(power_yaml, fitted_yaml(validation.fits, load_catalog(), power_yaml))
                 reload_power_specs()
             r = report(root, validation)
+        _summarize(
+            summary,
+            "energy",
+            validation.mlenergy["ape"],
+            "the power model's J/token, leave-one-model-out",
+            "ML.ENERGY v2 (A100, H100)",
+            "docs/energy.md",
+        )
         figures = {}
         if write is not None:
             folder = write.parent / "figures"
