@@ -64,6 +64,10 @@ def plan_section(r: ScenarioResult) -> str:
     )
 
 
+#: a heat map's legend above the plot, right-aligned (its colour bar takes the right side)
+LEGEND_ABOVE = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom"}
+
+
 def frontier_section(r: ScenarioResult) -> str:
     f = r.frontier
     cheapest = np.min(f.cost, axis=0)
@@ -98,6 +102,7 @@ def frontier_section(r: ScenarioResult) -> str:
         title="Cheapest $ per M SLO-compliant tokens over contracts (analytic engine)",
         xaxis={"title": "TPOT bound (ms)", "type": "log"},
         yaxis={"title": "TTFT bound (s)", "type": "log"},
+        legend=LEGEND_ABOVE,
     )
     shares = [
         [
@@ -137,9 +142,9 @@ def break_even_section(r: ScenarioResult) -> str:
     fig.add_scatter(
         x=b.boundary,
         y=b.y,
-        mode="lines",
-        line={"color": "black"},
-        name="equal cost",
+        mode="markers",
+        marker={"color": "black", "symbol": "line-ns-open", "size": 12, "line": {"width": 2}},
+        name="equal cost (first crossing per demand)",
         hovertemplate="equal cost at input/output %{x:.3g}, %{y:.3g} req/s<extra></extra>",
     )
     demand = r.scenario.demand_rps
@@ -165,6 +170,7 @@ def break_even_section(r: ScenarioResult) -> str:
         title=f"Disaggregated ÷ colocated cost on {b.gpu} (TP{b.tp}); blue: disaggregation wins",
         xaxis={"title": "mean input ÷ mean output tokens", "type": "log"},
         yaxis={"title": "demand (req/s)", "type": "log"},
+        legend=LEGEND_ABOVE,
     )
     wins = np.nanmean(b.ratio < 1)
     return (
