@@ -44,7 +44,7 @@ benchmarks: $(VENV)/.installed
 
 # Every page of docs/ (validation reports, the runtime data their fits write, figures, command
 # output embedded in pages; `costcorrect.report.pages`), then the speed benchmarks.
-# tests/test_docs.py checks that a regeneration changes nothing but timings.
+# tests/test_docs.py checks that a regeneration changes nothing but timings (and float noise).
 docs: $(VENV)/.installed
 	$(BIN)/python -m costcorrect.report.pages
 	$(MAKE) benchmarks

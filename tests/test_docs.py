@@ -1,5 +1,6 @@
 """`make docs` regenerates every page: a regeneration into a temporary copy (generators two at a
-time) changes nothing beyond timings, and every page is linked from the README."""
+time) changes nothing beyond timings and floating-point noise, and every page is linked from
+the README."""
 
 import re
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 from costcorrect import __version__
 from costcorrect.errors import InputError
 from costcorrect.io import write_section
-from costcorrect.report.pages import BLOCK, JOBS, check, regenerate
+from costcorrect.report.pages import BLOCK, JOBS, _same, check, regenerate
 from costcorrect.validate.measurements import default_shared_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,3 +86,24 @@ def test_write_section_replaces_a_section_where_it_stands(tmp_path):
     write_section(page, "## A\n\nnew a\n")
     write_section(page, "## C\n\nc\n")
     assert page.read_text() == "# T\n\n## A\n\nnew a\n\n## B\n\nb\n\n## C\n\nc\n"
+
+
+def test_regenerated_files_may_differ_only_by_floating_point_noise(tmp_path):
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir(), new.mkdir()
+
+    def pair(name: str, before: str, after: str) -> bool:
+        (old / name).write_text(before)
+        (new / name).write_text(after)
+        return _same(new / name, old / name)
+
+    assert pair("a.md", "x 1.25 s, answered in 9.1 s", "x 1.2500000001 s, answered in 3.0 s")
+    assert not pair("b.md", "x 1.25 s", "x 1.26 s")
+    assert not pair("c.md", "x 1.25 s", "y 1.25 s")
+    # a figure: same bytes, or its data beside it differs only by noise
+    assert not pair("f.svg", "<svg>1</svg>", "<svg>2</svg>")  # no data beside it
+    (old / "g.csv").write_text("v\n0.1\n")
+    (new / "g.csv").write_text("v\n0.1\n")
+    assert not pair("g.svg", "<svg>1</svg>", "<svg>2</svg>")  # same data, other drawing
+    (new / "g.csv").write_text("v\n0.10000000000000002\n")
+    assert pair("g.svg", "<svg>1</svg>", "<svg>2</svg>")
