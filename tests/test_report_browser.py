@@ -13,8 +13,8 @@ import pytest
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 if CHROMIUM is None or DRIVER is None:
     pytest.skip(
-        "Debian's chromium and chromium-driver are not installed (run `make browser`; it needs "
-        "apt-get)",
+        "Debian's chromium and chromium-driver are not installed (`make browser` installs them "
+        "with apt-get)",
         allow_module_level=True,
     )
 
