@@ -87,7 +87,7 @@ def perf(
             "perf",
             np.concatenate(primary),
             "the perf model's iteration time, held-out batch sizes",
-            "A100/H100 sweeps (Splitwise, DistServe)",
+            "the Splitwise A100/H100 sweeps",
             "docs/validation.md",
         )
         if write is not None:
