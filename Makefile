@@ -42,6 +42,7 @@ benchmarks: $(VENV)/.installed
 	$(BIN)/python benchmarks/search_speed.py --write docs/benchmarks.md
 	$(BIN)/python benchmarks/verify_speed.py --write docs/benchmarks.md
 	$(BIN)/python benchmarks/loadgen_speed.py --write docs/benchmarks.md
+	$(BIN)/python benchmarks/report_speed.py --write docs/benchmarks.md
 
 # Every page of docs/ (validation reports, the runtime data their fits write, figures, command
 # output embedded in pages; `costcorrect.report.pages`), then the speed benchmarks.
