@@ -17,27 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-WORDS = (
-    "alpha",
-    "beta",
-    "gamma",
-    "delta",
-    "token",
-    "serve",
-    "cost",
-    "batch",
-    "cache",
-    "queue",
-    "model",
-    "answer",
-    "time",
-    "price",
-    "energy",
-    "route",
-    "query",
-    "tensor",
-    "latency",
-)
+from costcorrect.measure.loadgen import WORDS  # the tokenizer learns what the load sends
+
 HEALTH_TIMEOUT_S = 180
 
 

@@ -361,17 +361,10 @@ def predict(
     through the simulator) and print the error of median and p99 TTFT and TPOT."""
 
     def job() -> None:
-        import json
-
-        from costcorrect.errors import InputError
         from costcorrect.measure.calibrate import ServingFit, predict_run
         from costcorrect.measure.records import read_records
 
-        try:
-            data = json.loads(fit_file.read_text())
-        except (OSError, ValueError) as err:
-            raise InputError("fit", str(fit_file), f"a `bench fit` JSON file ({err})") from None
-        result = ServingFit.from_dict(data)
+        result = ServingFit.read(fit_file)
         spec, hw = _model_and_gpu(result.model, result.hardware)
         pairs = [predict_run(result, spec, hw, read_records(p)) for p in runs]
         if json_:

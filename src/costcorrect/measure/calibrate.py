@@ -18,7 +18,9 @@ form a calibration entry (``--catalog fit.yaml --stack NAME``) like ``perf fit``
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import yaml
@@ -83,6 +85,15 @@ class ServingFit:
             raise InputError(
                 "fit", type(err).__name__, f"a `bench fit` JSON file ({err})"
             ) from None
+
+    @classmethod
+    def read(cls, path: Path, field: str = "fit") -> ServingFit:
+        """The fit in a `bench fit --out` JSON file (``field``: the input named in errors)."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as err:
+            raise InputError(field, str(path), f"a `bench fit` JSON file ({err})") from None
+        return cls.from_dict(data)
 
     def calibration_yaml(self, source: str) -> str:
         """The fit as a catalog calibration entry (the request latency in ``fitted_on``)."""

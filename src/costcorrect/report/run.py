@@ -7,7 +7,6 @@ allocation threshold and measured-vs-predicted runs; with the provenance of ever
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,11 +153,7 @@ def verification_audit(spec: VerificationSpec, cpm_usd_per_m: float | None, seed
 def measured_vs_predicted(spec: MeasurementSpec, catalog: Catalog) -> list[MeasuredRun]:
     """The fit's training runs (measured vs fitted) and each held-out run replayed through the
     fitted simulator."""
-    try:
-        data = json.loads(spec.fit.read_text())
-    except ValueError as err:
-        raise InputError("measurements.fit", str(spec.fit), f"a `bench fit` JSON ({err})") from None
-    fit = ServingFit.from_dict(data)
+    fit = ServingFit.read(spec.fit, "measurements.fit")
     model, hardware = catalog.models.get(fit.model), catalog.hardware.get(fit.hardware)
     runs = [MeasuredRun(f"fit run {k + 1}", False, m, p) for k, (m, p) in enumerate(fit.train)]
     for path in spec.runs:
