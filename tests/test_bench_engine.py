@@ -6,7 +6,7 @@ import json
 import math
 import os
 import signal
-import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,8 +16,8 @@ from costcorrect.catalog import load_catalog
 from costcorrect.cli.app import app
 from costcorrect.measure.calibrate import ServingFit, fit_serving, predict_run
 from costcorrect.measure.lengths import LengthDist
-from costcorrect.measure.loadgen import LoadSpec, run_load
-from costcorrect.measure.records import read_records, write_records
+from costcorrect.measure.loadgen import LoadSpec, run_load, schedule
+from costcorrect.measure.records import RequestRecord, read_records, write_records
 from costcorrect.measure.runner import run_and_record
 from costcorrect.measure.summary import summarize
 from costcorrect.measure.sweep import sweep
@@ -47,8 +47,11 @@ def spec(url, **kw):
 
 
 def test_poisson_runs_timing_semantics_and_load(engine):
+    # the high load is a burst, so it queues by construction: 80 prompts of 48 tokens arrive
+    # within milliseconds and the server prefills at most 1024 tokens an iteration, so the
+    # median request waits behind about 40 others while at 3 req/s one mostly arrives alone
     low = run_load(spec(engine, rate=3, requests=20, seed=1))
-    high = run_load(spec(engine, rate=120, requests=80, seed=2))
+    high = run_load(spec(engine, rate=10_000, requests=80, seed=2))
     for run in (low, high):
         assert all(r.status == "ok" for r in run.records), [r.error for r in run.records]
         for r in run.records:
@@ -58,8 +61,8 @@ def test_poisson_runs_timing_semantics_and_load(engine):
             assert abs(sum(r.itl_s) - (r.e2e_s - r.ttft_s)) < 1e-3
             assert r.ttft_s >= r.lag_s >= 0
             assert r.tpot_s == pytest.approx((r.e2e_s - r.ttft_s) / 15)
-    p99 = [np.quantile([r.ttft_s for r in run.records], 0.99) for run in (low, high)]
-    assert p99[1] > p99[0]
+    p50 = [np.median([r.ttft_s for r in run.records]) for run in (low, high)]
+    assert p50[1] > 2 * p50[0], p50
 
 
 def test_errors_and_client_disconnects_are_recorded_and_the_run_goes_on(engine):
@@ -82,27 +85,38 @@ def test_errors_and_client_disconnects_are_recorded_and_the_run_goes_on(engine):
 
 
 def test_interrupted_run_keeps_finished_records(engine, tmp_path):
+    """Ctrl-C (SIGINT to this process) arrives as the 5th record is written."""
     out = tmp_path / "records.jsonl"
-    timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        summary, interrupted = run_and_record(spec(engine, rate=10, requests=400), out)
-    finally:
-        timer.cancel()
-    assert interrupted and 0 < summary.requests < 400
-    kept = read_records(out)  # every finished request, readable
-    assert len(kept) == summary.requests
-    assert sum(r.status == "ok" for r in kept) >= summary.completed > 0
+    seen = []
+
+    def interrupt_at_fifth(record: RequestRecord) -> None:
+        seen.append(record)
+        if len(seen) == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    summary, interrupted = run_and_record(
+        spec(engine, rate=10, requests=400), out, on_record=interrupt_at_fifth
+    )
+    assert interrupted and 5 <= summary.requests < 400
+    assert all(r.status == "ok" for r in seen[:5]), [r.error for r in seen]
+    kept = read_records(out)  # every finished request, readable, in the order they ended
+    assert [r.id for r in kept] == [r.id for r in seen] and len(kept) == summary.requests
+    assert sum(r.status == "ok" for r in kept) == summary.completed
 
 
 def test_sweep_finds_a_confirmed_rate(engine):
-    contract = Contract(ttft_s=0.5, tpot_s=0.1)
-    result = sweep(
-        spec(engine, rate=4, requests=24), contract, start_rate=4, repeats=1, max_seconds=45
-    )
-    assert result.rate > 0 and result.confirmed
+    """Each trial's verdict is decided by an event, not by the CPU's speed: the contract's
+    bounds are loose for this engine, and the 16th request of a trial (id 15) names a model
+    the server rejects (a miss), which a 1 s trial sends only when its seeded Poisson schedule
+    holds 16 arrivals. So the same rates are tried and found on a busy machine."""
+    base = spec(engine, rate=4, duration_s=1.0, model="," * 15 + "not-served")
+    result = sweep(base, Contract(ttft_s=5.0, tpot_s=0.5), start_rate=4, repeats=1, tolerance=0.25)
+    for trial in result.trials:
+        arrivals = schedule(replace(base, rate=trial.rate, seed=trial.seed))[0].size
+        assert trial.met == (arrivals < 16), (trial, arrivals)
+    assert not all(trial.met for trial in result.trials)  # a miss ended the doubling
+    assert result.rate > 0 and result.confirmed and result.rate == result.trials[-1].rate
     assert result.confirmation.contract_met
-    assert len(result.trials) >= 2
 
 
 def test_bench_cli_run_and_bad_input(engine, tmp_path):

@@ -2,6 +2,8 @@ import pytest
 
 from costcorrect.catalog import load_catalog
 from costcorrect.catalog.base import Sourced
+from costcorrect.catalog.models import ModelSpec
+from costcorrect.energy.architectures import MLA, SSM
 from costcorrect.errors import InputError
 
 REQUIRED_GPUS = [
@@ -62,6 +64,27 @@ def test_kv_bytes_per_token(catalog):
     assert catalog.models.get("deepseek-v3").kv_bytes_per_token("bf16") == 61 * 576 * 2
     assert catalog.models.get("mamba2-2.7b").kv_bytes_per_token() == 0
     assert catalog.models.get("mamba2-2.7b").ssm_state_bytes_per_sequence() > 0
+
+
+@pytest.mark.parametrize("twin", ["mla", "ssm"])
+def test_model_copy_recomputes_the_weight_layout(catalog, twin):
+    """pydantic's model_copy copies __dict__, where cached properties live: an MLA/SSM update of
+    a model whose layout was already computed must not keep the original's linears."""
+    base = catalog.models.get("llama-3.1-8b")
+    layout, params = base.linears(), base.param_count  # computed (and cached) first
+    update = (
+        {"mla": MLA, "num_key_value_heads": base.num_attention_heads}
+        if twin == "mla"
+        else {"ssm": SSM}
+    )
+    copy = base.model_copy(update=update)
+    fresh = ModelSpec.model_validate({**base.model_dump(), **update})
+    assert copy.linears() != layout and copy.param_count != params
+    assert copy.linears() == fresh.linears()
+    assert (copy.param_count, copy.active_param_count) == (
+        fresh.param_count,
+        fresh.active_param_count,
+    )
 
 
 def test_every_number_has_source_and_date(catalog):

@@ -1,6 +1,8 @@
 """The CLI as users run it: a real subprocess, exit codes, one-line errors, no partial files."""
 
+import datetime
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -110,10 +112,16 @@ def test_perf_fit_writes_a_usable_calibration(tmp_path: Path):
     df["time_s"] = predict(df, PerfParams(gemm_flops_eff=0.5), load_catalog())
     csv = tmp_path / "l40s.csv"
     df.drop(columns="pp").to_csv(csv, index=False)
+    measured = datetime.datetime(2025, 3, 14, 12, tzinfo=datetime.UTC).timestamp()
+    os.utime(csv, (measured, measured))
     out = tmp_path / "cal.yaml"
     r = run("perf", "fit", str(csv), "--out", str(out), "--stack", "mine", "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["hardware"] == "L40S"
+    entry = json.loads(r.stdout)
+    assert entry["hardware"] == "L40S"
+    # dated by the measurements, not by the day the fit ran
+    assert entry["date"] == "2025-03-14" and "date: '2025-03-14'" in out.read_text()
+    assert set(entry["estimates"]) == set(PerfParams.model_fields)
     r = run(
         "--catalog",
         str(out),
@@ -128,6 +136,20 @@ def test_perf_fit_writes_a_usable_calibration(tmp_path: Path):
         "--json",
     )
     assert r.returncode == 0, r.stderr
+
+
+def test_catalog_show_lists_each_calibrated_parameter_with_its_interval():
+    r = run("catalog", "show", "calibrations", "H100-SXM/splitwise")
+    assert r.returncode == 0, r.stderr
+    assert "95 % interval" in r.stdout and "set by" in r.stdout
+    rows = [line for line in r.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 12 and all("[" in line for line in rows)
+    assert {"data", "prior"} <= {w for line in rows for w in line.replace("│", " ").split()}
+    entry = json.loads(
+        run("catalog", "show", "calibrations", "H100-SXM/splitwise", "--json").stdout
+    )
+    for name, estimate in entry["estimates"].items():
+        assert estimate["low"] <= entry["params"][name] <= estimate["high"], name
 
 
 def test_catalog_entry_with_missing_field(tmp_path: Path):

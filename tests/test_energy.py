@@ -4,10 +4,12 @@ attention architectures, validation on real measurements, and NVML measurement w
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from costcorrect.catalog import load_catalog
+from costcorrect.catalog.models import ModelSpec
 from costcorrect.cli.app import app
 from costcorrect.energy.architectures import request_energy
 from costcorrect.energy.fit import fit_power
@@ -20,6 +22,7 @@ from costcorrect.validate import energy as energy_report
 from costcorrect.validate.measurements import default_shared_path
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+CAP_GRID = 400  # clocks capped_clock searches between f_max and the lowest lockable clock
 
 
 @pytest.fixture(scope="module")
@@ -27,26 +30,120 @@ def h200():
     return Deployment.from_names("llama-3.1-8b", "H200")
 
 
-def test_power_cap_never_binds_in_decode_up_to_batch_64(h200):
+@pytest.fixture(scope="module")
+def validation():
+    return energy_report.run(default_shared_path())
+
+
+def _shares(it) -> tuple[float, float, float, float]:
+    """(u_busy, u_compute, u_mem, u_fixed) of a scalar iteration."""
+    return tuple(float(np.ravel(a)[0]) for a in (it.busy, it.compute, it.memory, it.overhead))
+
+
+def test_power_formula_by_hand():
+    """P = idle + memory·u_mem + x·v²·(clock·u_busy + compute·u_compute + overhead·u_fixed),
+    v flat at voltage_min up to the knee and linear to 1 at f_max, with round numbers."""
+    power = PowerModel("test", 100.0, 200.0, 150.0, 300.0, 50.0, 700.0, 0.2, 0.5, 0.6)
+    watts = power.power([1.0, 0.75, 0.5, 0.3], busy=1.0, compute=0.5, memory=0.8, overhead=0.1)
+    # static 100 + 200·0.8 = 260 W; active 150 + 300·0.5 + 50·0.1 = 305 W; v = 1, 0.8 (half
+    # way up the ramp), 0.6 (the knee), 0.6 (below it)
+    expected = [
+        260 + 305,
+        260 + 0.75 * 0.8**2 * 305,
+        260 + 0.5 * 0.6**2 * 305,
+        260 + 0.3 * 0.6**2 * 305,
+    ]
+    assert watts == pytest.approx(expected, rel=1e-12)  # floating-point rounding only
+
+
+def test_power_cap_binds_exactly_below_the_default_power(h200):
+    """Decode at batch ≤ 64 draws less than TDP, so the 700 W limit leaves f_max; a cap at a
+    batch's default power leaves f_max too, and 1 W below it the clock drops to the highest
+    searched clock whose power fits (the next clock up would exceed the cap)."""
     power = PowerModel.for_hardware(h200.hardware)
-    for batch in (1, 4, 16, 32, 64):
-        assert capped_clock(h200, Batch.decode(batch, 1024), power, power.tdp_w) == 1.0
-        assert float(iteration_energy(h200, Batch.decode(batch, 1024), power).power_w) < 700
+    step = (1 - power.clock_min) / (CAP_GRID - 1)
+    for batch in (1, 8, 32, 64):
+        b = Batch.decode(batch, 1024)
+        default = float(iteration_energy(h200, b, power).power_w)
+        assert default < power.tdp_w
+        assert capped_clock(h200, b, power, power.tdp_w) == 1.0
+        assert capped_clock(h200, b, power, default) == 1.0
+        x = capped_clock(h200, b, power, default - 1.0)
+        watts = np.ravel(iteration_energy(h200, b, power, [x, x + step]).power_w)
+        assert x < 1 and watts[0] <= default - 1.0 < watts[1], (batch, x, watts)
 
 
-def test_clock_lock_saves_decode_energy_at_small_throughput_loss(h200):
-    study = lever_study(h200, "decode", (8, 16, 32, 64), 1024)
-    for o in study.optima:
-        assert 0.15 <= o.budget_saving <= 0.40, o
-        assert o.budget_throughput_loss <= 0.05
+def test_decode_power_and_cap_regime_against_the_h200_measurements(h200):
+    """shared/data/h200: plain PyTorch decode steps of Llama-3.1-8B shapes replayed back to back
+    (as the model assumes) on one H200. At batch ≤ 64 and 512–2048 KV tokens the board held its
+    maximum SM clock under the 700 W limit — the cap did not bind, as the model says — and the
+    modelled power lies within the validation target (median APE ≤ 15 %, docs/energy.md)
+    of the measured board power."""
+    runs = pd.read_csv(default_shared_path() / "data" / "h200" / "torch_graph_iterations.csv")
+    runs = runs[(runs.phase == "decode") & (runs.batch <= 64) & (runs.tokens <= 2048)]
+    assert len(runs) == 8
+    assert (runs.sm_mhz * 1e6 == h200.hardware.sm_clock_max_hz.value).all()
+    power = PowerModel.for_hardware(h200.hardware)
+    predicted = []
+    for r in runs.itertuples():
+        batch = Batch.decode(r.batch, r.tokens)
+        assert capped_clock(h200, batch, power, power.tdp_w) == 1.0
+        predicted.append(float(iteration_energy(h200, batch, power).power_w))
+    ape = np.abs(np.asarray(predicted) / runs.watts.to_numpy() - 1)
+    assert np.median(ape) <= energy_report.APE_TARGET, ape
 
 
-def test_prefill_gains_little_from_clock_locking(h200):
-    decode = lever_study(h200, "decode", (32,), 1024).optima[0]
+def test_clock_lock_saving_of_memory_bound_decode_by_hand(h200):
+    """Decode at batch 1–16 stays memory-bound at the lowest lockable clock x: time (and
+    throughput) is unchanged and u_compute grows to u_compute(1)/x, so the energy optimum is x
+    and its saving is the power the clock removes over P(1):
+    (1 − x·v²)·(clock·u_busy + overhead·u_fixed) + (1 − v²)·compute·u_compute."""
+    power = PowerModel.for_hardware(h200.hardware)
+    x = power.clock_min
+    v2 = float(power.voltage(x)) ** 2
+    for o in lever_study(h200, "decode", (1, 8, 16), 1024).optima:
+        it = iteration_energy(h200, Batch.decode(o.batch, 1024), power)
+        busy, compute, _, fixed = _shares(it)
+        dynamic = power.clock_w * busy + power.overhead_w * fixed
+        removed = (1 - x * v2) * dynamic + (1 - v2) * power.compute_w * compute
+        assert o.clock == o.budget_clock == pytest.approx(x, rel=1e-12)
+        assert o.throughput_loss == pytest.approx(0.0, abs=1e-12)  # no row turns compute-bound
+        assert o.saving == pytest.approx(removed / float(it.power_w), rel=1e-9)  # rounding
+
+
+def test_clock_lock_saving_against_the_published_up_to_32_percent(h200, validation):
+    """The model's largest decode saving (batch 1) is 40.1 %, above the published "up to
+    32 %". Tolerance: a refit of the power parameters that moves the modelled power by the
+    fit's RMSE (H100's, which the H200 inherits) at the default and the locked clock in
+    opposite directions moves a saving s by (2 − s)·RMSE/P(1), about ±5.6 points. Even so the
+    model exceeds the published figure — docs/energy.md says so, computed from the numbers."""
+    power = PowerModel.for_hardware(h200.hardware)
+    default_w = float(iteration_energy(h200, Batch.decode(1, 1024), power).power_w)
+    saving = lever_study(h200, "decode", (1,), 1024).optima[0].budget_saving
+    tol = (2 - saving) * validation.fits["H100-SXM"].rmse_w / default_w
+    assert saving == pytest.approx(0.401, abs=tol)
+    assert saving - tol > energy_report.PUBLISHED_LOCK_SAVING
+
+
+def test_clock_lock_saving_shrinks_with_batch_within_the_loss_budget(h200):
+    """As decode batches grow the iteration turns compute-bound and a lower clock costs
+    throughput: the saving within the 5 % budget falls strictly with batch."""
+    optima = lever_study(h200, "decode", (1, 8, 16, 32, 64, 128, 256), 1024).optima
+    assert all(o.budget_throughput_loss <= 0.05 + 1e-12 for o in optima)
+    savings = [o.budget_saving for o in optima]
+    assert np.all(np.diff(savings) < 0), savings
+
+
+def test_prefill_gains_less_from_clock_locking_than_decode(h200):
+    """Prefill is compute-bound: at clock x its time is at least u_compute(1)/x + u_fixed(1) of
+    the default's (each op takes max(compute/x, memory) + fixed), which bounds the throughput
+    its energy optimum gives up; its savings stay below decode's at batch ≤ 64."""
+    power = PowerModel.for_hardware(h200.hardware)
+    decode = min(o.budget_saving for o in lever_study(h200, "decode", (8, 64), 1024).optima)
     for o in lever_study(h200, "prefill", (1, 4), 2048).optima:
-        assert o.budget_saving <= 0.03
-        assert o.saving <= 0.08 < decode.saving
-        assert o.throughput_loss > 0.2  # the energy optimum would cost much throughput
+        _, compute, _, fixed = _shares(iteration_energy(h200, Batch.prefill(2048, o.batch), power))
+        assert o.throughput_loss >= 1 - 1 / (compute / o.clock + fixed) - 1e-12
+        assert o.budget_saving <= o.saving < decode
 
 
 def test_lower_cap_binds_and_slows_prefill(h200):
@@ -60,11 +157,19 @@ def test_lower_cap_binds_and_slows_prefill(h200):
 
 
 def test_decode_time_barely_moves_with_clock_while_prefill_scales(h200):
+    """Halving the clock: each op's max(compute/x, memory) grows by at most its compute time and
+    to at least compute/x, so t(0.5)/t(1) lies in [2·u_compute + u_fixed, 1 + u_compute].
+    Decode at batch 8 stays memory-bound at half clock (time unchanged); prefill, where tensor-
+    core time dominates, lands near 2."""
     power = PowerModel.for_hardware(h200.hardware)
     decode = iteration_energy(h200, Batch.decode(8, 1024), power, [1.0, 0.5])
-    prefill = iteration_energy(h200, Batch.prefill(4096), power, [1.0, 0.5])
-    assert decode.time_s[1] / decode.time_s[0] < 1.02
-    assert prefill.time_s[1] / prefill.time_s[0] > 1.8
+    assert float(decode.time_s[1] / decode.time_s[0]) == pytest.approx(1.0, abs=1e-12)
+    prefill = Batch.prefill(4096)
+    it = iteration_energy(h200, prefill, power, [1.0, 0.5])
+    _, compute, memory, fixed = _shares(iteration_energy(h200, prefill, power))
+    assert compute > memory + fixed
+    ratio = float(it.time_s[1] / it.time_s[0])
+    assert 2 * compute + fixed - 1e-12 <= ratio <= 1 + compute + 1e-12  # rounding only
 
 
 def test_fit_recovers_parameters_from_clean_points():
@@ -84,6 +189,9 @@ def test_fit_recovers_parameters_from_clean_points():
     clocks = rng.uniform(0.3, 1.0, 400)
     watts = truth.power(clocks, *shares[[0, 1, 2]], shares[3])
     fit = fit_power(prior, shares[0], shares[1], shares[2], shares[3], watts, clocks)
+    # noise-free points: only the ridge pull toward the prior biases the fit, per column about
+    # (NOISE_W / (PRIOR_SPREAD·prior))² / Σx² ≤ 0.5 % of (prior − truth); correlated columns
+    # raise it (0.4 % of the truth for overhead_w), so 2 % leaves several times that
     for name in ("memory_w", "clock_w", "compute_w", "overhead_w"):
         assert getattr(fit.model, name) == pytest.approx(getattr(truth, name), rel=0.02)
     with pytest.raises(InputError):
@@ -100,6 +208,25 @@ def test_energy_prices_and_bad_input():
     assert err.value.field == "clock"
 
 
+def test_request_energy_is_the_same_on_every_call():
+    """The MLA and SSM twins are model_copy updates of the base; once the base's weight layout
+    is computed (and cached) a second call must still give them their own weights."""
+    cat = load_catalog()
+    base = ModelSpec.model_validate(cat.models.get("llama-3.1-8b").model_dump())  # none cached
+    hardware = cat.hardware.get("H200")
+    first = request_energy(base, hardware, outputs=(256, 4096), batches=(1, 128))
+    base.linears(), base.param_count
+    second = request_energy(base, hardware, outputs=(256, 4096), batches=(1, 128))
+    for name in ("GQA", "MLA", "SSM"):
+        assert second.prefill_j[name] == first.prefill_j[name], name
+        np.testing.assert_array_equal(second.decode_j[name], first.decode_j[name])
+    for name in ("MLA", "SSM"):
+        np.testing.assert_array_equal(second.crossover[name], first.crossover[name])
+    # the SSM twin's in/out projections hold 3.3 B weights against GQA's 1.3 B in qkv/o, so its
+    # compute-bound prefill costs more (the stale layout said less)
+    assert first.prefill_j["SSM"] > first.prefill_j["GQA"]
+
+
 def test_mla_and_ssm_repay_their_prefill_sooner_at_larger_batch():
     cat = load_catalog()
     r = request_energy(
@@ -113,12 +240,11 @@ def test_mla_and_ssm_repay_their_prefill_sooner_at_larger_batch():
         assert np.all(longest[crossover <= r.outputs[-1]])
 
 
-def test_validation_meets_target():
-    """Held-out J/token error ≤ 15 % (docs/energy.md shows it; tests/test_docs.py checks that
-    the page is the generated one)."""
-    result = energy_report.run(default_shared_path())
-    assert result.mlenergy.ape.median() <= 0.15
-    assert result.splitwise.ape.median() <= 0.15
+def test_validation_meets_target(validation):
+    """Held-out J/token error within the project's target, median APE ≤ 15 % (docs/energy.md
+    shows it; tests/test_docs.py checks that the page is the generated one)."""
+    assert validation.mlenergy.ape.median() <= energy_report.APE_TARGET
+    assert validation.splitwise.ape.median() <= energy_report.APE_TARGET
 
 
 def test_measure_without_a_gpu_says_so_and_exits_0(tmp_path):
@@ -148,7 +274,11 @@ def test_energy_cli_model_levers_arch(tmp_path):
 
 def test_energy_enters_serving_and_cost_correct_ledgers(h200):
     from costcorrect.correct.ledger import OperatingPoint, Prices, cost_correct
-    from costcorrect.energy.model import decode_energy_usd_per_million
+    from costcorrect.energy.model import (
+        SERVING_BATCH,
+        SERVING_CONTEXT,
+        decode_energy_usd_per_million,
+    )
     from costcorrect.serving.cost import Pricing
 
     tdp = Pricing(0.1, 1.2).energy_usd_per_s(h200, 1)
@@ -157,7 +287,12 @@ def test_energy_enters_serving_and_cost_correct_ledgers(h200):
     with pytest.raises(InputError):
         Pricing(0.1, 1.2, watts_per_gpu=-1.0)
     energy = decode_energy_usd_per_million(h200, 0.1, 1.2)
-    assert energy > 0
+    assert h200.kv_capacity_tokens >= SERVING_BATCH * SERVING_CONTEXT  # the full batch fits
+    point = iteration_energy(
+        h200, Batch.decode(SERVING_BATCH, SERVING_CONTEXT), PowerModel.for_hardware(h200.hardware)
+    )
+    # J/token × 1e6 tokens ÷ 3.6e6 J/kWh × $0.1/kWh × PUE 1.2; rounding only
+    assert energy == pytest.approx(float(point.j_per_token) * 1e6 / 3.6e6 * 0.1 * 1.2, rel=1e-12)
     op = OperatingPoint(answer_tokens=300)
     base = cost_correct(Prices(1.0, 1.0), op).usd_per_million_answer_tokens
     with_energy = cost_correct(Prices(1.0, 1.0).plus_energy(energy), op)

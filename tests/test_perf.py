@@ -122,4 +122,6 @@ def test_fit_recovers_parameters_from_synthetic_timings():
     result = fit(df, cat, PerfParams(), free)
     assert result.params.gemm_flops_eff == pytest.approx(0.6, rel=0.02)
     assert result.params.gemm_hbm_eff == pytest.approx(0.75, rel=0.02)
-    assert result.train_median_ape < 1e-3
+    # noise-free data: only the fit's prior (weighed as one point's 10 % error per prior
+    # scale) keeps the fit off an exact match
+    assert result.train_median_ape < 5e-3

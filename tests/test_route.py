@@ -1,17 +1,22 @@
 """Routing premium: the first-order rule against measured routers with known truth, the
 patterns' published formulas, the exact policies, router metrics and bad input."""
 
+import inspect
 import itertools
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
+from pydantic import ValidationError
 
+from costcorrect.catalog.published_economics import RoutingSystem, routing_systems
 from costcorrect.errors import InputError
 from costcorrect.route import patterns
 from costcorrect.route.consistency import simulate_consistency
+from costcorrect.route.evaluate import RouterResult
 from costcorrect.route.measure import measure, measure_intervals
-from costcorrect.route.metrics import aiq, apgr, cpt, ranking_curve
+from costcorrect.route.metrics import aiq, apgr, cpt, ranking_curve, router_metrics
 from costcorrect.route.outcomes import (
     Outcomes,
     cost_per_correct,
@@ -19,8 +24,9 @@ from costcorrect.route.outcomes import (
     oracle_choice,
 )
 from costcorrect.route.premium import premium_model, robustness
-from costcorrect.route.routers import cascade_choice
+from costcorrect.route.routers import LogisticRouter, TopTerms, cascade_choice
 from costcorrect.route.synthetic import matched_compute_workload, threshold_check
+from costcorrect.validate.measurements import default_shared_path
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +60,10 @@ def test_speculative_decoding_matches_leviathan_formula():
     assert patterns.expected_tokens(0.5, 1) == pytest.approx(1.5)
     # (1 − a^{k+1}) / ((1 − a)(1 + k c)) by hand: a = 0.6, k = 3, c = 0.05
     assert patterns.speculative_speedup(0.6, 3, 0.05) == pytest.approx((1 - 0.6**4) / (0.4 * 1.15))
+    # the pattern's κΔ − γ (from a and k, and c) predicts the paper's closed-form speedup
+    for a, k, c in [(0.6, 3, 0.05), (0.75, 7, 0.0084), (0.9, 2, 0.3)]:
+        point = patterns.speculative_decoding(a, k, c)
+        assert point.speedup == pytest.approx(patterns.speculative_speedup(a, k, c), rel=1e-12)
 
 
 def test_pattern_points_satisfy_the_rule_with_their_speedup():
@@ -69,10 +79,76 @@ def test_pattern_points_satisfy_the_rule_with_their_speedup():
     assert exit_point.premium == pytest.approx(1 - 0.5 - 0.05)
 
 
-def test_published_systems_reproduce_their_speedups():
+def test_independently_calibrated_systems_predict_their_published_speedups():
+    """Where κ, Δ and γ all come from the paper, data or code, the threshold must put the
+    system on its published speedup's side of 1 and the predicted Π lie within 10 % of Δ of
+    the published one; the others are reported as not independently calibrated."""
+    by_id = {c.system.id: c for c in patterns.calibrations()}
+    independent = {k for k, c in by_id.items() if c.system.independently_calibrated}
+    assert independent == {"medusa2024", "frugalgpt2023"}
+    for name in independent:
+        c = by_id[name]
+        assert c.verdict == "confirms", name
+        assert c.error_share_of_delta <= patterns.PREDICTION_TOLERANCE, (name, c.point.speedup)
+    for name in by_id.keys() - independent:
+        assert by_id[name].verdict == "not independently calibrated"
+        assert by_id[name].system.dependent_inputs, name
+
+
+def test_every_pattern_parameter_has_a_source():
     for system, point in patterns.published_systems():
-        assert point.speedup == pytest.approx(system.published_speedup, rel=0.01), system.id
+        takes = inspect.signature(patterns.PATTERNS[system.pattern]).parameters
+        assert set(system.provenance) == set(takes), system.id
         assert 0 <= point.kappa <= 1 and 0 < point.delta < 1
+
+
+def _system(provenance: dict, speedup: float) -> RoutingSystem:
+    return RoutingSystem(
+        id="t",
+        paper="p",
+        system="s",
+        reference="r",
+        pattern="speculative_decoding",
+        parameters={"acceptance": 0.75, "draft_tokens": 7, "cost_ratio": 0.01},
+        provenance=provenance,
+        published_speedup=speedup,
+        checked="c",
+    )
+
+
+def test_calibration_is_classified_from_provenance():
+    published = {"acceptance": "paper", "draft_tokens": "paper", "cost_ratio": "code"}
+    point = patterns.speculative_decoding(0.75, 7, 0.01)
+    assert point.model.pays
+    assert patterns.Calibration(_system(published, 3.3), point).verdict == "confirms"
+    # a published slowdown where κΔ > γ predicts a speedup: the threshold is contradicted
+    assert patterns.Calibration(_system(published, 0.9), point).verdict == "contradicts"
+    solved = _system({**published, "cost_ratio": "solved"}, 3.3)
+    assert solved.dependent_inputs == ("cost_ratio",) and not solved.independently_calibrated
+    assert patterns.Calibration(solved, point).verdict == "not independently calibrated"
+    with pytest.raises(ValidationError, match="provenance"):
+        _system({"acceptance": "paper", "draft_tokens": "paper"}, 3.3)
+
+
+def test_frugalgpt_inputs_are_the_released_training_rows():
+    """The cascade's inputs are the training split; its published speedup the test split."""
+    try:
+        folder = default_shared_path() / "data" / "frugalgpt" / "summary"
+    except FileNotFoundError as err:
+        pytest.skip(f"shared data not available: {err}")
+    rows = pd.read_csv(folder / "summary_HEADLINES_e8_full_2024.csv")
+    single, cascades = rows[rows.Method != "FrugalGPT"], rows[rows.Method == "FrugalGPT"]
+    system = next(s for s in routing_systems() if s.id == "frugalgpt2023")
+    params = system.parameters
+    assert params["costs"] == pytest.approx(single.Train_cost.tolist(), rel=1e-6)
+    assert params["accuracies"] == pytest.approx(single.Train_acc.tolist())
+    best = single.loc[single.Train_acc.idxmax()]
+    chosen = cascades[cascades.Train_acc >= best.Train_acc].sort_values("Budget").iloc[0]
+    assert params["cascade_cost"] == pytest.approx(chosen.Train_cost, rel=1e-6)
+    assert params["cascade_accuracy"] == pytest.approx(chosen.Train_acc)
+    top = single.loc[single.Test_acc.idxmax()]
+    test_speedup = (top.Test_cost / top.Test_acc) / (chosen.Test_cost / chosen.Test_acc)
+    assert system.published_speedup == pytest.approx(test_speedup, abs=0.05)
 
 
 def test_cascade_oracle_under_independence_by_enumeration():
@@ -143,6 +219,54 @@ def test_router_metrics_perfect_random_and_hull():
     assert aiq(np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 0.5])) == pytest.approx(0.75)
     # a point under the chord is not on the hull: (0,0), (1, 0.2), (2, 1) → area 1 over 2
     assert aiq(np.array([0.0, 1.0, 2.0]), np.array([0.0, 0.2, 1.0])) == pytest.approx(0.5)
+
+
+def _router_result(outcomes: Outcomes, choice: np.ndarray) -> RouterResult:
+    point = measure(outcomes, choice)
+    intervals = measure_intervals(outcomes, choice, resamples=200, seed=0, point=point)
+    curve = ranking_curve(outcomes, np.arange(outcomes.queries, dtype=float), 0)
+    return RouterResult("r", "p", point, point, intervals, router_metrics(curve, True))
+
+
+def test_a_router_that_routes_nothing_is_a_tie_not_an_agreement():
+    """Π = 0 exactly when every query goes to the fixed option: no test of the threshold."""
+    rng = np.random.default_rng(0)
+    cost = np.column_stack([np.ones(400), np.full(400, 1.2)])
+    correct = (rng.random((400, 2)) < [0.6, 0.9]).astype(float)
+    o = Outcomes(("weak", "strong"), cost, correct)
+    nothing = _router_result(o, fixed_choice(o))
+    assert nothing.test.premium == 0 and not nothing.predicted_pays
+    assert nothing.intervals.premium.high <= 1e-12  # the old rule counted this as "agrees"
+    assert nothing.routes_nothing and nothing.sign_check == "tie"
+    some = fixed_choice(o)
+    some[:10] = 1 - some[:10]
+    routed = _router_result(o, some)
+    assert not routed.routes_nothing and routed.sign_check != "tie"
+
+
+def test_vocabulary_cut_breaks_equal_counts_by_the_term():
+    texts = np.array(["zeta alpha", "zeta beta", "zeta gamma", "alpha beta gamma", "delta"] * 2)
+    words = TopTerms(max_features=2).fit(texts).tfidf_.vocabulary_
+    # zeta (6 texts) first; alpha, beta, gamma tie at 4: the first term in order is kept
+    assert set(words) == {"zeta", "alpha"}
+
+
+def test_router_fit_is_the_optimum_not_where_a_solver_stopped():
+    """The logistic models are solved to their unique optimum (a result that another CPU's
+    rounding or another library version cannot move), checked against exact Newton steps."""
+    rng = np.random.default_rng(0)
+    vocabulary = np.array([f"w{i}" for i in range(300)])
+    texts = np.array([" ".join(rng.choice(vocabulary, 12)) for _ in range(600)])
+    hard = np.array([sum(int(w[1:]) % 7 == 0 for w in t.split()) >= 2 for t in texts])
+    correct = np.column_stack([~hard & (rng.random(600) < 0.9), rng.random(600) < 0.95])
+    router = LogisticRouter(max_features=500)
+    predicted = router.fit(texts, correct).predict_correct(texts)
+    for k in range(2):
+        exact = router._model().set_params(
+            logisticregression__solver="newton-cholesky", logisticregression__tol=1e-12
+        )
+        reference = exact.fit(texts[:, None], correct[:, k]).predict_proba(texts[:, None])[:, 1]
+        assert np.abs(predicted[:, k] - reference).max() < 1e-7
 
 
 def test_cascade_choice_charges_discarded_cheap_calls():

@@ -51,7 +51,10 @@ def test_premium_json_and_bad_kappa():
 def test_patterns_table_and_custom_pattern():
     result = invoke("route", "patterns", "--json")
     assert result.exit_code == 0, result.output
-    assert len(json.loads(result.output)) == 6
+    verdicts = {row["id"]: row["verdict"] for row in json.loads(result.output)}
+    assert len(verdicts) == 6
+    assert verdicts["leviathan2023"] == "not independently calibrated"  # c solved from 3.4×
+    assert verdicts["frugalgpt2023"] == "confirms"
     custom = json.loads(
         invoke(
             "route",

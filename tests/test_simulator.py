@@ -125,7 +125,9 @@ def test_kv_tax_vanishes_with_infinite_bandwidth_and_terms_sum(dep8b):
     base = synthetic_stream("sharegpt", rate_per_s=1.0, n=2000, seed=4)
     contract = Contract(ttft_s=2.0, tpot_s=0.05)
     taxes = []
-    for bw in (2e9, 20e9, 1e15):
+    # at 1–1.3 GB/s a mean prompt's KV takes a sizeable part of the 2 s TTFT bound, so the tax is
+    # far above the simulated goodput's noise (about 1 %, which is all the tax is at 2 GB/s)
+    for bw in (1e9, 1.3e9, 1e15):
         c = cost_per_token(Disaggregated(dep8b, dep8b, 1, 1, KVLink(bw)), contract, base)
         parts = c.prefill_usd_per_million + c.decode_usd_per_million + c.kv_usd_per_million
         assert parts == pytest.approx(c.usd_per_million_tokens, rel=1e-12)

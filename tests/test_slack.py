@@ -1,8 +1,7 @@
-"""Serving slack: harvestable GPU-hours against a direct integration, the marginal-of-idle
+"""Serving slack: harvestable GPU-hours against a per-GPU count, the marginal-of-idle
 price, Cost' and the threshold shift, trace input and the CLI."""
 
 import json
-import math
 
 import numpy as np
 import pandas as pd
@@ -18,15 +17,42 @@ from costcorrect.slack.price import (
     training_bar,
 )
 from costcorrect.slack.trace import LoadTrace, diurnal_trace, harvestable, read_trace
+from costcorrect.validate.energy import per_gpu_hours
 
 
-@pytest.mark.parametrize(("fleet", "margin", "seed"), [(64, 0.2, 0), (8, 0.0, 1), (100, 0.5, 2)])
-def test_harvest_matches_direct_integration_exactly(fleet, margin, seed):
-    trace = diurnal_trace(days=3, step_s=60, seed=seed)
-    seconds = 0
-    for u in trace.utilisation.tolist():
-        seconds += (fleet - min(fleet, math.ceil(u * fleet * (1 + margin) - 1e-9))) * 60
-    assert harvestable(trace, fleet, margin).gpu_hours == seconds / 3600
+def _percent_trace(seed: int) -> LoadTrace:
+    """Whole-percent utilisation (as read from a monitoring export): many samples sit exactly
+    on a GPU boundary, where the rounding convention decides."""
+    return LoadTrace(60, np.random.default_rng(seed).integers(0, 101, 4000) / 100)
+
+
+@pytest.mark.parametrize(
+    ("trace", "fleet", "margin"),
+    [
+        (diurnal_trace(days=3, step_s=60, peak=0.95, seed=0), 64, 0.2),
+        (diurnal_trace(days=3, step_s=60, peak=0.95, seed=1), 8, 0.05),
+        (diurnal_trace(days=3, step_s=60, peak=0.95, seed=2), 100, 0.5),
+        (_percent_trace(3), 20, 0.25),
+    ],
+)
+def test_harvest_matches_per_gpu_accounting(trace, fleet, margin):
+    """Free GPU-steps summed step by step (the library) equal the same GPU-steps summed GPU by
+    GPU from the sorted utilisation (``per_gpu_hours``, which rounds no GPU count) — exactly,
+    as both count whole GPU-steps. Formulas that round the GPUs down or to nearest, drop the
+    headroom or let serving exceed the fleet each miss the count by at least one GPU-step."""
+    check = per_gpu_hours(trace, fleet, margin)
+    assert harvestable(trace, fleet, margin).gpu_hours == check
+    load = trace.utilisation * fleet
+    wrong = {
+        "floor": np.minimum(fleet, np.floor(load * (1 + margin))),
+        "nearest": np.minimum(fleet, np.round(load * (1 + margin))),
+        "no headroom": np.ceil(load),
+        "uncapped": np.ceil(load * (1 + margin) - 1e-9),
+    }
+    step_hours = trace.step_s / 3600
+    for name, serving in wrong.items():
+        hours = float(np.sum(fleet - serving)) * step_hours
+        assert abs(hours - check) >= step_hours, name
 
 
 def test_diurnal_trace_is_seeded_and_diurnal():

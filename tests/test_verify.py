@@ -60,6 +60,39 @@ def test_spherical_score_is_proper():
     assert grid[int(np.argmax(expected))] == pytest.approx(q, abs=0.011)
 
 
+def test_interval_undoes_the_bootstrap_bias():
+    """Draws centred 0.05 above the statistic (as a plug-in ECE's sit above it) put the interval
+    around 0.05 below it; unbiased draws give their percentile interval; the range clips."""
+    draws = np.random.default_rng(4).normal(0.30, 0.01, 20_000)
+    biased = cal.interval(0.25, draws, 0.95, (0.0, 1.0))
+    assert (biased.value, biased.low, biased.high) == pytest.approx(
+        (0.25, 0.1804, 0.2196), abs=1e-3
+    )
+    unbiased = cal.interval(0.30, draws, 0.95, (0.0, 1.0))
+    assert (unbiased.low, unbiased.high) == pytest.approx((0.2804, 0.3196), abs=1e-3)
+    clipped = cal.interval(0.01, draws - 0.27, 0.95, (0.0, 1.0))
+    assert clipped.low == 0.0 and clipped.high == pytest.approx(0.0096, abs=1e-3)
+
+
+def test_gap_interval_accounts_for_the_bias_of_near_zero_bins():
+    """Gaps far from zero (|g| = 20 s.d.): the sum is unbiased and the interval is the normal
+    one, value ± 1.96·√bins·s. Gaps at the calibrated null's median sum: the interval reaches 0.
+    All gaps 0, below what calibrated reports give: not empty, the upper end is tested at the
+    null's Φ(−1) quantile. No resampling variance: a point."""
+    noise = np.random.default_rng(6).normal(0.0, 0.001, (20_000, 4))
+    far = np.array([0.02, -0.02, 0.02, -0.02])
+    iv = cal.gap_interval(far, far + noise, 0.95)
+    assert (iv.value, iv.low, iv.high) == pytest.approx((0.08, 0.0761, 0.0839), abs=2e-4)
+    typical = np.array([0.0008, -0.0008, 0.0008, -0.0008])
+    assert np.median(np.abs(noise).sum(axis=1)) == pytest.approx(0.0032, rel=0.05)
+    iv = cal.gap_interval(typical, typical + noise, 0.95)
+    assert iv.low == 0.0 and iv.value < iv.high < 0.008
+    iv = cal.gap_interval(np.zeros(4), noise, 0.95)
+    assert iv.value == iv.low == 0.0 and 0.002 < iv.high < iv.value + 0.006
+    still = cal.gap_interval(far, np.tile(far, (10, 1)), 0.95)
+    assert (still.low, still.high) == (0.08, 0.08)
+
+
 def test_bootstrap_interval_brackets_and_is_seeded(reports):
     p, y = reports
     a = cal.bootstrap(cal.brier, p[:2000], y[:2000], resamples=200, seed=3)
@@ -133,7 +166,9 @@ def test_rules_must_be_monotone_and_tables_valid():
 
 def test_compiled_bootstrap_report_matches_the_plain_bootstrap(reports):
     """Point values equal the metrics; the Poisson-bootstrap intervals agree with a plain
-    multinomial bootstrap within sampling noise, and are reproducible from the seed."""
+    multinomial bootstrap within sampling noise (ECE's :func:`cal.gap_interval` with the
+    bias-shifted one, as bins this miscalibrated carry little bias), and are reproducible from
+    the seed."""
     p, y = reports
     report = cal.calibration_report(p, y, resamples=400, seed=1)
     assert report.brier.value == pytest.approx(cal.brier(p, y), rel=1e-12)
@@ -143,6 +178,10 @@ def test_compiled_bootstrap_report_matches_the_plain_bootstrap(reports):
     plain = cal.bootstrap(cal.brier, p, y, resamples=400, seed=1)
     width, plain_width = report.brier.high - report.brier.low, plain.high - plain.low
     assert width == pytest.approx(plain_width, rel=0.25)
+    plain_ece = cal.bootstrap(cal.ece, p, y, resamples=400, seed=1)
+    half_width = (plain_ece.high - plain_ece.low) / 2
+    assert report.ece.low == pytest.approx(plain_ece.low, abs=0.25 * half_width)
+    assert report.ece.high == pytest.approx(plain_ece.high, abs=0.25 * half_width)
     for iv in (report.brier, report.log_loss, report.spherical, report.ece, report.smooth_ece):
         assert iv.low <= iv.value <= iv.high
     assert cal.calibration_report(p, y, resamples=400, seed=1) == report

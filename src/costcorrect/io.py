@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from costcorrect.errors import InputError
@@ -22,6 +24,15 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def data_date(paths: Iterable[str | Path]) -> dt.date:
+    """The date a fit's data carry: the newest modification date (UTC) of the files measured,
+    never the day the fit happens to run."""
+    stamps = [Path(p).stat().st_mtime for p in paths]
+    if not stamps:
+        raise InputError("data", "no files", "at least one measurement file")
+    return dt.datetime.fromtimestamp(max(stamps), dt.UTC).date()
 
 
 def write_section(path: str | Path, section: str, title: str = "") -> None:

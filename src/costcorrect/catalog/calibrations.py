@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from costcorrect.catalog.base import CatalogEntry, Seconds
 
@@ -32,10 +32,39 @@ class PerfParams(BaseModel):
     collective_latency_s: Seconds = Field(1e-5, ge=0)
 
 
+#: data share of a parameter's posterior precision from which the data pin it (perf.fit)
+IDENTIFIED_SHARE = 0.75
+
+
+class Estimate(BaseModel):
+    """A fitted parameter's 95 % interval (its own units) and data share: the part of its
+    posterior precision that comes from the data rather than the fit's prior (0 to 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    low: float
+    high: float
+    data_share: float = Field(ge=0, le=1)
+
+    @property
+    def identified(self) -> bool:
+        """Whether the data, not the prior, pin this parameter."""
+        return self.data_share >= IDENTIFIED_SHARE
+
+
 class CalibrationSpec(CatalogEntry):
-    """Parameters fitted by ``costcorrect perf fit`` on one GPU type and software stack."""
+    """Parameters fitted by ``costcorrect perf fit`` on one GPU type and software stack, with
+    the fitted ones' estimates (none for a hand-written entry)."""
 
     hardware: str
     stack: str
     params: PerfParams
     fitted_on: str
+    estimates: dict[str, Estimate] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _estimates_name_parameters(self) -> CalibrationSpec:
+        unknown = set(self.estimates) - set(PerfParams.model_fields)
+        if unknown:
+            raise ValueError(f"estimates of unknown parameters: {', '.join(sorted(unknown))}")
+        return self

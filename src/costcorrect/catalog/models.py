@@ -6,9 +6,10 @@ parameter counts and the performance model's GEMM ops both come from that list.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -138,6 +139,17 @@ class ModelSpec(CatalogEntry):
         if self.num_attention_heads and self.kv_heads and self.num_attention_heads % self.kv_heads:
             raise ValueError("num_attention_heads must be a multiple of num_key_value_heads")
         return self
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Pydantic's copy without the cached derived values (linears, other params): pydantic
+        copies ``__dict__``, cached properties included, so an ``update`` (an MLA or SSM twin)
+        would otherwise keep the original's weight layout."""
+        copied = super().model_copy(update=update, deep=deep)
+        for klass in type(self).__mro__:
+            for name, attr in vars(klass).items():
+                if isinstance(attr, cached_property):
+                    copied.__dict__.pop(name, None)
+        return copied
 
     # --- layer structure -------------------------------------------------------------------
     @property

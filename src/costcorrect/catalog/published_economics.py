@@ -10,17 +10,24 @@ from importlib import resources
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from costcorrect.catalog.base import input_error_from
 
 Pattern = Literal[
     "speculative_decoding", "medusa", "early_exit", "cascade", "adaptive_sampling", "exploration"
 ]
+#: where a parameter's value comes from: the paper (a table, its text or abstract), the authors'
+#: released data or code — all independent of the published speedup — or ``assumed`` here (a
+#: bound or a stand-in for a number the paper does not give), or ``solved`` from the published
+#: speedup itself
+Source = Literal["paper", "data", "code", "assumed", "solved"]
+INDEPENDENT: frozenset[str] = frozenset({"paper", "data", "code"})
 
 
 class RoutingSystem(BaseModel):
-    """One published system: its pattern's parameters and its published speedup."""
+    """One published system: its pattern's parameters, where each comes from, and its
+    published speedup (the outcome the parameters predict)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -30,8 +37,28 @@ class RoutingSystem(BaseModel):
     reference: str
     pattern: Pattern
     parameters: dict
+    provenance: dict[str, Source]
     published_speedup: float
     checked: str
+
+    @model_validator(mode="after")
+    def _every_parameter_sourced(self) -> RoutingSystem:
+        if set(self.provenance) != set(self.parameters):
+            raise ValueError(
+                f"provenance names {sorted(self.provenance)}, parameters {sorted(self.parameters)}"
+            )
+        return self
+
+    @property
+    def dependent_inputs(self) -> tuple[str, ...]:
+        """The parameters not taken from the paper, data or code: assumed or solved."""
+        return tuple(k for k, v in self.provenance.items() if v not in INDEPENDENT)
+
+    @property
+    def independently_calibrated(self) -> bool:
+        """Whether every parameter, hence κ, Δ and γ, comes from published inputs other than
+        the speedup being predicted."""
+        return not self.dependent_inputs
 
 
 class ComputePoint(BaseModel):

@@ -8,6 +8,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from costcorrect.catalog.base import Sourced
+from costcorrect.catalog.calibrations import Estimate, PerfParams
 from costcorrect.catalog.loader import Catalog
 from costcorrect.errors import InputError
 from costcorrect.units import format_quantity
@@ -76,6 +77,33 @@ def summary_frame(catalog: Catalog, kind: str) -> pd.DataFrame:
                 {"name": c.name, "hardware": c.hardware, "stack": c.stack, "fitted on": c.fitted_on}
             )
     return pd.DataFrame(rows)
+
+
+def calibration_frame(params: PerfParams, estimates: dict[str, Estimate]) -> pd.DataFrame:
+    """One row per parameter of a calibration: its value, and for the fitted ones the 95 %
+    interval, the data share of its precision and whether the data or the fit's prior set it
+    (human units for seconds)."""
+    rows = []
+    for name, value in params.model_dump().items():
+        estimate = estimates.get(name)
+        rows.append(
+            {
+                "parameter": name,
+                "value": _param_text(name, value),
+                "95 % interval": "-"
+                if estimate is None
+                else f"[{_param_text(name, estimate.low)}, {_param_text(name, estimate.high)}]",
+                "data share": "-" if estimate is None else f"{estimate.data_share:.0%}",
+                "set by": "not fitted"
+                if estimate is None
+                else ("data" if estimate.identified else "prior"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _param_text(name: str, value: float) -> str:
+    return format_quantity(value, "time") if name.endswith("_s") else f"{value:.4g}"
 
 
 def _attn_kind(m) -> str:

@@ -313,7 +313,7 @@ def fit(
     (records of `bench run`, or `bench ingest --out`)."""
 
     def job() -> None:
-        from costcorrect.io import atomic_write
+        from costcorrect.io import atomic_write, data_date
         from costcorrect.measure.calibrate import fit_serving
         from costcorrect.measure.records import read_records
 
@@ -334,7 +334,7 @@ def fit(
             atomic_write(
                 calibration,
                 result.calibration_yaml(
-                    f"costcorrect bench fit of {', '.join(p.name for p in runs)}"
+                    f"costcorrect bench fit of {', '.join(p.name for p in runs)}", data_date(runs)
                 ),
             )
         if json_:

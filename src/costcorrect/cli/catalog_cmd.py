@@ -33,13 +33,19 @@ def show(
     name: str = typer.Argument(..., help="entry name or alias"),
     json_: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
-    """Every field of one entry, with the source and date of each number."""
+    """Every field of one entry, with the source and date of each number (a calibration: each
+    parameter with its 95 % interval and whether the data or the fit's prior set it)."""
 
     def job() -> None:
         from costcorrect.catalog.views import entry_dict
-        from costcorrect.cli.render import print_entry
+        from costcorrect.cli.render import print_calibration_entry, print_entry
 
         entry = entry_dict(state.catalog(), kind, name)
-        echo_json(entry) if json_ else print_entry(entry)
+        if json_:
+            echo_json(entry)
+        elif kind == "calibrations":
+            print_calibration_entry(state.catalog().calibrations.get(name))
+        else:
+            print_entry(entry)
 
     run_guarded(job)

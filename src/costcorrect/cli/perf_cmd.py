@@ -102,8 +102,9 @@ def fit(
         if json_:
             echo_json(result.to_dict())
         else:
-            from costcorrect.cli.render import print_entry
+            from costcorrect.catalog.calibrations import CalibrationSpec
+            from costcorrect.cli.render import print_calibration_entry
 
-            print_entry(result.to_dict())
+            print_calibration_entry(CalibrationSpec.model_validate(result.to_dict()))
 
     run_guarded(job)

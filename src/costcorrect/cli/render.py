@@ -34,6 +34,20 @@ def print_entry(entry: dict[str, Any], prefix: str = "") -> None:
     console.print(table)
 
 
+def print_calibration_entry(spec) -> None:
+    """A calibration: where it comes from, then its parameters with their intervals."""
+    console.print(
+        f"[bold]{spec.name}[/bold] ({spec.hardware}, stack {spec.stack}): {spec.source}, "
+        f"data of {spec.date}\nfitted on {spec.fitted_on}"
+    )
+    from costcorrect.catalog.views import calibration_frame
+
+    print_frame(
+        calibration_frame(spec.params, spec.estimates),
+        "parameters (efficiencies as fractions, attention traffic in bytes)",
+    )
+
+
 def _flatten(entry: dict[str, Any], prefix: str):
     for key, value in entry.items():
         name = f"{prefix}{key}"

@@ -97,8 +97,9 @@ def patterns(
     ] = [],  # noqa: B006
     json_: Json = False,
 ) -> None:
-    """The six published systems (or one pattern with your parameters) as (κ, Δ, γ), speedup,
-    margin and flip errors."""
+    """The six published systems (or one pattern with your parameters) as (κ, Δ, γ), predicted
+    speedup beside the published one, whether the system is independently calibrated (and then
+    confirms the threshold or not), margin and flip errors."""
 
     def job() -> None:
         from costcorrect.errors import InputError
@@ -108,18 +109,24 @@ def patterns(
             if pattern not in PATTERNS:
                 raise InputError("pattern", pattern, f"one of {', '.join(PATTERNS)}")
             try:
-                rows = [(pattern, PATTERNS[pattern](**_parse_params(param)), None)]
+                rows = [(pattern, PATTERNS[pattern](**_parse_params(param)), None, None)]
             except TypeError as err:
                 raise InputError(
                     "param", " ".join(param), f"the pattern's parameters ({err})"
                 ) from None
         else:
-            from costcorrect.route.patterns import published_systems
+            from costcorrect.route.patterns import calibrations
 
-            rows = [(s.id, point, s.published_speedup) for s, point in published_systems()]
+            rows = [
+                (c.system.id, c.point, c.system.published_speedup, c.verdict)
+                for c in calibrations()
+            ]
         if json_:
             echo_json(
-                [{"id": name, "published_speedup": pub, **p.to_dict()} for name, p, pub in rows]
+                [
+                    {"id": name, "published_speedup": pub, "verdict": verdict, **p.to_dict()}
+                    for name, p, pub, verdict in rows
+                ]
             )
             return
         import pandas as pd
@@ -132,6 +139,7 @@ def patterns(
                     "system": name,
                     "pattern": p.pattern,
                     "speedup": f"{p.speedup:.2f}×" + (f" (published {pub:g}×)" if pub else ""),
+                    "calibration": verdict or "your parameters",
                     "κ": f"{p.kappa:.3f}",
                     "Δ": f"{p.delta:.3f}",
                     "γ": f"{p.gamma:.3f}",
@@ -140,7 +148,7 @@ def patterns(
                     "flip γ": _pct(p.model.robustness.gamma),
                     "break-even γ": f"{p.kappa * p.delta:.3f}",
                 }
-                for name, p, pub in rows
+                for name, p, pub, verdict in rows
             ]
         )
         print_frame(frame, "Routing patterns on the κΔ–γ plane")

@@ -95,14 +95,15 @@ class ServingFit:
             raise InputError(field, str(path), f"a `bench fit` JSON file ({err})") from None
         return cls.from_dict(data)
 
-    def calibration_yaml(self, source: str) -> str:
-        """The fit as a catalog calibration entry (the request latency in ``fitted_on``)."""
+    def calibration_yaml(self, source: str, date: dt.date) -> str:
+        """The fit as a catalog calibration entry (the request latency in ``fitted_on``);
+        ``date``: the measured runs' date."""
         entry = {
             "name": f"{self.hardware}/{self.stack}",
             "hardware": self.hardware,
             "stack": self.stack,
             "source": source,
-            "date": dt.date.today().isoformat(),
+            "date": date.isoformat(),
             "fitted_on": f"{len(self.train)} measured runs of {self.model}; request latency "
             f"outside the iterations {self.request_latency_s:.6f} s; max_seqs "
             f"{self.max_seqs}; token_budget {self.token_budget}",

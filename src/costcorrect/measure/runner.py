@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from costcorrect.measure.loadgen import LoadSpec, run_load_async
@@ -14,10 +15,15 @@ from costcorrect.measure.summary import RunSummary, summarize
 
 
 def run_and_record(
-    spec: LoadSpec, out: Path | None, contract=None, usd_per_hour=None
+    spec: LoadSpec,
+    out: Path | None,
+    contract=None,
+    usd_per_hour=None,
+    on_record: Callable[[RequestRecord], None] | None = None,
 ) -> tuple[RunSummary, bool]:
     """(summary, interrupted). With ``out``, records are appended to ``out`` (.jsonl) or to
-    ``out``.partial.jsonl, converted to ``out`` (.parquet) at the end."""
+    ``out``.partial.jsonl, converted to ``out`` (.parquet) at the end. ``on_record`` is called
+    with each record once it is written (e.g. to stop the run after N requests)."""
     stream_path = None
     if out is not None:
         stream_path = out if out.suffix == ".jsonl" else out.with_suffix(".partial.jsonl")
@@ -31,6 +37,8 @@ def run_and_record(
         if handle is not None:
             handle.write(record.to_json() + "\n")
             handle.flush()
+        if on_record is not None:
+            on_record(record)
 
     bar = _progress()
     task = bar.add_task("requests", total=None) if bar else None

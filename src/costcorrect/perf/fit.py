@@ -1,5 +1,16 @@
-"""Fit the roofline's efficiency parameters to measured iteration times (least squares on
-log-ratios, i.e. relative error), and predict measured points.
+"""Fit the roofline's efficiency parameters to measured iteration times, and predict measured
+points.
+
+A fit is a maximum a posteriori estimate: least squares on log-ratios (relative error, each
+point weighed as a :data:`DATA_SCALE` log-error) plus a Gaussian prior on every free parameter
+(:data:`PRIOR_SCALE` around :class:`PerfParams`' first-principles defaults), so that a parameter
+the data cannot pin down stays near its prior instead of wandering with round-off. The
+roofline's maximum makes the objective kinked, with local optima; the fit continues from a
+smooth roofline to the exact one (:data:`SHARPNESS`), which lands on the same optimum whatever
+the CPU, BLAS build or thread count. Each fitted parameter gets a 95 % interval (Laplace
+approximation at the optimum with the residuals' own scale, clipped to its bounds) and its
+data share: the part of its posterior precision that comes from the data rather than the
+prior; below ``catalog.calibrations.IDENTIFIED_SHARE`` it is reported as set by the prior.
 
 A measurement table has one row per measured iteration with the columns ``gpu``, ``model``,
 ``tp``, ``pp``, ``phase`` (``prefill``|``decode``), ``batch_size`` (requests),
@@ -10,7 +21,7 @@ request in a decode step) and ``time_s`` (seconds).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +30,13 @@ import pandas as pd
 import yaml
 from scipy.optimize import least_squares
 
-from costcorrect.catalog.calibrations import PerfParams
+from costcorrect.catalog.calibrations import Estimate, PerfParams
 from costcorrect.catalog.loader import Catalog
 from costcorrect.errors import InputError
+from costcorrect.io import data_date
 from costcorrect.perf.batch import Batch
 from costcorrect.perf.deployment import Deployment
-from costcorrect.perf.roofline import step_time
+from costcorrect.perf.roofline import allreduce_time, elementwise_time, gemm_time
 
 REQUIRED_COLUMNS = (
     "gpu",
@@ -52,10 +64,37 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "link_eff": (0.02, 1.0),
     "collective_latency_s": (0.0, 5e-4),
 }
+#: the prior's standard deviation per parameter, in its own units, around PerfParams' default:
+#: ±0.3 for efficiencies, ±8 B for the attention-traffic terms (0: a flash-style kernel), and
+#: about the default's own size for the fixed costs
+PRIOR_SCALE: dict[str, float] = {
+    "gemm_flops_eff": 0.3,
+    "gemm_hbm_eff": 0.3,
+    "attn_flops_eff": 0.3,
+    "attn_hbm_eff": 0.3,
+    "attn_score_bytes": 8.0,
+    "attn_flat_pair_bytes": 8.0,
+    "elementwise_hbm_eff": 0.3,
+    "kernel_launch_s": 1e-5,
+    "iteration_overhead_s": 2e-3,
+    "per_sequence_overhead_s": 1e-4,
+    "link_eff": 0.3,
+    "collective_latency_s": 2e-5,
+}
 DEFAULT_FREE = tuple(BOUNDS)
+#: log-error of one measured point against which the prior is weighed (10 %)
+DATA_SCALE = 0.1
+#: the roofline's sharpness at each stage of the fit: smooth p-norms, then the exact maximum
+SHARPNESS: tuple[float | None, ...] = (4.0, 16.0, None)
+#: a parameter within this many prior scales of a bound is set to the bound
+SNAP = 1e-4
+_Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 _TIME_SCALE = 1e-3  # seconds-valued parameters are optimised in milliseconds
 #: converge fully so results do not depend on round-off in the model's summation order
-TOLERANCES = {"xtol": 1e-10, "ftol": 1e-10, "gtol": 1e-10, "max_nfev": 300}
+TOLERANCES = {"xtol": 1e-12, "ftol": 1e-12, "gtol": 1e-12, "max_nfev": 500}
+
+#: predicted seconds of every row of a prepared table, for parameters and a roofline sharpness
+Predictor = Callable[[PerfParams, float | None], np.ndarray]
 
 
 def check_measurements(df: pd.DataFrame) -> pd.DataFrame:
@@ -80,48 +119,123 @@ def check_measurements(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def step_predictor(df: pd.DataFrame, catalog: Catalog) -> Predictor:
+    """Iteration times (s) of the rows of a measurement table, batches built once."""
+    groups = []
+    for (gpu, model, tp, pp), idx in df.groupby(["gpu", "model", "tp", "pp"]).indices.items():
+        rows = df.iloc[idx]
+        b = rows["batch_size"].to_numpy(float)
+        groups.append(
+            (
+                (catalog.models.get(model), catalog.hardware.get(gpu), int(tp), int(pp)),
+                idx,
+                (rows["phase"] == "prefill").to_numpy(),
+                Batch.prefill(rows["prompt_tokens"].to_numpy(float), b),
+                Batch.decode(b, rows["context_tokens"].to_numpy(float)),
+            )
+        )
+
+    def seconds(params: PerfParams, sharpness: float | None = None) -> np.ndarray:
+        out = np.empty(len(df))
+        for (model, hw, tp, pp), idx, is_prefill, prefill, decode in groups:
+            table = Deployment(model, hw, tp, pp, params=params).op_table
+            out[idx] = np.where(
+                is_prefill, table.total_s(prefill, sharpness), table.total_s(decode, sharpness)
+            )
+        return out
+
+    return seconds
+
+
+def kernel_predictor(df: pd.DataFrame, catalog: Catalog) -> Predictor:
+    """Times (s) of per-layer kernels: rows with ``gpu``, ``model``, ``tp``, ``num_tokens``
+    and ``op`` = a linear name of the model (``qkv``, ``mlp_up``, …) or ``elementwise`` (all
+    norms, activation, rope and residual adds of one layer)."""
+    groups = []
+    for (gpu, model, tp, op), idx in df.groupby(["gpu", "model", "tp", "op"]).indices.items():
+        spec = catalog.models.get(model)
+        linear = next((x for x in spec.linears() if x.name == op), None)
+        if linear is None and op != "elementwise":
+            raise InputError("op", op, f"a linear of {model} or 'elementwise'")
+        tokens = df["num_tokens"].to_numpy(float)[idx]
+        groups.append(((spec, catalog.hardware.get(gpu), int(tp)), idx, linear, tokens))
+
+    def seconds(params: PerfParams, sharpness: float | None = None) -> np.ndarray:
+        out = np.empty(len(df))
+        for (model, hw, tp), idx, linear, tokens in groups:
+            dep = Deployment(model, hw, tp, params=params)
+            out[idx] = (
+                elementwise_time(dep, tokens, sharpness)
+                if linear is None
+                else gemm_time(dep, linear, tokens, sharpness)
+            )
+        return out
+
+    return seconds
+
+
+def allreduce_predictor(df: pd.DataFrame, catalog: Catalog) -> Predictor:
+    """Ring all-reduce times (s) of rows with ``gpu``, ``num_workers`` and ``size_bytes`` (an
+    α-β model: no roofline maximum, so the sharpness does not enter)."""
+    groups = [
+        (catalog.hardware.get(gpu), idx, df.iloc[idx])
+        for gpu, idx in df.groupby("gpu").indices.items()
+    ]
+
+    def seconds(params: PerfParams, sharpness: float | None = None) -> np.ndarray:
+        out = np.empty(len(df))
+        for hw, idx, rows in groups:
+            out[idx] = allreduce_time(
+                hw, params, rows["num_workers"].to_numpy(float), rows["size_bytes"].to_numpy(float)
+            )
+        return out
+
+    return seconds
+
+
 def predict(df: pd.DataFrame, params: PerfParams, catalog: Catalog) -> np.ndarray:
     """Predicted iteration time (s) of every row of a measurement table."""
-    out = np.empty(len(df))
-    positions = np.arange(len(df))
-    for (gpu, model, tp, pp), idx in df.groupby(["gpu", "model", "tp", "pp"]).indices.items():
-        dep = Deployment(
-            catalog.models.get(model), catalog.hardware.get(gpu), int(tp), int(pp), params=params
-        )
-        rows = df.iloc[idx]
-        is_prefill = (rows["phase"] == "prefill").to_numpy()
-        b = rows["batch_size"].to_numpy(float)
-        pre = Batch.prefill(rows["prompt_tokens"].to_numpy(float), b)
-        dec = Batch.decode(b, rows["context_tokens"].to_numpy(float))
-        t_pre, t_dec = step_time(dep, pre).total_s, step_time(dep, dec).total_s
-        out[positions[idx]] = np.where(is_prefill, t_pre, t_dec)
-    return out
+    return step_predictor(df, catalog)(params)
 
 
-def _pack(params: PerfParams, free: Sequence[str]) -> np.ndarray:
-    return np.array([_scale(name, getattr(params, name)) for name in free])
+def predict_kernels(df: pd.DataFrame, params: PerfParams, catalog: Catalog) -> np.ndarray:
+    """Predicted time (s) of per-layer kernels (rows as :func:`kernel_predictor` takes)."""
+    return kernel_predictor(df, catalog)(params)
+
+
+def predict_allreduce(df: pd.DataFrame, params: PerfParams, catalog: Catalog) -> np.ndarray:
+    """Predicted ring all-reduce time (s) for rows with ``gpu``, ``num_workers``, ``size_bytes``."""
+    return allreduce_predictor(df, catalog)(params)
 
 
 def _scale(name: str, value: float) -> float:
     return value / _TIME_SCALE if name.endswith("_s") else value
 
 
-def _unpack(x: np.ndarray, base: PerfParams, free: Sequence[str]) -> PerfParams:
-    values = {n: v * _TIME_SCALE if n.endswith("_s") else v for n, v in zip(free, x, strict=True)}
-    return base.model_copy(update=values)
+def _unscale(name: str, value: float) -> float:
+    return value * _TIME_SCALE if name.endswith("_s") else value
 
 
 @dataclass(frozen=True)
 class FitResult:
-    """Fitted parameters and the relative error of each training row."""
+    """Fitted parameters, each fitted one's :class:`Estimate`, the number of parameter
+    directions the data pin more tightly than the prior, and each training row's relative
+    error."""
 
     params: PerfParams
     free: tuple[str, ...]
+    estimates: dict[str, Estimate]
+    data_rank: int
     train_ape: np.ndarray
 
     @property
     def train_median_ape(self) -> float:
         return float(np.median(self.train_ape))
+
+    @property
+    def set_by_prior(self) -> tuple[str, ...]:
+        """Fitted parameters the data cannot pin down (they stay near their prior)."""
+        return tuple(n for n, e in self.estimates.items() if not e.identified)
 
 
 def fit(
@@ -130,82 +244,186 @@ def fit(
     initial: PerfParams | None = None,
     free: Sequence[str] = DEFAULT_FREE,
 ) -> FitResult:
-    """Least-squares fit of the ``free`` parameters to minimise Σ log²(predicted / measured)."""
+    """MAP fit of the ``free`` parameters to a measurement table (see the module docstring)."""
     check_measurements(df)
-    return fit_to(predict, df, catalog, initial or PerfParams(), free)
+    return fit_to(step_predictor, df, catalog, initial or PerfParams(), free)
 
 
-# --- kernel-level calibration (GEMMs, elementwise, collectives) -----------------------------
+@dataclass(frozen=True)
+class _Problem:
+    """One fit in the optimiser's coordinates (seconds as milliseconds): log-ratio residuals,
+    the prior and the bounds of the ``free`` parameters, the others held at ``base``."""
 
-KERNEL_PARAMS = ("gemm_flops_eff", "gemm_hbm_eff", "elementwise_hbm_eff", "kernel_launch_s")
-LINK_PARAMS = ("link_eff", "collective_latency_s")
+    seconds: Predictor
+    measured: np.ndarray
+    base: PerfParams
+    free: tuple[str, ...]
 
+    def vector(self, names: Sequence[str], values: dict[str, float]) -> np.ndarray:
+        return np.array([_scale(n, values[n]) for n in names])
 
-def predict_kernels(df: pd.DataFrame, params: PerfParams, catalog: Catalog) -> np.ndarray:
-    """Predicted time (s) of per-layer kernels: rows with ``gpu``, ``model``, ``tp``,
-    ``num_tokens`` and ``op`` = a linear name of the model (``qkv``, ``mlp_up``, …) or
-    ``elementwise`` (all norms, activation, rope and residual adds of one layer)."""
-    from costcorrect.perf.roofline import elementwise_time, gemm_time
+    @property
+    def lower(self) -> np.ndarray:
+        return self.vector(self.free, {n: BOUNDS[n][0] for n in self.free})
 
-    out = np.empty(len(df))
-    positions = np.arange(len(df))
-    for (gpu, model, tp, op), idx in df.groupby(["gpu", "model", "tp", "op"]).indices.items():
-        dep = Deployment(
-            catalog.models.get(model), catalog.hardware.get(gpu), int(tp), params=params
+    @property
+    def upper(self) -> np.ndarray:
+        return self.vector(self.free, {n: BOUNDS[n][1] for n in self.free})
+
+    @property
+    def prior_mean(self) -> np.ndarray:
+        return self.vector(self.free, PerfParams().model_dump())
+
+    @property
+    def prior_scale(self) -> np.ndarray:
+        return self.vector(self.free, PRIOR_SCALE)
+
+    def params(self, x: np.ndarray) -> PerfParams:
+        values = {n: _unscale(n, v) for n, v in zip(self.free, x, strict=True)}
+        return self.base.model_copy(update=values)
+
+    def residuals(self, x: np.ndarray, sharpness: float | None = None) -> np.ndarray:
+        return np.log(self.seconds(self.params(x), sharpness) / self.measured)
+
+    def solve(self, x: np.ndarray, sharpness: float | None, moving: np.ndarray) -> np.ndarray:
+        """The MAP over the ``moving`` parameters (mask), the others held at ``x``."""
+        mean, scale = self.prior_mean, self.prior_scale
+
+        def objective(z: np.ndarray) -> np.ndarray:
+            full = x.copy()
+            full[moving] = z
+            return np.concatenate(
+                [self.residuals(full, sharpness) / DATA_SCALE, (full - mean) / scale]
+            )
+
+        result = least_squares(
+            objective,
+            x[moving],
+            bounds=(self.lower[moving], self.upper[moving]),
+            x_scale=scale[moving],
+            diff_step=1e-4,
+            **TOLERANCES,
         )
-        tokens = df["num_tokens"].to_numpy(float)[idx]
-        if op == "elementwise":
-            out[positions[idx]] = elementwise_time(dep, tokens)
-            continue
-        linear = next((x for x in dep.model.linears() if x.name == op), None)
-        if linear is None:
-            raise InputError("op", op, f"a linear of {model} or 'elementwise'")
-        out[positions[idx]] = gemm_time(dep, linear, tokens)
-    return out
+        out = x.copy()
+        out[moving] = result.x
+        return out
 
+    def fit(self, x0: np.ndarray) -> np.ndarray:
+        """Continue through :data:`SHARPNESS`, then set parameters at their bounds exactly
+        and solve again for the rest."""
+        lower, upper, scale = self.lower, self.upper, self.prior_scale
+        x = np.clip(x0, lower, upper)
+        inside = np.ones(len(x), dtype=bool)
+        for sharpness in SHARPNESS:
+            x = self.solve(x, sharpness, inside)
+        while True:
+            at_lower, at_upper = x - lower < SNAP * scale, upper - x < SNAP * scale
+            x = np.where(at_lower, lower, np.where(at_upper, upper, x))
+            if not (inside & (at_lower | at_upper)).any():
+                return x
+            inside &= ~(at_lower | at_upper)
+            if inside.any():
+                x = self.solve(x, SHARPNESS[-1], inside)
 
-def predict_allreduce(df: pd.DataFrame, params: PerfParams, catalog: Catalog) -> np.ndarray:
-    """Predicted ring all-reduce time (s) for rows with ``gpu``, ``num_workers``, ``size_bytes``."""
-    from costcorrect.perf.roofline import allreduce_time
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
+        """d residuals / d x by one-sided differences stepping into the bounds."""
+        upper, scale = self.upper, self.prior_scale
+        r0 = self.residuals(x)
+        columns = []
+        for j in range(len(x)):
+            step = 1e-4 * scale[j]
+            step = step if x[j] + step <= upper[j] else -step
+            moved = x.copy()
+            moved[j] += step
+            columns.append((self.residuals(moved) - r0) / step)
+        return np.stack(columns, axis=1)
 
-    out = np.empty(len(df))
-    for gpu, idx in df.groupby("gpu").indices.items():
-        hw = catalog.hardware.get(gpu)
-        rows = df.iloc[idx]
-        out[idx] = allreduce_time(
-            hw, params, rows["num_workers"].to_numpy(float), rows["size_bytes"].to_numpy(float)
-        )
-    return out
+    def estimates(self, x: np.ndarray) -> tuple[dict[str, Estimate], int]:
+        """Laplace 95 % intervals and data shares, and the data's rank over the prior's."""
+        r, jac = self.residuals(x), self.jacobian(x)
+        scale = self.prior_scale
+        variance = float(r @ r) / max(len(r) - len(x), 1)
+        covariance = np.linalg.inv(jac.T @ jac / variance + np.diag(1.0 / scale**2))
+        sd = np.sqrt(np.diag(covariance))
+        share = np.clip(1.0 - np.diag(covariance) / scale**2, 0.0, 1.0)
+        low = np.clip(x - _Z95 * sd, self.lower, self.upper)
+        high = np.clip(x + _Z95 * sd, self.lower, self.upper)
+        estimates = {
+            n: Estimate(
+                low=_unscale(n, low[j]), high=_unscale(n, high[j]), data_share=float(share[j])
+            )
+            for j, n in enumerate(self.free)
+        }
+        whitened = jac * scale / np.sqrt(variance)
+        rank = int(np.sum(np.linalg.svd(whitened, compute_uv=False) > 1.0))
+        return estimates, rank
 
 
 def fit_to(
-    predictor,
+    predictor: Callable[[pd.DataFrame, Catalog], Predictor],
     df: pd.DataFrame,
     catalog: Catalog,
     initial: PerfParams,
     free: Sequence[str],
 ) -> FitResult:
-    """Least squares of Σ log²(predictor(df) / df.time_s) over the ``free`` parameters."""
+    """MAP fit of the ``free`` parameters to ``df.time_s`` as ``predictor(df, catalog)``
+    predicts it, starting from (and holding the others at) ``initial``."""
     unknown = [n for n in free if n not in BOUNDS]
     if unknown:
         raise InputError("free", unknown[0], f"parameters among {', '.join(BOUNDS)}")
-    free = tuple(free)
-    measured = df["time_s"].to_numpy(float)
-    lower = [_scale(n, BOUNDS[n][0]) for n in free]
-    upper = [_scale(n, BOUNDS[n][1]) for n in free]
-    x0 = np.clip(_pack(initial, free), lower, upper)
-
-    def residuals(x: np.ndarray) -> np.ndarray:
-        return np.log(predictor(df, _unpack(x, initial, free), catalog) / measured)
-
-    result = least_squares(
-        residuals, x0, bounds=(lower, upper), x_scale="jac", diff_step=1e-4, **TOLERANCES
-    )
-    params = _unpack(result.x, initial, free)
-    return FitResult(params, free, np.abs(predictor(df, params, catalog) / measured - 1.0))
+    problem = _Problem(predictor(df, catalog), df["time_s"].to_numpy(float), initial, tuple(free))
+    x = problem.fit(problem.vector(problem.free, initial.model_dump()))
+    estimates, rank = problem.estimates(x)
+    params = problem.params(x)
+    ape = np.abs(problem.seconds(params, None) / problem.measured - 1.0)
+    return FitResult(params, problem.free, estimates, rank, ape)
 
 
 # --- fitting a user's measurement file ---------------------------------------------------------
+
+
+def _significant(value: float, digits: int) -> float:
+    return float(f"{value:.{digits}g}")
+
+
+def calibration_entry(
+    hardware: str,
+    stack: str,
+    source: str,
+    date: dt.date,
+    fitted_on: str,
+    params: PerfParams,
+    estimates: dict[str, Estimate],
+) -> dict:
+    """A catalog ``calibrations`` entry: every parameter to 4 significant digits, the fitted
+    ones' 95 % intervals to 3 and their data shares to 0.001. ``date``: the data's date."""
+    return {
+        "name": f"{hardware}/{stack}",
+        "hardware": hardware,
+        "stack": stack,
+        "source": source,
+        "date": date.isoformat(),
+        "fitted_on": fitted_on,
+        "params": {k: _significant(v, 4) for k, v in params.model_dump().items()},
+        "estimates": {
+            name: {
+                "low": _significant(e.low, 3),
+                "high": _significant(e.high, 3),
+                "data_share": round(e.data_share, 3),
+            }
+            for name, e in estimates.items()
+        },
+    }
+
+
+def describe_fit(result: FitResult, points: str) -> str:
+    """The ``fitted_on`` line of a calibration: data, training error, what the data pin."""
+    prior = ", ".join(result.set_by_prior) or "none"
+    return (
+        f"{points}; train median APE {result.train_median_ape:.1%}, worst "
+        f"{float(np.max(result.train_ape)):.1%}; the data pin {result.data_rank} of "
+        f"{len(result.free)} parameter directions; set by the prior: {prior}"
+    )
 
 
 @dataclass(frozen=True)
@@ -215,22 +433,28 @@ class CalibrationFit:
     hardware: str
     stack: str
     source: str
-    params: PerfParams
+    date: dt.date
     points: int
-    train_median_ape: float
-    train_max_ape: float
+    result: FitResult
+
+    @property
+    def params(self) -> PerfParams:
+        return self.result.params
+
+    @property
+    def train_median_ape(self) -> float:
+        return self.result.train_median_ape
 
     def to_dict(self) -> dict:
-        return {
-            "name": f"{self.hardware}/{self.stack}",
-            "hardware": self.hardware,
-            "stack": self.stack,
-            "source": self.source,
-            "date": dt.date.today().isoformat(),
-            "fitted_on": f"{self.points} iteration times; train median APE "
-            f"{self.train_median_ape:.1%}, worst {self.train_max_ape:.1%}",
-            "params": {k: float(f"{v:.4g}") for k, v in self.params.model_dump().items()},
-        }
+        return calibration_entry(
+            self.hardware,
+            self.stack,
+            self.source,
+            self.date,
+            describe_fit(self.result, f"{self.points} iteration times"),
+            self.result.params,
+            self.result.estimates,
+        )
 
     def to_yaml(self) -> str:
         """A catalog file holding this calibration (use it with ``--catalog``)."""
@@ -266,13 +490,11 @@ def fit_measurement_file(
     if rows.empty:
         raise InputError("gpu", gpu, f"a GPU present in the file: {', '.join(gpus)}")
     rows = rows.assign(gpu=hardware.name)
-    result = fit(rows, catalog)
     return CalibrationFit(
         hardware=hardware.name,
         stack=stack,
-        source=f"costcorrect perf fit {path.name if isinstance(path, Path) else path}",
-        params=result.params,
+        source=f"costcorrect perf fit {Path(path).name}",
+        date=data_date([path]),
         points=len(rows),
-        train_median_ape=result.train_median_ape,
-        train_max_ape=float(np.max(result.train_ape)),
+        result=fit(rows, catalog),
     )

@@ -95,12 +95,17 @@ class OpTable:
         """The ``(..., N_Q)`` quantity array of a (vectorised) batch."""
         return batch_quantities(batch, self.window, self.moe_experts, self.moe_top_k)
 
-    def _row_seconds(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return _rows(q, self.flop, self.nbytes, self.flop_rate, self.byte_rate, self.additive)
+    def _row_seconds(
+        self, q: np.ndarray, sharpness: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _rows(
+            q, self.flop, self.nbytes, self.flop_rate, self.byte_rate, self.additive, sharpness
+        )
 
-    def total_s(self, batch: Batch) -> np.ndarray:
-        """Iteration time of ``batch`` in seconds, without the per-op breakdown (fast path)."""
-        return self._row_seconds(self.quantities(batch))[0].sum(axis=-1)
+    def total_s(self, batch: Batch, sharpness: float | None = None) -> np.ndarray:
+        """Iteration time of ``batch`` in seconds, without the per-op breakdown (fast path);
+        ``sharpness``: see :func:`soft_max` (None: the roofline's exact maximum)."""
+        return self._row_seconds(self.quantities(batch), sharpness)[0].sum(axis=-1)
 
     def decode_seconds(self, batch: ArrayLike, context: float) -> np.ndarray:
         """Time of a decode-only iteration of ``batch`` sequences at ``context`` KV tokens each,
@@ -155,11 +160,24 @@ class OpTable:
         return self.flop, self.nbytes, self.flop_rate, self.byte_rate, self.additive
 
 
-def _rows(q, flop, nbytes, flop_rate, byte_rate, additive):
-    """(seconds, FLOP, bytes) per row: max(FLOP·q / F, bytes·q / B) + additive·q."""
+def soft_max(a: np.ndarray, b: np.ndarray, sharpness: float | None) -> np.ndarray:
+    """max(a, b) of non-negative arrays, or its smooth p-norm (aᵖ + bᵖ)^(1/p) at p =
+    ``sharpness`` (at most 2^(1/p) × the maximum, where a = b). Fits continue from a smooth
+    roofline to the exact one (``perf.fit``); the model itself always uses the maximum."""
+    high = np.maximum(a, b)
+    if sharpness is None:
+        return high
+    low = np.minimum(a, b)
+    ratio = np.divide(low, high, out=np.zeros_like(high), where=high > 0)
+    return high * (1.0 + ratio**sharpness) ** (1.0 / sharpness)
+
+
+def _rows(q, flop, nbytes, flop_rate, byte_rate, additive, sharpness=None):
+    """(seconds, FLOP, bytes) per row: max(FLOP·q / F, bytes·q / B) + additive·q (a smooth
+    maximum at ``sharpness``, see :func:`soft_max`)."""
     row_flop = q @ flop.T
     row_bytes = q @ nbytes.T
-    seconds = np.maximum(row_flop / flop_rate, row_bytes / byte_rate) + q @ additive.T
+    seconds = soft_max(row_flop / flop_rate, row_bytes / byte_rate, sharpness) + q @ additive.T
     return seconds, row_flop, row_bytes
 
 
@@ -383,33 +401,31 @@ def allreduce_time(hw: Hardware, p: PerfParams, gpus: ArrayLike, nbytes: ArrayLi
     return per_byte * np.asarray(nbytes) + per_call
 
 
-def gemm_time(dep: Deployment, lin: Linear, tokens: np.ndarray) -> np.ndarray:
+def gemm_time(
+    dep: Deployment, lin: Linear, tokens: np.ndarray, sharpness: float | None = None
+) -> np.ndarray:
     """Seconds of one layer's ``lin`` on one GPU for ``tokens`` rows (kernel-level fits)."""
     flop, nbytes, additive = _gemm_row(dep, lin)
-    return _row_seconds(
-        dep,
-        tokens,
-        flop,
-        nbytes,
-        additive,
-        _gemm_flops(dep),
-        dep.hardware.hbm_bytes_per_s.value * dep.params.gemm_hbm_eff,
-    )
+    hbm = dep.hardware.hbm_bytes_per_s.value * dep.params.gemm_hbm_eff
+    return _row_seconds(dep, tokens, (flop, nbytes, additive), (_gemm_flops(dep), hbm), sharpness)
 
 
-def elementwise_time(dep: Deployment, tokens: np.ndarray) -> np.ndarray:
+def elementwise_time(
+    dep: Deployment, tokens: np.ndarray, sharpness: float | None = None
+) -> np.ndarray:
     """Seconds of one layer's elementwise kernels for ``tokens`` rows (kernel-level fits)."""
     nbytes, additive = _elementwise_row(dep)
     hbm = dep.hardware.hbm_bytes_per_s.value * dep.params.elementwise_hbm_eff
-    return _row_seconds(dep, tokens, np.zeros(N_Q), nbytes, additive, 1.0, hbm)
+    return _row_seconds(dep, tokens, (np.zeros(N_Q), nbytes, additive), (1.0, hbm), sharpness)
 
 
-def _row_seconds(dep, tokens, flop, nbytes, additive, flop_rate, byte_rate) -> np.ndarray:
+def _row_seconds(dep, tokens, row, rates, sharpness) -> np.ndarray:
     moe = dep.model.moe
     experts = (moe.num_experts, moe.top_k) if moe else (0, 0)
     q = batch_quantities(Batch.prefill(tokens), 0, *experts)
-    rates = np.array([flop_rate]), np.array([byte_rate])
-    return _rows(q, flop[None, :], nbytes[None, :], *rates, additive[None, :])[0][..., 0]
+    flop, nbytes, additive = (r[None, :] for r in row)
+    flop_rate, byte_rate = (np.array([r]) for r in rates)
+    return _rows(q, flop, nbytes, flop_rate, byte_rate, additive, sharpness)[0][..., 0]
 
 
 def step_time(dep: Deployment, batch: Batch) -> StepTime:

@@ -99,15 +99,21 @@ def energy_section(r: ScenarioResult) -> str:
 
 def routing_section(r: ScenarioResult) -> str:
     fig = go.Figure()
-    fig.add_scatter(
-        x=[p.gamma for _, p in r.systems],
-        y=[p.kappa * p.delta for _, p in r.systems],
-        mode="markers+text",
-        text=[n for n, _ in r.systems],
-        textposition="top center",
-        name="published systems",
-        hovertemplate="%{text}: γ %{x:.3f}, κΔ %{y:.3f}<extra></extra>",
-    )
+    for independent, name, symbol in (
+        (True, "published, independently calibrated", "circle"),
+        (False, "published, an input assumed or solved from the speedup", "circle-open"),
+    ):
+        shown = [(n, p) for n, p, ind in r.systems if ind == independent]
+        fig.add_scatter(
+            x=[p.gamma for _, p in shown],
+            y=[p.kappa * p.delta for _, p in shown],
+            mode="markers+text",
+            marker={"symbol": symbol, "size": 9},
+            text=[n for n, _ in shown],
+            textposition="top center",
+            name=name,
+            hovertemplate="%{text}: γ %{x:.3f}, κΔ %{y:.3f}<extra></extra>",
+        )
     text = ""
     if r.routing is not None:
         m = r.routing

@@ -229,16 +229,20 @@ def reliability_figure(diagram, stem: Path, title: str) -> list[Path]:
 
 def routing_plane_figure(systems, empirical, stem: Path) -> list[Path]:
     """Published systems and measured routers on the κΔ–γ plane: routing pays above the
-    diagonal κΔ = γ. ``systems``: (label, κΔ, γ); ``empirical``: (label, κΔ, γ) estimates."""
+    diagonal κΔ = γ. ``systems``: (label, κΔ, γ, independently calibrated); ``empirical``:
+    (label, κΔ, γ) estimates."""
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
-    values = [v for _, g, o in [*systems, *empirical] for v in (g, o) if np.isfinite(v)]
+    points = [(g, o) for _, g, o, _ in systems] + [(g, o) for _, g, o in empirical]
+    values = [v for pair in points for v in pair if np.isfinite(v)]
     top = max(1.0, max(values, default=1.0)) * 1.05
     low = min(0.0, min(values, default=0.0)) * 1.05
     line = np.array([low, top])
     ax.fill_between(line, line, top, color="#55A868", alpha=0.08, label="routing pays: κΔ > γ")
     ax.plot(line, line, color="k", lw=1, label="break-even κΔ = γ")
-    for label, gain, overhead in systems:
-        ax.scatter(overhead, gain, s=40, color=COLOURS["disaggregated"], zorder=3)
+    colour = COLOURS["disaggregated"]
+    for label, gain, overhead, independent in systems:
+        face = colour if independent else "none"
+        ax.scatter(overhead, gain, s=40, facecolors=face, edgecolors=colour, zorder=3)
         ax.annotate(label, (overhead, gain), fontsize=7, xytext=(4, 3), textcoords="offset points")
     shown = [(g, o) for _, g, o in empirical if np.isfinite(g) and np.isfinite(o)]
     if shown:
@@ -252,7 +256,10 @@ def routing_plane_figure(systems, empirical, stem: Path) -> list[Path]:
             zorder=3,
             label="RouteLLM data: learned router / cascade (training estimates)",
         )
-    ax.scatter([], [], s=40, color=COLOURS["disaggregated"], label="published systems")
+    ax.scatter([], [], s=40, color=colour, label="published, independently calibrated")
+    ax.scatter(
+        [], [], s=40, facecolors="none", edgecolors=colour, label="published, not independent"
+    )
     ax.set_xlim(low, top)
     ax.set_ylim(low, top)
     ax.set_xlabel("γ: router overhead / baseline cost")
@@ -261,8 +268,9 @@ def routing_plane_figure(systems, empirical, stem: Path) -> list[Path]:
     ax.legend(fontsize=7, loc="lower right")
     caption = (
         "Each published system's own parameters mapped to (κ, Δ, γ) by its pattern "
-        "(routing_systems.yaml); squares: routers trained on RouteLLM's outcomes at list and "
-        "re-scaled prices. Distance above the diagonal is the premium."
+        "(routing_systems.yaml); hollow: an input assumed or solved from the published "
+        "speedup, so the point is placed, not tested; squares: routers trained on RouteLLM's "
+        "outcomes at list and re-scaled prices. Distance above the diagonal is the premium."
     )
     return save(fig, stem, caption)
 

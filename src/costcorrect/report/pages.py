@@ -18,14 +18,16 @@ fixed terminal width, its output replacing the block's body.
 ``python -m costcorrect.report.pages`` regenerates everything in place, in order (the
 validation fits write the calibrations and power parameters later commands read).
 ``--check`` regenerates into a temporary copy of docs/ and the fitted data files instead, jobs in
-parallel, and lists every file that differs beyond timings (numbers may differ by
-floating-point noise, :data:`RTOL`). The speed benchmarks are timed, so
-they stay outside (`make benchmarks`).
+parallel, and lists every file that differs beyond timings (numbers need only agree at the
+precision they are printed with, see :func:`_same_number`) or that holds today's date. The speed
+benchmarks are timed, so they stay outside (`make benchmarks`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import math
 import os
 import re
 import shlex
@@ -148,10 +150,29 @@ def regenerate_all(root: Path, jobs: int = 1) -> None:
 
 
 TEXT = (".md", ".csv", ".yaml")
-NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+NUMBER = re.compile(r"-?\d+(?:\.(?P<fraction>\d+))?(?:[eE](?P<exponent>[-+]?\d+))?")
 #: relative difference of two numbers below which they are the same (floating-point noise of
 #: another CPU's vector code, far below any printed digit)
 RTOL = 1e-6
+
+
+def _last_digit(match: re.Match) -> float:
+    """The value of one unit in the last digit a number is printed with (0 for an integer:
+    integers are counts and must agree)."""
+    fraction, exponent = match["fraction"], match["exponent"]
+    if fraction is None and exponent is None:
+        return 0.0
+    return 10.0 ** (int(exponent or 0) - len(fraction or ""))
+
+
+def _same_number(new: re.Match, old: re.Match) -> bool:
+    """Equal at the printed precision: within :data:`RTOL`, or one unit apart in the last
+    printed digit (a value on a rounding boundary rounds either way on another CPU)."""
+    a, b = float(new[0]), float(old[0])
+    if math.isclose(a, b, rel_tol=RTOL, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b)):
+        return True
+    unit = max(_last_digit(new), _last_digit(old))
+    return abs(a - b) <= unit * (1 + 1e-9)
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
@@ -163,11 +184,13 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _same_text(new: Path, old: Path) -> bool:
-    """Equal but for timings, every number within :data:`RTOL`."""
+    """Equal but for timings, every number equal at its printed precision."""
     a, b = (TIMING.sub("answered in # s", p.read_text()) for p in (new, old))
     if NUMBER.sub("#", a) != NUMBER.sub("#", b):
         return False
-    return _close(np.array(NUMBER.findall(a), float), np.array(NUMBER.findall(b), float))
+    return all(
+        _same_number(x, y) for x, y in zip(NUMBER.finditer(a), NUMBER.finditer(b), strict=True)
+    )
 
 
 def _same_arrays(new: Path, old: Path) -> bool:
@@ -204,11 +227,28 @@ def check(root: Path, jobs: int = 2) -> list[str]:
         for path in sorted(fresh):
             relative = path.relative_to(copy)
             original = root / relative
+            dated = wall_clock_date(path)
+            if dated:
+                differences.append(f"{relative}: holds today's date ({dated})")
             if not original.exists():
                 differences.append(f"{relative}: new (not committed)")
             elif not _same(path, original):
                 differences.append(f"{relative}: differs{_excerpt(original, path)}")
         return differences
+
+
+def wall_clock_date(path: Path, today: dt.date | None = None) -> str | None:
+    """Today's date as ``path`` spells it (ISO, or in words), if it does: a generated file must
+    carry its data's date, never the day it was generated."""
+    today = today or dt.date.today()
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    spellings = (
+        today.isoformat(),
+        f"{today.day} {today:%B %Y}",
+        f"{today:%B} {today.day}, {today.year}",
+        f"{today:%b} {today.day}, {today.year}",
+    )
+    return next((s for s in spellings if s in text), None)
 
 
 def _excerpt(old: Path, new: Path, lines: int = 12) -> str:

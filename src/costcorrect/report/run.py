@@ -79,7 +79,7 @@ class ScenarioResult:
     energy_usd_per_m: float
     levers: LeverStudy | None
     routing: PremiumModel | None
-    systems: list[tuple[str, PatternPoint]]
+    systems: list[tuple[str, PatternPoint, bool]]  # id, point, independently calibrated
     allocation: AllocationDecision | None
     verification: VerificationAudit | None
     measured: list[MeasuredRun]
@@ -274,7 +274,7 @@ def run_scenario(
             parse_quantity(al.inference_spend, "usd", "allocation.inference_spend"),
             parse_quantity(al.training_spend, "usd", "allocation.training_spend"),
         )
-    systems = [(s.id, p) for s, p in published_systems()]
+    systems = [(s.id, p, s.independently_calibrated) for s, p in published_systems()]
     return ScenarioResult(
         scenario=scenario,
         contract=contract,

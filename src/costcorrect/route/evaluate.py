@@ -57,10 +57,18 @@ class RouterResult:
         return self.train.first_order > 0
 
     @property
+    def routes_nothing(self) -> bool:
+        """Whether the router sends every held-out query to the fixed option at no overhead,
+        so that Π = 0 exactly in every resample whatever the threshold says."""
+        return self.test.shares[self.test.fixed_option] == 1.0 and self.test.gamma == 0.0
+
+    @property
     def sign_check(self) -> str:
-        """The threshold's prediction against the held-out premium's 95 % interval: "pays" is
-        confirmed by an interval above 0, "does not pay" by one at or below 0 (a router that
-        then routes nothing realises exactly 0); otherwise "indeterminate"."""
+        """The threshold's prediction against the held-out premium's 95 % interval: "tie" when
+        the router routes nothing (no test of the threshold); else "pays" is confirmed by an
+        interval above 0, "does not pay" by one at or below 0; otherwise "indeterminate"."""
+        if self.routes_nothing:
+            return "tie"
         low, high = self.intervals.premium.low, self.intervals.premium.high
         confirms_pays, confirms_not = low > 0, high <= 1e-12
         if not (confirms_pays or confirms_not):

@@ -190,17 +190,26 @@ def routing(
 
         with progress("training routers and bootstrapping on RouteLLM's outcomes …"):
             report = run(shared or default_shared_path(), seed, resamples)
-        systems = [(r.id, r.point.kappa * r.point.delta, r.point.gamma) for r in report.systems]
+        systems = [
+            (
+                c.system.id,
+                c.point.kappa * c.point.delta,
+                c.point.gamma,
+                c.system.independently_calibrated,
+            )
+            for c in report.systems
+        ]
         measured = [
             (f"{s.data} {r.router} ({r.pricing})", r.train.kappa * r.train.delta, r.train.gamma)
             for s in report.studies
             for r in s.routers
         ]
+        published = {True: "published, independent", False: "published, not independent"}
         _publish(
             write,
             "routing_plane",
             lambda: pd.DataFrame(
-                [(label, "published", g, o) for label, g, o in systems]
+                [(label, published[ind], g, o) for label, g, o, ind in systems]
                 + [(label, "measured", g, o) for label, g, o in measured],
                 columns=["label", "kind", "kappa_delta", "gamma"],
             ),

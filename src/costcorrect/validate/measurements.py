@@ -14,15 +14,42 @@ The units and caveats come from each source's README in ``<shared>/data/<source>
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from costcorrect.perf.fit import REQUIRED_COLUMNS
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A released data set a fit reads: its label (repository @ commit) and its date — when
+    the files last changed upstream, or the snapshot's date where the folder's README gives no
+    per-file date. A fit carries this date, never the day it ran."""
+
+    label: str
+    date: dt.date
+
+
+SPLITWISE = DataSource(
+    "Splitwise perf_model.csv (Mutinifni/splitwise-sim @ 8f99e7d)", dt.date(2024, 3, 29)
+)
+DISTSERVE = DataSource(
+    "DistServe profiler-a100-80g fits (LLMServe/DistServe @ 82831f1)", dt.date(2024, 5, 1)
+)
+VIDUR = DataSource(
+    "Vidur kernel profiles mlp.csv + all_reduce.csv (microsoft/vidur @ 7d47513)",
+    dt.date(2024, 11, 19),
+)
+MLENERGY_V2 = DataSource(
+    "ML.ENERGY v2 llm_text_generation (ml-energy/leaderboard-v2 @ c3af7f3)", dt.date(2024, 9, 19)
+)
 
 STEP_COLUMNS = ["dataset", *REQUIRED_COLUMNS, "output_tokens", "repeat_cv", "note"]
 """Columns of :func:`step_measurements`, in order: the perf-fit input plus provenance."""

@@ -11,8 +11,7 @@ profiles (unseen model size) and Sarathi-Serve's Yi-34B on A100-PCIe with the A1
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,18 +19,25 @@ import pandas as pd
 import yaml
 
 from costcorrect.catalog import Catalog
-from costcorrect.catalog.calibrations import PerfParams
+from costcorrect.catalog.calibrations import Estimate, PerfParams
+from costcorrect.catalog.views import calibration_frame
 from costcorrect.perf.fit import (
     DEFAULT_FREE,
-    KERNEL_PARAMS,
-    LINK_PARAMS,
+    FitResult,
+    allreduce_predictor,
+    calibration_entry,
+    describe_fit,
     fit,
     fit_to,
+    kernel_predictor,
     predict,
     predict_allreduce,
     predict_kernels,
 )
 from costcorrect.validate.measurements import (
+    DISTSERVE,
+    SPLITWISE,
+    VIDUR,
     collective_measurements,
     op_measurements,
     step_measurements,
@@ -41,8 +47,9 @@ HELD_OUT_BATCH = (2, 8, 32)
 HELD_OUT_PROMPT = (256, 1024, 4096)
 HELD_OUT_OUTPUT = (256, 1024, 4096)
 TARGET_MEDIAN_APE, TARGET_MAX_APE = 0.10, 0.30
-SPLITWISE_SOURCE = "Splitwise perf_model.csv (Mutinifni/splitwise-sim @ 8f99e7d)"
-VIDUR_SOURCE = "Vidur kernel profiles mlp.csv + all_reduce.csv (microsoft/vidur @ 7d47513)"
+#: the kernel-level calibration's parameters: GEMM and elementwise kernels, then collectives
+KERNEL_PARAMS = ("gemm_flops_eff", "gemm_hbm_eff", "elementwise_hbm_eff", "kernel_launch_s")
+LINK_PARAMS = ("link_eff", "collective_latency_s")
 #: Vidur operator names → the model's linear names; the rest are elementwise kernels
 VIDUR_LINEARS = {
     "attn_pre_proj": "qkv",
@@ -51,18 +58,19 @@ VIDUR_LINEARS = {
     "mlp_down_proj": "mlp_down",
 }
 VIDUR_ELEMENTWISE = ("input_layernorm", "post_attention_layernorm", "mlp_act", "attn_rope", "add")
-DISTSERVE_SOURCE = "DistServe profiler-a100-80g fits (LLMServe/DistServe @ 82831f1)"
 
 
 @dataclass(frozen=True)
 class Check:
-    """Held-out predictions of one fit: which data, which split, rows with ``ape``."""
+    """Held-out predictions of one fit: which data, which split, rows with ``ape``, and the
+    fitted parameters' estimates (none where the parameters came from another check)."""
 
     name: str
     fitted_on: str
     evaluated_on: str
     params: PerfParams
     rows: pd.DataFrame
+    estimates: dict[str, Estimate] = field(default_factory=dict)
 
 
 def usable_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -81,11 +89,13 @@ def held_out_mask(df: pd.DataFrame) -> pd.Series:
 
 
 def _evaluate(name, train, test, catalog, fitted_on, evaluated_on, params=None) -> Check:
+    estimates = {}
     if params is None:
-        params = fit(train, catalog, PerfParams(), DEFAULT_FREE).params
+        result = fit(train, catalog, PerfParams(), DEFAULT_FREE)
+        params, estimates = result.params, result.estimates
     predicted = predict(test, params, catalog)
     rows = test.assign(predicted_s=predicted, ape=np.abs(predicted / test["time_s"] - 1.0))
-    return Check(name, fitted_on, evaluated_on, params, rows)
+    return Check(name, fitted_on, evaluated_on, params, rows, estimates)
 
 
 def run_checks(shared: Path, catalog: Catalog) -> list[Check]:
@@ -162,14 +172,18 @@ def allreduce_rows(shared: Path) -> pd.DataFrame:
     return c[keep & c["gpu"].isin(["A100-80GB-SXM", "H100-SXM"])].reset_index(drop=True)
 
 
-def fit_kernels(kernels: pd.DataFrame, reduces: pd.DataFrame, catalog: Catalog) -> PerfParams:
-    """GEMM/elementwise efficiencies from kernel times, then link terms from all-reduces."""
-    params = fit_to(
-        predict_kernels, kernels.reset_index(drop=True), catalog, PerfParams(), KERNEL_PARAMS
-    ).params
-    return fit_to(
-        predict_allreduce, reduces.reset_index(drop=True), catalog, params, LINK_PARAMS
-    ).params
+def fit_kernels(
+    kernels: pd.DataFrame, reduces: pd.DataFrame, catalog: Catalog
+) -> tuple[FitResult, FitResult]:
+    """GEMM/elementwise efficiencies from kernel times, then link terms from all-reduces (the
+    second fit starts from the first's parameters, so its ``params`` hold both)."""
+    kernel = fit_to(
+        kernel_predictor, kernels.reset_index(drop=True), catalog, PerfParams(), KERNEL_PARAMS
+    )
+    link = fit_to(
+        allreduce_predictor, reduces.reset_index(drop=True), catalog, kernel.params, LINK_PARAMS
+    )
+    return kernel, link
 
 
 def run_kernel_checks(shared: Path, catalog: Catalog) -> list[Check]:
@@ -181,7 +195,7 @@ def run_kernel_checks(shared: Path, catalog: Catalog) -> list[Check]:
         r = reduces[reduces["gpu"] == gpu]
         big = k["model"] == "llama-2-70b"
         odd = (r["size_bytes"].rank(method="dense") % 2).astype(bool)
-        params = fit_kernels(k[~big], r[~odd], catalog)
+        params = fit_kernels(k[~big], r[~odd], catalog)[1].params
         pk = predict_kernels(k[big].reset_index(drop=True), params, catalog)
         pr = predict_allreduce(r[odd].reset_index(drop=True), params, catalog)
         rows = pd.concat(
@@ -223,42 +237,41 @@ def summary(checks: list[Check]) -> pd.DataFrame:
 
 
 def fit_calibrations(shared: Path, catalog: Catalog) -> list[dict]:
-    """Calibration entries fitted on all usable points of each GPU × stack (for the catalog)."""
+    """Calibration entries fitted on all usable points of each GPU × stack (for the catalog),
+    each dated by its data."""
     steps = usable_rows(step_measurements(shared))
     entries = []
-    groups = [("splitwise", SPLITWISE_SOURCE), ("distserve-engine", DISTSERVE_SOURCE)]
-    for dataset, source in groups:
+    for dataset, source in (("splitwise", SPLITWISE), ("distserve-engine", DISTSERVE)):
         for gpu, g in steps[steps["dataset"] == dataset].groupby("gpu"):
             result = fit(g, catalog, PerfParams(), DEFAULT_FREE)
-            params = {k: float(f"{v:.4g}") for k, v in result.params.model_dump().items()}
             models = ", ".join(sorted(g["model"].unique()))
             entries.append(
-                {
-                    "name": f"{gpu}/{dataset}",
-                    "hardware": gpu,
-                    "stack": dataset,
-                    "source": source,
-                    "date": dt.date.today().isoformat(),
-                    "fitted_on": f"{len(g)} iteration times of {models}; train median APE "
-                    f"{result.train_median_ape:.1%}",
-                    "params": params,
-                }
+                calibration_entry(
+                    gpu,
+                    dataset,
+                    source.label,
+                    source.date,
+                    describe_fit(result, f"{len(g)} iteration times of {models}"),
+                    result.params,
+                    result.estimates,
+                )
             )
     kernels, reduces = kernel_rows(shared), allreduce_rows(shared)
     for gpu, k in kernels.groupby("gpu"):
-        params = fit_kernels(k, reduces[reduces["gpu"] == gpu], catalog)
+        kernel, link = fit_kernels(k, reduces[reduces["gpu"] == gpu], catalog)
         entries.append(
-            {
-                "name": f"{gpu}/vidur-kernels",
-                "hardware": gpu,
-                "stack": "vidur-kernels",
-                "source": VIDUR_SOURCE,
-                "date": dt.date.today().isoformat(),
-                "fitted_on": "GPU kernel times only (GEMM, elementwise, NCCL all-reduce); "
-                "attention at default efficiencies (flash-style, no score traffic); no CPU or "
-                "scheduler overhead",
-                "params": {k: float(f"{v:.4g}") for k, v in params.model_dump().items()},
-            }
+            calibration_entry(
+                gpu,
+                "vidur-kernels",
+                VIDUR.label,
+                VIDUR.date,
+                "GPU kernel times only (GEMM, elementwise, NCCL all-reduce); attention at "
+                "default efficiencies (flash-style, no score traffic); no CPU or scheduler "
+                f"overhead; set by the prior: "
+                f"{', '.join(kernel.set_by_prior + link.set_by_prior) or 'none'}",
+                link.params,
+                {**kernel.estimates, **link.estimates},
+            )
         )
     return entries
 
@@ -340,11 +353,21 @@ def report_markdown(checks: list[Check]) -> str:
         "",
         "### Fitted parameters of the primary fits",
         "",
+        "Each fit is a maximum a posteriori estimate: relative (log) error of every point, "
+        "weighed as a 10 % error, plus a Gaussian prior around the model's first-principles "
+        "defaults (±0.3 for efficiencies, ±8 B for attention traffic, about the default's own "
+        "size for fixed costs; `costcorrect.perf.fit.PRIOR_SCALE`), continued from a smooth "
+        "roofline to the exact one so that every CPU lands on the same optimum. Intervals are "
+        "95 % (Laplace approximation with the residuals' own scale, clipped to the bounds); the "
+        "data share is the part of a parameter's posterior precision that comes from the data. "
+        "Below 75 % the data cannot pin the parameter down and its value is the prior's: "
+        "`costcorrect catalog show calibrations NAME` lists the same for every calibration.",
+        "",
     ]
     for c in checks:
         if c.name == "primary":
-            params = ", ".join(f"{k}={v:.3g}" for k, v in c.params.model_dump().items())
-            lines += [f"- {c.fitted_on}: {params}", ""]
+            frame = calibration_frame(c.params, c.estimates)
+            lines += [f"{c.fitted_on}:", "", _markdown_table(frame, list(frame.columns)), ""]
     lines += [
         "### Where the model misses, and why",
         "",

@@ -62,7 +62,7 @@ def _mean_interval(x: np.ndarray, seed: int) -> tuple[float, float, float]:
 
 def _ece_interval(report: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float, float]:
     """ECE of a verifier's accept decision read as a probability (0 or 1) of correctness."""
-    iv = cal.bootstrap(cal.ece, report.astype(float), y, resamples=RESAMPLES, seed=seed)
+    iv = cal.calibration_report(report.astype(float), y, resamples=RESAMPLES, seed=seed).ece
     return iv.value, iv.low, iv.high
 
 

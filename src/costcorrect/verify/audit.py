@@ -4,7 +4,8 @@ plus a one-page human-readable summary.
 
 Schema ``costcorrect.verify.audit/1`` (all rates are fractions, prices $ per million tokens):
 
-    schema, created (ISO date), dataset {file, sha256, rows},
+    schema, created (ISO date: the caller's, else the dataset file's — never the wall clock),
+    dataset {file, sha256, rows},
     rule, verifiers [names], marginals {name: accept rate},
     joint_table [{decisions: {name: 0/1}, probability}],
     pipeline_accept_rate {value, low, high, level}, independence_prediction,
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from costcorrect.errors import InputError
+from costcorrect.io import data_date
 from costcorrect.verify import composition as comp
 from costcorrect.verify.calibration import proportion
 from costcorrect.verify.composition_report import compose_decisions, parse_rule
@@ -53,7 +55,7 @@ def audit(
     cells = (np.arange(2**rule.k)[:, None] >> np.arange(rule.k)) & 1
     record = {
         "schema": SCHEMA,
-        "created": (created or dt.date.today()).isoformat(),
+        "created": (created or data_date([path])).isoformat(),
         "dataset": {
             "file": path.name,
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),

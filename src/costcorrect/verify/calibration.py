@@ -5,6 +5,7 @@ take equal-length arrays and are numpy-vectorised."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,11 +15,14 @@ from costcorrect.errors import InputError
 
 EPS = 1e-15  # probabilities are clipped to [EPS, 1 − EPS] inside the log score
 STRATEGIES = ("uniform", "quantile")
+POWER_FLOOR = 0.5 * math.erfc(math.sqrt(0.5))  # Φ(−1): quantile bounding a gap sum's upper end
 
 
 @dataclass(frozen=True)
 class Interval:
-    """A statistic with a percentile-bootstrap interval at ``level``."""
+    """A statistic with a bootstrap interval at ``level``: :func:`interval` (bias-shifted
+    percentile) or, for binned ECE, :func:`gap_interval` (inverted bootstrap tests). Either
+    can lie below ``value`` for an upward-biased statistic."""
 
     value: float
     low: float
@@ -172,6 +176,88 @@ def murphy(p, y, bins: int = 10, strategy: str = "uniform") -> Murphy:
     return Murphy(score, rel, res, unc, score - (rel - res + unc))
 
 
+#: Range of each metric, to which its interval is clipped (log loss: −ln EPS at most).
+RANGES = {
+    "brier": (0.0, 1.0),
+    "log_loss": (0.0, -np.log(EPS)),
+    "spherical": (0.0, 1.0),
+    "ece": (0.0, 1.0),
+    "smooth_ece": (0.0, 1.0),
+}
+
+
+def _check_settings(resamples: int, level: float) -> None:
+    if resamples < 1:
+        raise InputError("resamples", resamples, "a positive number of resamples")
+    if not 0 < level < 1:
+        raise InputError("level", level, "a confidence level in (0, 1)")
+
+
+def interval(
+    value: float, draws: np.ndarray, level: float, bounds: tuple[float, float]
+) -> Interval:
+    """The bias-shifted percentile interval of a statistic ``value`` from its resampled
+    ``draws``: the draws sit about b = mean(draws) − value above ``value`` as ``value`` sits
+    about b above the population value, so their (1 ± level)/2 quantiles are moved down by 2b,
+    then clipped to ``bounds``. The percentile interval for an unbiased statistic (the scores).
+    Short for |·|-sums near zero, whose bias the bootstrap under-states: simulated coverage of
+    95 % intervals (tests/test_calibration_coverage.py) 0.86–0.91 for binned ECE (hence
+    :func:`gap_interval`), 0.88–0.95 for smooth ECE, and 0.34–0.63 when either is 0."""
+    tail = (1 - level) / 2
+    shift = 2 * (float(np.mean(draws)) - value)
+    low, high = np.quantile(draws, [tail, 1 - tail]) - shift
+    return Interval(value, float(max(low, bounds[0])), float(min(high, bounds[1])), level)
+
+
+def gap_interval(gaps: np.ndarray, draws: np.ndarray, level: float) -> Interval:
+    """Σ_b |gaps_b| (binned ECE: gaps_b = (n_b / N)·(ȳ_b − p̄_b)) with an interval from
+    inverting bootstrap tests, given the gaps' resampled values ``draws`` (resamples, bins).
+
+    Bins near calibration bias |gap| upwards by an amount that depends on the unknown gaps, so
+    bootstrapping around the plug-in under-states the bias. A candidate sum ψ0 is tested
+    against null gaps θ(λ) = s·max(|gaps| − λ·v, 0) with Σ|θ| = ψ0 (s the gaps' signs, v their
+    bootstrap variances; λ < 0 moves them away from zero) plus the bootstrap deviations
+    ``draws − gaps``: below the plug-in the null zeroes the weakest bins, the most bias the data
+    allow. The interval holds every ψ0 whose null puts the plug-in within its central ``level``
+    range. Data that look better than calibrated would reject every ψ0; so the upper end is
+    tested at no less than the all-calibrated null's :data:`POWER_FLOOR` quantile (a
+    power-constrained limit). Simulated coverage of 95 % ECE intervals
+    (tests/test_calibration_coverage.py, three seeds): 0.95–0.99 at population ECE 0.013–0.066
+    and 0.95–0.98 at 0, where :func:`interval` gives 0.72–0.91 and 0.34."""
+    value = float(np.sum(np.abs(gaps)))
+    dev = draws - gaps
+    var = dev.var(axis=0)
+    if not np.any(var > 0):
+        return Interval(value, value, value, level)
+    sign = np.where(gaps < 0, -1.0, 1.0)
+    ratio = np.abs(gaps) / np.where(var > 0, var, np.inf)
+    top = float(np.max(ratio))  # the λ that zeroes every gap with a variance
+
+    def centre(lam: float) -> np.ndarray:
+        return np.where(var > 0, sign * var * np.maximum(ratio - lam, 0.0), gaps)
+
+    def null(lam: float) -> np.ndarray:
+        return np.sum(np.abs(centre(lam) + dev), axis=1)
+
+    def edge(holds: Callable[[float], bool]) -> float:
+        """Σ|θ(λ*)| for the λ* above which ``holds`` (monotone in λ) is true."""
+        low, high = -(top + 1.0), top
+        if not holds(high):
+            return float(np.sum(np.abs(centre(high))))
+        while holds(low):
+            low *= 2.0
+        for _ in range(60):
+            mid = 0.5 * (low + high)
+            low, high = (low, mid) if holds(mid) else (mid, high)
+        return float(np.sum(np.abs(centre(high))))
+
+    tail = (1 - level) / 2
+    floor = max(value, float(np.quantile(null(top), POWER_FLOOR)))
+    lower = edge(lambda lam: np.mean(null(lam) >= value) <= tail)  # ψ0 too small: rejected
+    upper = edge(lambda lam: np.mean(null(lam) <= floor) >= tail)  # ψ0 small enough: kept
+    return Interval(value, lower, upper, level)
+
+
 def bootstrap(
     metric: Callable[[np.ndarray, np.ndarray], float],
     p,
@@ -180,39 +266,35 @@ def bootstrap(
     level: float = 0.95,
     seed: int = 0,
 ) -> Interval:
-    """``metric(p, y)`` with a percentile interval over ``resamples`` resamples of the pairs
-    (seeded)."""
+    """``metric(p, y)`` with its :func:`interval` over ``resamples`` resamples of the pairs
+    (seeded), clipped to the metric's range if it is one of :data:`RANGES`."""
     p, y = check(p, y)
-    if resamples < 1:
-        raise InputError("resamples", resamples, "a positive number of resamples")
-    if not 0 < level < 1:
-        raise InputError("level", level, "a confidence level in (0, 1)")
+    _check_settings(resamples, level)
     rng = np.random.default_rng(seed)
     values = np.empty(resamples)
     for b in range(resamples):
         pick = rng.integers(0, p.size, p.size)
         values[b] = metric(p[pick], y[pick])
-    tail = (1 - level) / 2
-    low, high = np.quantile(values, [tail, 1 - tail])
-    return Interval(float(metric(p, y)), float(low), float(high), level)
+    bounds = RANGES.get(getattr(metric, "__name__", ""), (-np.inf, np.inf))
+    return interval(float(metric(p, y)), values, level, bounds)
 
 
 def proportion(values, seed: int = 0, resamples: int = 1000, level: float = 0.95) -> Interval:
-    """The share of 1s in 0/1 ``values`` with its bootstrap interval: resampled counts of a
+    """The share of 1s in 0/1 ``values`` with its :func:`interval`: resampled counts of a
     proportion are binomial(N, share), so they are drawn directly (seeded)."""
     x = np.asarray(values, dtype=float)
     if x.size == 0:
         raise InputError("values", "an empty array", "at least one 0/1 value")
+    _check_settings(resamples, level)
     share = float(x.mean())
     draws = np.random.default_rng(seed).binomial(x.size, share, resamples) / x.size
-    tail = (1 - level) / 2
-    low, high = np.quantile(draws, [tail, 1 - tail])
-    return Interval(share, float(low), float(high), level)
+    return interval(share, draws, level, (0.0, 1.0))
 
 
 @dataclass(frozen=True)
 class CalibrationReport:
-    """The calibration metrics of a set of reports, each with a bootstrap interval."""
+    """The calibration metrics of a set of reports with their bootstrap intervals: binned ECE's
+    from :func:`gap_interval`, the others' from :func:`interval`."""
 
     n: int
     brier: Interval
@@ -235,15 +317,14 @@ def calibration_report(
     seed: int = 0,
     bandwidth: float = 0.05,
 ) -> CalibrationReport:
-    """Brier, log and spherical scores, ECE and smooth ECE with percentile intervals from a
-    compiled Poisson bootstrap (bin edges held at the full sample's)."""
+    """Brier, log and spherical scores, ECE and smooth ECE with intervals from a compiled
+    Poisson bootstrap (bin edges held at the full sample's): :func:`gap_interval` for binned ECE,
+    whose bias depends on the unknown per-bin gaps, :func:`interval` for the others (means, and
+    smooth ECE, whose kernel-correlated cells the per-bin null does not model)."""
     from costcorrect.verify.bootstrap_kernels import POISSON1_CDF, poisson_bootstrap
 
     p, y = check(p, y)
-    if resamples < 1:
-        raise InputError("resamples", resamples, "a positive number of resamples")
-    if not 0 < level < 1:
-        raise InputError("level", level, "a confidence level in (0, 1)")
+    _check_settings(resamples, level)
     q = np.clip(p, EPS, 1 - EPS)
     terms = np.vstack(
         [
@@ -261,20 +342,15 @@ def calibration_report(
         "brier": sums[:, 0] / weight,
         "log_loss": sums[:, 1] / weight,
         "spherical": sums[:, 2] / weight,
-        "ece": np.sum(np.abs(per_bin[:, 2] - per_bin[:, 1]), axis=1) / weight,
         "smooth_ece": _smooth_from_cells(cells[:, 0], cells[:, 1], bandwidth),
     }
     point = {
         "brier": float(np.mean(terms[0])),
         "log_loss": float(np.mean(terms[1])),
         "spherical": float(np.mean(terms[2])),
-        "ece": ece(p, y, bins, strategy),
         "smooth_ece": smooth_ece(p, y, bandwidth),
     }
-    tail = (1 - level) / 2
-
-    def interval(name: str) -> Interval:
-        low, high = np.quantile(draws[name], [tail, 1 - tail])
-        return Interval(point[name], float(low), float(high), level)
-
-    return CalibrationReport(p.size, *(interval(name) for name in draws), bins, strategy, resamples)
+    iv = {name: interval(point[name], draws[name], level, RANGES[name]) for name in draws}
+    gaps = np.bincount(coarse, weights=y - p, minlength=bins) / p.size
+    iv["ece"] = gap_interval(gaps, (per_bin[:, 2] - per_bin[:, 1]) / weight[:, None], level)
+    return CalibrationReport(p.size, **iv, bins=bins, strategy=strategy, resamples=resamples)
