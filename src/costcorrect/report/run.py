@@ -215,10 +215,8 @@ def run_scenario(
     winner = best.winner
     gpu = scenario.gpus[0]
     if winner is not None:
-        gpu = next((g for g in scenario.gpus if g in winner.label), gpu)
-        dep = Deployment.from_names(
-            scenario.model, gpu, winner.gpus if winner.gpus <= 8 else 8, catalog=catalog
-        )
+        gpu = winner.decode_gpu
+        dep = Deployment.from_names(scenario.model, gpu, winner.decode_tp, catalog=catalog)
         say("energy: modelled decode power and the two levers")
         energy = decode_energy_usd_per_million(
             dep, scenario.energy.usd_per_kwh, scenario.energy.pue

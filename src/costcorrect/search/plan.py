@@ -17,6 +17,7 @@ from costcorrect.perf.calibration import scaled_efficiency
 from costcorrect.search.executor import Executor, LocalExecutor
 from costcorrect.search.space import Candidate, SearchSpace, candidates
 from costcorrect.serving.analytic import Lengths
+from costcorrect.serving.architectures import Disaggregated
 from costcorrect.serving.contract import Contract
 from costcorrect.serving.cost import cost_per_token, unit_usd_per_million
 from costcorrect.serving.goodput import analytic_goodput
@@ -40,8 +41,9 @@ class Screened:
 
 @dataclass(frozen=True)
 class Confirmed:
-    """A configuration confirmed by the simulator: both goodputs, and the simulated cost with
-    its three-term breakdown ($ per million output tokens)."""
+    """A configuration confirmed by the simulator: both goodputs, the simulated cost with its
+    three-term breakdown ($ per million output tokens), and the GPU type and tensor-parallel
+    degree of the instances that decode."""
 
     architecture: str
     label: str
@@ -53,6 +55,8 @@ class Confirmed:
     decode_usd_per_million: float
     kv_usd_per_million: float
     fleet_replicas: int | None
+    decode_gpu: str
+    decode_tp: int
 
     @property
     def goodput_error(self) -> float:
@@ -123,6 +127,8 @@ def _screen_one(job: tuple) -> Screened:
 def _confirm_one(job: tuple) -> Confirmed:
     candidate, screened, contract, stream, demand = job
     cost = cost_per_token(candidate.arch, contract, stream, demand_rps=demand, engine="sim")
+    arch = candidate.arch
+    decoder = arch.decode if isinstance(arch, Disaggregated) else arch.deployment
     return Confirmed(
         candidate.architecture,
         candidate.label,
@@ -134,6 +140,8 @@ def _confirm_one(job: tuple) -> Confirmed:
         cost.decode_usd_per_million,
         cost.kv_usd_per_million,
         cost.fleet_replicas,
+        decoder.hardware.name,
+        decoder.tp,
     )
 
 
