@@ -229,6 +229,7 @@ def test_fit_predicts_a_held_out_rate(served, tmp_path):
     for k, run in enumerate(runs):
         paths.append(tmp_path / f"run{k}.jsonl")
         write_records(paths[-1], run)
+        os.utime(paths[-1], (1.7e9, 1.7e9))  # measured on 2023-11-14 (UTC)
     runner = CliRunner()
     fit_json = tmp_path / "fit.json"
     result = runner.invoke(
@@ -255,7 +256,13 @@ def test_fit_predicts_a_held_out_rate(served, tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    load_catalog([catalog_file, tmp_path / "fit.yaml"])  # the calibration is catalog-valid
+    fitted = load_catalog([catalog_file, tmp_path / "fit.yaml"]).calibrations.get(
+        "cpu-loopback/measured"
+    )  # the calibration is catalog-valid, dated by its records, with the fitted costs' intervals
+    assert str(fitted.date) == "2023-11-14"
+    for name in ("iteration_overhead_s", "per_sequence_overhead_s"):
+        e = fitted.estimates[name]
+        assert e.low <= getattr(fitted.params, name) <= e.high and e.data_share == 1.0, name
     result = runner.invoke(
         app,
         [

@@ -297,3 +297,18 @@ def test_energy_enters_serving_and_cost_correct_ledgers(h200):
     base = cost_correct(Prices(1.0, 1.0), op).usd_per_million_answer_tokens
     with_energy = cost_correct(Prices(1.0, 1.0).plus_energy(energy), op)
     assert with_energy.usd_per_million_answer_tokens == pytest.approx(base + energy / 2)
+
+
+def test_verdict_sentences_follow_the_numbers():
+    """The page's comparison with the published up-to-32 % is computed: the same sentence
+    cannot state a model range inside and above the published figure."""
+    from costcorrect.validate.energy import _against, _lock_finding
+
+    assert _against(0.2, 0.3, (0.0, 0.32)) == "lies within"
+    assert _against(0.316, 0.401, (0.0, 0.32)) == "reaches above"
+    assert _against(0.33, 0.40, (0.0, 0.32)) == "lies above"
+    assert _against(0.1, 0.2, (0.137, 0.3)) == "reaches below"
+    inside, above = _lock_finding([], [0.20, 0.30]), _lock_finding([], [0.316, 0.401])
+    assert "lies within the published up to 32%" in inside and "(0 of 2 " in inside
+    assert "reaches above the published up to 32%" in above and "(1 of 2 " in above
+    assert "upper end" not in inside + above  # the old fixed text

@@ -19,18 +19,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import yaml
+from scipy.stats import linregress
 
-from costcorrect.catalog.calibrations import PerfParams
+from costcorrect.catalog.calibrations import Estimate, PerfParams
 from costcorrect.catalog.hardware import Hardware
 from costcorrect.catalog.models import ModelSpec
 from costcorrect.errors import InputError
 from costcorrect.measure.records import RequestRecord
 from costcorrect.perf import Batch, Deployment
+from costcorrect.perf.fit import Z95
 from costcorrect.serving.architectures import Chunked
 from costcorrect.serving.simulator import simulate
 from costcorrect.workload import RequestStream
@@ -50,7 +52,8 @@ class RunStats:
 @dataclass(frozen=True)
 class ServingFit:
     """Fitted per-iteration costs and request latency of one deployment, with the training
-    runs' measured and simulated statistics."""
+    runs' measured and simulated statistics and the fitted costs' 95 % intervals (the data
+    alone set them: no prior)."""
 
     model: str
     hardware: str
@@ -60,10 +63,12 @@ class ServingFit:
     max_seqs: int
     token_budget: int
     train: tuple[tuple[RunStats, RunStats], ...] = ()
+    estimates: dict[str, Estimate] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         out = asdict(self)
         out["params"] = self.params.model_dump()
+        out["estimates"] = {name: e.model_dump() for name, e in self.estimates.items()}
         return out
 
     @classmethod
@@ -80,6 +85,7 @@ class ServingFit:
                 int(data["max_seqs"]),
                 int(data["token_budget"]),
                 train,
+                {name: Estimate(**e) for name, e in data.get("estimates", {}).items()},
             )
         except (KeyError, TypeError, ValueError) as err:
             raise InputError(
@@ -108,6 +114,7 @@ class ServingFit:
             f"outside the iterations {self.request_latency_s:.6f} s; max_seqs "
             f"{self.max_seqs}; token_budget {self.token_budget}",
             "params": self.params.model_dump(),
+            "estimates": {name: e.model_dump() for name, e in self.estimates.items()},
         }
         return yaml.safe_dump({"schema_version": 1, "calibrations": [entry]}, sort_keys=False)
 
@@ -201,14 +208,19 @@ def fit_serving(
         excess.append(
             np.array([r.tpot_s for r in ok]) - kernels.op_table.total_s(Batch.decode(b, context))
         )
-    slope, intercept = np.polyfit(np.concatenate(concurrency), np.concatenate(excess), 1)
-    params = base.model_copy(
-        update={
-            "iteration_overhead_s": float(max(intercept, 0.0)),
-            "per_sequence_overhead_s": float(max(slope, 0.0)),
-        }
+    line = linregress(np.concatenate(concurrency), np.concatenate(excess))
+    fitted = {
+        "iteration_overhead_s": (float(line.intercept), float(line.intercept_stderr)),
+        "per_sequence_overhead_s": (float(line.slope), float(line.stderr)),
+    }
+    params = base.model_copy(update={name: max(v, 0.0) for name, (v, _) in fitted.items()})
+    estimates = {
+        name: Estimate(low=max(v - Z95 * se, 0.0), high=max(v + Z95 * se, 0.0), data_share=1.0)
+        for name, (v, se) in fitted.items()
+    }
+    fit = ServingFit(
+        model.name, hardware.name, stack, params, 0.0, max_seqs, token_budget, (), estimates
     )
-    fit = ServingFit(model.name, hardware.name, stack, params, 0.0, max_seqs, token_budget)
     streams = [replay_stream(run) for run in runs]
     measured = [measured_stats(run) for run in runs]
     calmest = int(np.argmin([m.rate for m in measured]))  # least queueing outside the model

@@ -88,7 +88,7 @@ DATA_SCALE = 0.1
 SHARPNESS: tuple[float | None, ...] = (4.0, 16.0, None)
 #: a parameter within this many prior scales of a bound is set to the bound
 SNAP = 1e-4
-_Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 _TIME_SCALE = 1e-3  # seconds-valued parameters are optimised in milliseconds
 #: converge fully so results do not depend on round-off in the model's summation order
 TOLERANCES = {"xtol": 1e-12, "ftol": 1e-12, "gtol": 1e-12, "max_nfev": 500}
@@ -346,8 +346,8 @@ class _Problem:
         covariance = np.linalg.inv(jac.T @ jac / variance + np.diag(1.0 / scale**2))
         sd = np.sqrt(np.diag(covariance))
         share = np.clip(1.0 - np.diag(covariance) / scale**2, 0.0, 1.0)
-        low = np.clip(x - _Z95 * sd, self.lower, self.upper)
-        high = np.clip(x + _Z95 * sd, self.lower, self.upper)
+        low = np.clip(x - Z95 * sd, self.lower, self.upper)
+        high = np.clip(x + Z95 * sd, self.lower, self.upper)
         estimates = {
             n: Estimate(
                 low=_unscale(n, low[j]), high=_unscale(n, high[j]), data_share=float(share[j])
