@@ -194,6 +194,13 @@ def test_fit_recovers_parameters_from_clean_points():
     # raise it (0.4 % of the truth for overhead_w), so 2 % leaves several times that
     for name in ("memory_w", "clock_w", "compute_w", "overhead_w"):
         assert getattr(fit.model, name) == pytest.approx(getattr(truth, name), rel=0.02)
+        # 400 points varying every share pin every parameter; the interval holds the fit
+        e = fit.estimates[name]
+        assert e.identified and e.low <= getattr(fit.model, name) <= e.high, (name, e)
+    # the same points with no compute activity cannot see compute_w: the prior sets it
+    blind = fit_power(prior, shares[0], 0 * shares[1], shares[2], shares[3], watts, clocks)
+    assert blind.estimates["compute_w"].data_share < 0.05
+    assert blind.model.compute_w == pytest.approx(prior.compute_w, rel=1e-6)
     with pytest.raises(InputError):
         fit_power(prior, [0.5], [0.1], [0.5], [0.1], [300.0])
 

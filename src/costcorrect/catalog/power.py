@@ -22,6 +22,8 @@ class Value(BaseModel):
     source: str
     date: dt.date
     prior: float | None = None  # the first-principles value a fit shrinks toward
+    interval: tuple[float, float] | None = None  # a fitted value's 95 % interval
+    data_share: float | None = None  # its posterior precision's share from the data (0–1)
 
 
 class PowerSpec(BaseModel):

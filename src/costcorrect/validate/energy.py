@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from costcorrect.catalog import load_catalog
-from costcorrect.energy.fit import PowerFit, fit_power
+from costcorrect.energy.fit import PARAMETERS, PowerFit, fit_power
 from costcorrect.energy.iteration import iteration_energy
 from costcorrect.energy.power import TBPS, PowerModel
 from costcorrect.perf import Batch, Deployment
@@ -201,19 +201,21 @@ def power_yaml(fits: dict[str, PowerFit], catalog, path: Path) -> str:
     data = yaml.safe_load(text)
     for gpu, fit in fits.items():
         bandwidth = catalog.hardware.get(gpu).hbm_bytes_per_s.value / TBPS
-        values = {
-            "memory_w_per_tbps": fit.model.memory_w / bandwidth,
-            "clock_w": fit.model.clock_w,
-            "compute_w": fit.model.compute_w,
-            "overhead_w": fit.model.overhead_w,
-        }
+        per = {"memory_w_per_tbps": bandwidth}  # memory W at full use → W per TB/s
+        names = dict(zip(FITTED, ("memory_w", "clock_w", "compute_w", "overhead_w"), strict=True))
         source = (
             f"fitted: {MLENERGY_V2.label} chat ({fit.points} configurations on {gpu}, vLLM 0.5.4; "
             f"RMSE {fit.rmse_w:.1f} W), python -m costcorrect.validate energy"
         )
         for key in FITTED:
-            entry = data["gpus"][gpu][key]
-            entry.update(value=round(float(values[key]), 2), source=source, date=MLENERGY_V2.date)
+            divisor, estimate = per.get(key, 1.0), fit.estimates[names[key]]
+            data["gpus"][gpu][key].update(
+                value=round(getattr(fit.model, names[key]) / divisor, 2),
+                source=source,
+                date=MLENERGY_V2.date.isoformat(),
+                interval=[round(estimate.low / divisor, 1), round(estimate.high / divisor, 1)],
+                data_share=round(estimate.data_share, 3),
+            )
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=200)
 
 
@@ -278,6 +280,11 @@ def report(shared: Path, validation: EnergyValidation | None = None) -> EnergyRe
         per_gpu_hours(trace, 64, 0.2),
         stretch,
     )
+
+
+def _estimate_cell(fit: PowerFit, name: str) -> str:
+    e = fit.estimates[name]
+    return f"{getattr(fit.model, name):.0f} [{e.low:.0f}, {e.high:.0f}], {e.data_share:.0%}"
 
 
 def _pct(x: float) -> str:
@@ -373,13 +380,16 @@ def _validation_section(v: EnergyValidation) -> list[str]:
         ),
         "",
         "Fitted parameters (ridge toward the priors in `catalog/data/power.yaml`, all rows of "
-        "each GPU; written there by `--power-yaml`):",
+        "each GPU; written there by `--power-yaml`), each with its 95 % interval and data share "
+        "(the part of its posterior precision from the measurements; below 75 % the prior "
+        "sets it):",
         "",
         "| GPU | idle W | memory W (full BW) | clock W | compute W | overhead W | RMSE W |",
         "|---|---|---|---|---|---|---|",
         *(
-            f"| {gpu} | {f.model.idle_w:.0f} | {f.model.memory_w:.0f} | {f.model.clock_w:.0f} | "
-            f"{f.model.compute_w:.0f} | {f.model.overhead_w:.0f} | {f.rmse_w:.1f} |"
+            f"| {gpu} | {f.model.idle_w:.0f} | "
+            + " | ".join(_estimate_cell(f, name) for name in PARAMETERS)
+            + f" | {f.rmse_w:.1f} |"
             for gpu, f in v.fits.items()
         ),
         "",
