@@ -47,7 +47,9 @@ benchmarks: $(VENV)/.installed
 # Every page of docs/ (validation reports, the runtime data their fits write, figures, command
 # output embedded in pages; `costcorrect.report.pages`), then the speed benchmarks.
 # tests/test_docs.py checks that a regeneration changes nothing but timings (and float noise).
+# Only docs needs the aiconfigurator extra (NVIDIA's kernel tables, ~80 MB; docs/engines.md).
 docs: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray,aiconfigurator]'
 	$(BIN)/python -m costcorrect.report.pages
 	$(MAKE) benchmarks
 

@@ -10,7 +10,15 @@ import pytest
 from costcorrect import __version__
 from costcorrect.errors import InputError
 from costcorrect.io import write_section
-from costcorrect.report.pages import BLOCK, JOBS, _same, check, regenerate, wall_clock_date
+from costcorrect.report.pages import (
+    BLOCK,
+    JOBS,
+    OPTIONAL_JOBS,
+    _same,
+    check,
+    regenerate,
+    wall_clock_date,
+)
 from costcorrect.validate.measurements import default_shared_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +35,7 @@ PAGES = (
     "validation",
     "benchmarks",
     "report",
+    "engines",
 )
 
 
@@ -44,12 +53,12 @@ def test_every_generated_page_names_its_command():
     """A page written by a generator says so; a page with embedded output has blocks."""
     written = {
         word.split("/")[1]
-        for job in JOBS
+        for job in (*JOBS, *OPTIONAL_JOBS.values())
         for command in job
         for word in command.split()
         if word.startswith("docs/") and word.endswith(".md")
     }
-    assert {"validation.md", "routing.md", "energy.md", "reproduce.md"} <= written
+    assert {"validation.md", "routing.md", "energy.md", "reproduce.md", "engines.md"} <= written
     for name in written:
         assert "enerated by" in (ROOT / "docs" / name).read_text(), name
     assert len(BLOCK.findall((ROOT / "docs" / "frontier.md").read_text())) >= 6

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from costcorrect.catalog.base import CatalogEntry, Seconds
@@ -10,7 +12,8 @@ from costcorrect.catalog.base import CatalogEntry, Seconds
 class PerfParams(BaseModel):
     """Efficiencies (fractions of datasheet peaks) and fixed costs (seconds) of the roofline.
 
-    ``t_op = max(FLOP / (peak · flops_eff), bytes / (hbm · hbm_eff)) + kernel_launch_s`` per op;
+    ``t_op = max(FLOP / (peak · flops_eff), bytes / (hbm · hbm_eff)) + kernel_launch_s`` per op
+    (attention kernels add ``attn_fixed_s`` per call and ``attn_per_sequence_s`` per sequence);
     an iteration adds ``iteration_overhead_s + per_sequence_overhead_s · sequences``; a TP
     all-reduce of ``m`` bytes over ``t`` GPUs takes ``2(t−1)/t · m / (link · link_eff) +
     collective_latency_s``.
@@ -24,12 +27,15 @@ class PerfParams(BaseModel):
     attn_hbm_eff: float = Field(0.7, gt=0, le=1)
     attn_score_bytes: float = Field(0.0, ge=0)
     attn_flat_pair_bytes: float = Field(0.0, ge=0)
+    attn_fixed_s: Seconds = Field(0.0, ge=0)
+    attn_per_sequence_s: Seconds = Field(0.0, ge=0)
     elementwise_hbm_eff: float = Field(0.7, gt=0, le=1)
     kernel_launch_s: Seconds = Field(4e-6, ge=0)
     iteration_overhead_s: Seconds = Field(2e-3, ge=0)
     per_sequence_overhead_s: Seconds = Field(2e-5, ge=0)
     link_eff: float = Field(0.6, gt=0, le=1)
     collective_latency_s: Seconds = Field(1e-5, ge=0)
+    allreduce: Literal["ring", "custom"] = "ring"
 
 
 #: data share of a parameter's posterior precision from which the data pin it (perf.fit)

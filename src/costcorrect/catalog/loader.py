@@ -34,7 +34,13 @@ KINDS: dict[str, type[CatalogEntry]] = {
     "workloads": WorkloadSpec,
     "calibrations": CalibrationSpec,
 }
-_PACKAGED_FILES = ("hardware.yaml", "models.yaml", "workloads.yaml", "calibrations.yaml")
+_PACKAGED_FILES = (
+    "hardware.yaml",
+    "models.yaml",
+    "workloads.yaml",
+    "calibrations.yaml",
+    "engine_calibrations.yaml",
+)
 
 E = TypeVar("E", bound=CatalogEntry)
 

@@ -102,7 +102,9 @@ def calibration_frame(params: PerfParams, estimates: dict[str, Estimate]) -> pd.
     return pd.DataFrame(rows)
 
 
-def _param_text(name: str, value: float) -> str:
+def _param_text(name: str, value: float | str) -> str:
+    if isinstance(value, str):
+        return value
     return format_quantity(value, "time") if name.endswith("_s") else f"{value:.4g}"
 
 

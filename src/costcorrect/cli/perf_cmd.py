@@ -1,4 +1,5 @@
-"""``costcorrect perf step|fit``: iteration time and its breakdown; fit to your measurements."""
+"""``costcorrect perf step|fit|calibrate``: iteration time and its breakdown; fit to your
+measurements or to an engine's measured kernel tables."""
 
 from __future__ import annotations
 
@@ -106,5 +107,53 @@ def fit(
             from costcorrect.cli.render import print_calibration_entry
 
             print_calibration_entry(CalibrationSpec.model_validate(result.to_dict()))
+
+    run_guarded(job)
+
+
+class KernelSource(StrEnum):
+    aiconfigurator = "aiconfigurator"
+
+
+class Engine(StrEnum):
+    vllm = "vllm"
+    sglang = "sglang"
+    trtllm = "trtllm"
+
+
+@app.command()
+def calibrate(
+    source: KernelSource = typer.Option(
+        ..., "--from", help="measured kernel tables: NVIDIA aiconfigurator-core's (optional extra)"
+    ),
+    gpu: str = typer.Option("H200", help="catalog GPU: A100-80GB-SXM, H100-SXM, H200 or B200"),
+    engine: Engine = typer.Option(Engine.vllm, help="serving engine whose kernels were measured"),
+    data: Path | None = typer.Option(
+        None, help="aiconfigurator-core's systems/data folder (default: the installed package's)"
+    ),
+    out: Path | None = typer.Option(None, help="write a calibration YAML entry here"),
+    json_: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Fit a stack of today's engine to its measured GEMM, attention and all-reduce kernels;
+    print the held-out error per op class and the fitted parameters."""
+
+    def job() -> None:
+        from costcorrect.perf.engine_calibration import calibrate_stack
+
+        with progress(f"fitting {engine.value} on {gpu} to {source.value}'s kernel tables …"):
+            result = calibrate_stack(state.catalog(), gpu, engine.value, data)
+        from costcorrect.perf.fit import calibrations_yaml
+
+        entry = result.to_dict()
+        if out is not None:
+            atomic_write(out, calibrations_yaml([entry]))
+        if json_:
+            echo_json({**entry, "held_out": result.held_out.to_dict(orient="records")})
+            return
+        from costcorrect.catalog.calibrations import CalibrationSpec
+        from costcorrect.cli.render import print_calibration_entry, print_frame
+
+        print_frame(result.held_out, f"held-out relative error of {result.stack} on {gpu}")
+        print_calibration_entry(CalibrationSpec.model_validate(entry))
 
     run_guarded(job)

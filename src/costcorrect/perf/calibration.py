@@ -48,6 +48,8 @@ _FIXED_COSTS = (
     "iteration_overhead_s",
     "per_sequence_overhead_s",
     "collective_latency_s",
+    "attn_fixed_s",
+    "attn_per_sequence_s",
 )
 
 

@@ -57,6 +57,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "attn_hbm_eff": (0.02, 1.0),
     "attn_score_bytes": (0.0, 64.0),
     "attn_flat_pair_bytes": (0.0, 64.0),
+    "attn_fixed_s": (0.0, 1e-4),
+    "attn_per_sequence_s": (0.0, 2e-6),
     "elementwise_hbm_eff": (0.02, 1.0),
     "kernel_launch_s": (0.0, 1e-4),
     "iteration_overhead_s": (0.0, 0.1),
@@ -74,6 +76,8 @@ PRIOR_SCALE: dict[str, float] = {
     "attn_hbm_eff": 0.3,
     "attn_score_bytes": 8.0,
     "attn_flat_pair_bytes": 8.0,
+    "attn_fixed_s": 1e-5,
+    "attn_per_sequence_s": 2e-7,
     "elementwise_hbm_eff": 0.3,
     "kernel_launch_s": 1e-5,
     "iteration_overhead_s": 2e-3,
@@ -81,7 +85,11 @@ PRIOR_SCALE: dict[str, float] = {
     "link_eff": 0.3,
     "collective_latency_s": 2e-5,
 }
-DEFAULT_FREE = tuple(BOUNDS)
+#: fitted to iteration times by default: all but the attention kernel's own fixed and
+#: per-sequence costs, which iteration times cannot tell from the iteration's overheads (kernel
+#: tables pin them, ``perf.engine_calibration``)
+KERNEL_TABLE_ONLY = ("attn_fixed_s", "attn_per_sequence_s")
+DEFAULT_FREE = tuple(n for n in BOUNDS if n not in KERNEL_TABLE_ONLY)
 #: log-error of one measured point against which the prior is weighed (10 %)
 DATA_SCALE = 0.1
 #: the roofline's sharpness at each stage of the fit: smooth p-norms, then the exact maximum
@@ -404,7 +412,10 @@ def calibration_entry(
         "source": source,
         "date": date.isoformat(),
         "fitted_on": fitted_on,
-        "params": {k: _significant(v, 4) for k, v in params.model_dump().items()},
+        "params": {
+            k: _significant(v, 4) if isinstance(v, float) else v
+            for k, v in params.model_dump().items()
+        },
         "estimates": {
             name: {
                 "low": _significant(e.low, 3),
@@ -414,6 +425,15 @@ def calibration_entry(
             for name, e in estimates.items()
         },
     }
+
+
+def calibrations_yaml(entries: list[dict], header: str = "") -> str:
+    """A catalog file of calibration entries (use it with ``--catalog``), after ``header``
+    comment lines."""
+    body = yaml.safe_dump(
+        {"schema_version": 1, "calibrations": entries}, sort_keys=False, width=100
+    )
+    return header + body
 
 
 def describe_fit(result: FitResult, points: str) -> str:
@@ -458,9 +478,7 @@ class CalibrationFit:
 
     def to_yaml(self) -> str:
         """A catalog file holding this calibration (use it with ``--catalog``)."""
-        return yaml.safe_dump(
-            {"schema_version": 1, "calibrations": [self.to_dict()]}, sort_keys=False
-        )
+        return calibrations_yaml([self.to_dict()])
 
 
 def read_measurements(path: str | Path) -> pd.DataFrame:

@@ -317,30 +317,52 @@ def op_table(dep: Deployment) -> OpTable:
     )
 
 
-def _attention_rows(dep: Deployment, rows: _Rows) -> None:
+def _attention_row(dep: Deployment, phase: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(FLOP, bytes, additive) coefficients of one attention layer's ``phase`` kernel on one
+    GPU (``phase``: ``prefill`` or ``decode``)."""
     m, p = dep.model, dep.params
-    layers = m.attention_layer_count
-    if not layers:
-        return
     heads = m.num_attention_heads / dep.tp
     kv_token = dep.kv_elements_per_token_per_layer_per_gpu * dep.kv_bytes_per_element
-    rates = (
+    queries, work, kv, active, seqs = _ATTENTION_QUANTITIES[phase]
+    d_qk, d_v = m.attention_dims(phase)  # type: ignore[arg-type]
+    flop = _vec(**{work: 2.0 * heads * (d_qk + d_v)})
+    # KV read, materialised scores, Q read / output write, this iteration's new KV
+    nbytes = _vec(**{kv: kv_token}) + _vec(**{work: heads * p.attn_score_bytes})
+    nbytes += _vec(**{queries: heads * (d_qk + d_v) * ACTIVATION_BYTES + kv_token})
+    if phase == "prefill":  # engines that attend over the flattened, masked batch
+        nbytes += _vec(flat_pairs=heads * p.attn_flat_pair_bytes)
+    additive = _vec(**{active: p.kernel_launch_s + p.attn_fixed_s, seqs: p.attn_per_sequence_s})
+    return flop, nbytes, additive
+
+
+#: quantities of each attention phase: queries, pair work, KV read, activity flag, sequences
+_ATTENTION_QUANTITIES = {
+    "prefill": ("prefill_tokens", "prefill_pairs", "prefill_kv", "prefill_active", "prefill_seqs"),
+    "decode": ("decode_seqs", "decode_kv", "decode_kv", "decode_active", "decode_seqs"),
+}
+
+
+def _attention_rates(dep: Deployment) -> tuple[float, float]:
+    p = dep.params
+    return (
         dep.hardware.peak_flops("bf16") * p.attn_flops_eff,
         dep.hardware.hbm_bytes_per_s.value * p.attn_hbm_eff,
     )
-    for phase, queries, work, kv, active in (
-        ("prefill", "prefill_tokens", "prefill_pairs", "prefill_kv", "prefill_active"),
-        ("decode", "decode_seqs", "decode_kv", "decode_kv", "decode_active"),
-    ):
-        d_qk, d_v = m.attention_dims(phase)  # type: ignore[arg-type]
-        flop = _vec(**{work: 2.0 * heads * (d_qk + d_v)})
-        # KV read, materialised scores, Q read / output write, this iteration's new KV
-        nbytes = _vec(**{kv: kv_token}) + _vec(**{work: heads * p.attn_score_bytes})
-        nbytes += _vec(**{queries: heads * (d_qk + d_v) * ACTIVATION_BYTES + kv_token})
-        if phase == "prefill":  # engines that attend over the flattened, masked batch
-            nbytes += _vec(flat_pairs=heads * p.attn_flat_pair_bytes)
-        additive = _vec(**{active: p.kernel_launch_s})
-        rows.add(f"attn_{phase}", flop * layers, nbytes * layers, rates, additive * layers)
+
+
+def _attention_rows(dep: Deployment, rows: _Rows) -> None:
+    layers = dep.model.attention_layer_count
+    if not layers:
+        return
+    for phase in _ATTENTION_QUANTITIES:
+        flop, nbytes, additive = _attention_row(dep, phase)
+        rows.add(
+            f"attn_{phase}",
+            flop * layers,
+            nbytes * layers,
+            _attention_rates(dep),
+            additive * layers,
+        )
 
 
 def _ssm_rows(dep: Deployment, rows: _Rows, flops: float, hbm: float) -> None:
@@ -384,15 +406,16 @@ def _communication_rows(dep: Deployment, rows: _Rows) -> None:
 
 
 def allreduce_coefficients(hw: Hardware, p: PerfParams, gpus: ArrayLike):
-    """(seconds per byte, seconds per call) of a ring all-reduce over ``gpus`` GPUs (α-β model:
-    ``2(t−1)`` steps, each moving ``bytes/t`` over the intra-node link, inter-node beyond one
-    node, plus the per-step latency)."""
+    """(seconds per byte, seconds per call) of an all-reduce over ``gpus`` GPUs (α-β model:
+    ``2(t−1)/t`` of the bytes over the intra-node link, inter-node beyond one node, plus the
+    per-call latency of ``p.allreduce``'s algorithm, see :class:`PerfParams`)."""
     t = np.asarray(gpus, dtype=float)
     link = np.where(
         t <= hw.gpus_per_node, hw.intra_node_bytes_per_s.value, hw.inter_node_bytes_per_s.value
     )
     steps = 2.0 * (t - 1.0)
-    return steps / t / (link * p.link_eff), steps * p.collective_latency_s
+    calls = steps if p.allreduce == "ring" else np.minimum(steps, 1.0)
+    return steps / t / (link * p.link_eff), calls * p.collective_latency_s
 
 
 def allreduce_time(hw: Hardware, p: PerfParams, gpus: ArrayLike, nbytes: ArrayLike) -> np.ndarray:
@@ -405,9 +428,9 @@ def gemm_time(
     dep: Deployment, lin: Linear, tokens: np.ndarray, sharpness: float | None = None
 ) -> np.ndarray:
     """Seconds of one layer's ``lin`` on one GPU for ``tokens`` rows (kernel-level fits)."""
-    flop, nbytes, additive = _gemm_row(dep, lin)
     hbm = dep.hardware.hbm_bytes_per_s.value * dep.params.gemm_hbm_eff
-    return _row_seconds(dep, tokens, (flop, nbytes, additive), (_gemm_flops(dep), hbm), sharpness)
+    rates = (_gemm_flops(dep), hbm)
+    return _row_seconds(dep, Batch.prefill(tokens), _gemm_row(dep, lin), rates, sharpness)
 
 
 def elementwise_time(
@@ -416,13 +439,23 @@ def elementwise_time(
     """Seconds of one layer's elementwise kernels for ``tokens`` rows (kernel-level fits)."""
     nbytes, additive = _elementwise_row(dep)
     hbm = dep.hardware.hbm_bytes_per_s.value * dep.params.elementwise_hbm_eff
-    return _row_seconds(dep, tokens, (np.zeros(N_Q), nbytes, additive), (1.0, hbm), sharpness)
+    row = (np.zeros(N_Q), nbytes, additive)
+    return _row_seconds(dep, Batch.prefill(tokens), row, (1.0, hbm), sharpness)
 
 
-def _row_seconds(dep, tokens, row, rates, sharpness) -> np.ndarray:
+def attention_time(
+    dep: Deployment, phase: str, batch: Batch, sharpness: float | None = None
+) -> np.ndarray:
+    """Seconds of one layer's ``phase`` (``prefill``|``decode``) attention kernel on one GPU
+    for ``batch`` (kernel-level fits)."""
+    row = _attention_row(dep, phase)
+    return _row_seconds(dep, batch, row, _attention_rates(dep), sharpness)
+
+
+def _row_seconds(dep, batch, row, rates, sharpness) -> np.ndarray:
     moe = dep.model.moe
     experts = (moe.num_experts, moe.top_k) if moe else (0, 0)
-    q = batch_quantities(Batch.prefill(tokens), 0, *experts)
+    q = batch_quantities(batch, dep.model.sliding_window or 0, *experts)
     flop, nbytes, additive = (r[None, :] for r in row)
     flop_rate, byte_rate = (np.array([r]) for r in rates)
     return _rows(q, flop, nbytes, flop_rate, byte_rate, additive, sharpness)[0][..., 0]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import importlib.util
 import math
 import os
 import re
@@ -108,6 +109,14 @@ JOBS: tuple[tuple[str, ...], ...] = (
         "costcorrect verify simulate --out docs/figures/regret",
     ),
 )
+#: generators that need an optional dependency (module name → job): ``make docs`` installs it;
+#: elsewhere (CI) they are left out of a regeneration, and their pages kept as committed
+OPTIONAL_JOBS: dict[str, tuple[str, ...]] = {
+    "aiconfigurator_core": (
+        "costcorrect.validate engines --write docs/engines.md "
+        f"--calibrations {DATA}/engine_calibrations.yaml",
+    ),
+}
 #: timings in generated output, masked when comparing
 TIMING = re.compile(r"answered in [0-9.]+ s")
 
@@ -134,9 +143,15 @@ def _run_job(job: tuple[str, ...], root: Path, env: dict[str, str]) -> None:
         typer.echo(f"{time.perf_counter() - start:6.1f} s  {command}", err=True)
 
 
+def available_jobs() -> list[tuple[str, ...]]:
+    """:data:`JOBS` and the :data:`OPTIONAL_JOBS` whose dependency is installed."""
+    optional = [job for module, job in OPTIONAL_JOBS.items() if importlib.util.find_spec(module)]
+    return [*JOBS, *optional]
+
+
 def regenerate_all(root: Path, jobs: int = 1) -> None:
     """Run every generator with ``root`` as the repository root (``jobs`` at a time)."""
-    work = [*JOBS, *block_jobs(root)]
+    work = [*available_jobs(), *block_jobs(root)]
     env = dict(os.environ)
     if jobs <= 1:
         for job in work:

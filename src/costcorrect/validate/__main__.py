@@ -29,6 +29,12 @@ def _publish(write: Path | None, name: str, frame, draw, render) -> None:
         atomic_write(write, text)
 
 
+ENGINES_PAGE = (
+    "# Today's engines: stacks fitted to measured kernel tables\n\n"
+    "Calibrations of vLLM, SGLang and TensorRT-LLM per GPU, fitted to the GEMM, attention and "
+    "all-reduce latencies NVIDIA measured for aiconfigurator-core (see `costcorrect perf "
+    "calibrate --help`). Select one with `--stack` (e.g. `--stack vllm-0.24.0`).\n\n"
+)
 SUMMARY_HELP = "update this held-out error summary (the report shows it beside predictions)"
 
 
@@ -69,7 +75,7 @@ def perf(
         from costcorrect.catalog import load_catalog
         from costcorrect.validate.measurements import default_shared_path
         from costcorrect.validate.perf import (
-            calibrations_yaml,
+            calibrations_file,
             fit_calibrations,
             report_markdown,
             run_checks,
@@ -95,7 +101,7 @@ def perf(
         if calibrations is not None:
             with progress("fitting calibrations …"):
                 entries = fit_calibrations(root, catalog)
-            atomic_write(calibrations, calibrations_yaml(entries))
+            atomic_write(calibrations, calibrations_file(entries))
 
     run_guarded(job)
 
@@ -325,6 +331,34 @@ def energy(
         typer.echo(text)
         if write is not None:
             atomic_write(write, text)
+
+    run_guarded(job)
+
+
+@app.command()
+def engines(
+    write: Path | None = typer.Option(None, help="write this markdown page"),
+    calibrations: Path | None = typer.Option(None, help="write the fitted calibrations YAML here"),
+) -> None:
+    """Calibrate vLLM, SGLang and TensorRT-LLM on A100/H100/H200/B200 to aiconfigurator-core's
+    kernel tables (optional dependency) and print the held-out error."""
+
+    def job() -> None:
+        from costcorrect.catalog import load_catalog
+        from costcorrect.validate.engines import (
+            calibrate_all,
+            engine_calibrations_yaml,
+            report_markdown,
+        )
+
+        with progress("fitting every GPU × engine to its kernel tables …"):
+            fitted = calibrate_all(load_catalog())
+        text = report_markdown(fitted)
+        typer.echo(text)
+        if write is not None:
+            atomic_write(write, ENGINES_PAGE + text + "\n")
+        if calibrations is not None:
+            atomic_write(calibrations, engine_calibrations_yaml(fitted))
 
     run_guarded(job)
 

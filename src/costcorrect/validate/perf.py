@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from costcorrect.catalog import Catalog
 from costcorrect.catalog.calibrations import Estimate, PerfParams
@@ -26,6 +25,7 @@ from costcorrect.perf.fit import (
     FitResult,
     allreduce_predictor,
     calibration_entry,
+    calibrations_yaml,
     describe_fit,
     fit,
     fit_to,
@@ -276,13 +276,11 @@ def fit_calibrations(shared: Path, catalog: Catalog) -> list[dict]:
     return entries
 
 
-def calibrations_yaml(entries: list[dict]) -> str:
-    header = (
+def calibrations_file(entries: list[dict]) -> str:
+    return calibrations_yaml(
+        entries,
         "# Fitted by `python -m costcorrect.validate perf --calibrations` (do not edit by hand).\n"
-        "# The first entry per GPU is the default; select another with --stack.\n"
-    )
-    return header + yaml.safe_dump(
-        {"schema_version": 1, "calibrations": entries}, sort_keys=False, width=100
+        "# The first entry per GPU is the default; select another with --stack.\n",
     )
 
 
@@ -318,7 +316,7 @@ def report_markdown(checks: list[Check]) -> str:
         f"batch sizes {list(HELD_OUT_BATCH)}, prompt lengths {list(HELD_OUT_PROMPT)} and output "
         f"lengths {list(HELD_OUT_OUTPUT)} (all TP degrees, both models).",
         "",
-        _markdown_table(
+        markdown_table(
             primary.assign(meets=np.where(ok, "yes", "**no**")),
             ["gpu", "phase", "points", "median_ape", "max_ape", "meets"],
         ),
@@ -327,7 +325,7 @@ def report_markdown(checks: list[Check]) -> str:
         "",
         "### Transfer checks (reported, not tuned)",
         "",
-        _markdown_table(
+        markdown_table(
             transfer,
             [
                 "check",
@@ -349,7 +347,7 @@ def report_markdown(checks: list[Check]) -> str:
         "the other half. These parameters form the `vidur-kernels` calibration (GPU kernel "
         "time only).",
         "",
-        _markdown_table(kernels, ["gpu", "phase", "points", "median_ape", "max_ape"]),
+        markdown_table(kernels, ["gpu", "phase", "points", "median_ape", "max_ape"]),
         "",
         "### Fitted parameters of the primary fits",
         "",
@@ -367,7 +365,7 @@ def report_markdown(checks: list[Check]) -> str:
     for c in checks:
         if c.name == "primary":
             frame = calibration_frame(c.params, c.estimates)
-            lines += [f"{c.fitted_on}:", "", _markdown_table(frame, list(frame.columns)), ""]
+            lines += [f"{c.fitted_on}:", "", markdown_table(frame, list(frame.columns)), ""]
     lines += [
         "### Where the model misses, and why",
         "",
@@ -397,7 +395,8 @@ def report_markdown(checks: list[Check]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _markdown_table(df: pd.DataFrame, cols: list[str]) -> str:
+def markdown_table(df: pd.DataFrame, cols: list[str]) -> str:
+    """A markdown table of ``cols`` (columns ending in ``_ape`` as percentages)."""
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, row in df.iterrows():
         cells = []

@@ -1,0 +1,210 @@
+"""Calibrate a stack of today's engines (GPU × engine × version) to its measured kernel tables.
+
+The roofline's kernel parameters are fitted in four stages, each a MAP fit (``perf.fit``)
+holding the earlier stages' results: GEMM efficiencies and the kernel launch cost on the bf16
+GEMM table; attention's bandwidth efficiency, fixed and per-sequence costs on the generation
+table, then its FLOP efficiency and score traffic on the context table; link efficiency and
+per-call latency of the engine's ``custom`` all-reduce on its table. The stack is GPU kernel
+time only: CUDA-graph engines overlap the CPU's scheduling with the GPU, so the per-iteration
+and per-sequence overheads are set to 0 (not measured here), and elementwise kernels keep the
+default efficiency (no table).
+
+Held-out error per op class comes from a separate fit that never sees every other grid value
+of one shape dimension (:data:`HOLD_OUT`): unseen GEMM widths, head counts and message sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from costcorrect.catalog.calibrations import PerfParams
+from costcorrect.catalog.loader import Catalog
+from costcorrect.catalog.models import Linear
+from costcorrect.perf.batch import Batch
+from costcorrect.perf.deployment import Deployment
+from costcorrect.perf.fit import FitResult, Predictor, calibration_entry, fit_to
+from costcorrect.perf.kernel_tables import OPS, KernelTables, read_kernel_tables
+from costcorrect.perf.roofline import allreduce_time, attention_time, gemm_time
+
+#: (op classes, parameters fitted to them), in fitting order
+STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("gemm",), ("gemm_flops_eff", "gemm_hbm_eff", "kernel_launch_s")),
+    (("attn_decode",), ("attn_hbm_eff", "attn_fixed_s", "attn_per_sequence_s")),
+    (("attn_prefill",), ("attn_flops_eff", "attn_score_bytes")),
+    (("all_reduce",), ("link_eff", "collective_latency_s")),
+)
+#: a kernel-time stack: no CPU-side cost between CUDA-graph replays (see the module docstring)
+KERNEL_TIME_ONLY = {
+    "iteration_overhead_s": 0.0,
+    "per_sequence_overhead_s": 0.0,
+    "allreduce": "custom",
+}
+#: the shape column whose odd-ranked grid values each op class holds out
+HOLD_OUT = {
+    "gemm": "n",
+    "attn_prefill": "heads",
+    "attn_decode": "heads",
+    "all_reduce": "size_bytes",
+}
+#: the dense bf16 model whose layout carries the table's shapes (any GQA transformer would do)
+CARRIER_MODEL = "llama-3.1-8b"
+SOURCE = "NVIDIA aiconfigurator-core kernel tables ({package}; PyPI, Apache-2.0)"
+
+
+def kernel_table_predictor(df: pd.DataFrame, catalog: Catalog) -> Predictor:
+    """Predicted seconds of kernel-table rows (``perf.kernel_tables`` schema) on one GPU."""
+    hardware = catalog.hardware.get(df["gpu"].iloc[0])
+    carrier = catalog.models.get(CARRIER_MODEL)
+    groups = []
+    for key, idx in df.groupby(["op", "n", "k", "heads", "kv_heads"], dropna=False).indices.items():
+        op, n, k, heads, kv_heads = key
+        rows = df.iloc[idx]
+        if op == "gemm":
+            shape = Linear("gemm", "gemm", int(k), int(n), layers=1, sharded=False)
+            groups.append((op, idx, carrier, shape, rows["m"].to_numpy(float)))
+        elif op.startswith("attn_"):
+            model = carrier.model_copy(
+                update={
+                    "num_attention_heads": int(heads),
+                    "num_key_value_heads": int(kv_heads),
+                    "head_dim": int(rows["head_dim"].iloc[0]),
+                }
+            )
+            b = rows["batch"].to_numpy(float)
+            batch = (
+                Batch.prefill(rows["tokens"].to_numpy(float), b)
+                if op == "attn_prefill"
+                else Batch.decode(b, rows["context"].to_numpy(float))
+            )
+            groups.append((op, idx, model, op.removeprefix("attn_"), batch))
+        else:
+            sizes = (rows["gpus"].to_numpy(float), rows["size_bytes"].to_numpy(float))
+            groups.append((op, idx, carrier, None, sizes))
+
+    def seconds(params: PerfParams, sharpness: float | None = None) -> np.ndarray:
+        out = np.empty(len(df))
+        for op, idx, model, shape, work in groups:
+            if op == "all_reduce":
+                out[idx] = allreduce_time(hardware, params, *work)
+                continue
+            dep = Deployment(model, hardware, params=params)
+            out[idx] = (
+                gemm_time(dep, shape, work, sharpness)
+                if op == "gemm"
+                else attention_time(dep, shape, work, sharpness)
+            )
+        return out
+
+    return seconds
+
+
+def held_out_mask(rows: pd.DataFrame) -> np.ndarray:
+    """Rows on the odd-ranked grid values of their op class's :data:`HOLD_OUT` column."""
+    mask = np.zeros(len(rows), dtype=bool)
+    for op, column in HOLD_OUT.items():
+        of_op = (rows["op"] == op).to_numpy()
+        rank = rows.loc[of_op, column].rank(method="dense").to_numpy()
+        mask[of_op] = rank % 2 == 0
+    return mask
+
+
+def fit_stages(rows: pd.DataFrame, catalog: Catalog) -> tuple[PerfParams, list[FitResult]]:
+    """Fit :data:`STAGES` in order on ``rows``; the final parameters and each stage's result."""
+    params = PerfParams().model_copy(update=KERNEL_TIME_ONLY)
+    results = []
+    for ops, free in STAGES:
+        part = rows[rows["op"].isin(ops)].reset_index(drop=True)
+        result = fit_to(kernel_table_predictor, part, catalog, params, free)
+        params = result.params
+        results.append(result)
+    return params, results
+
+
+def relative_errors(rows: pd.DataFrame, params: PerfParams, catalog: Catalog) -> pd.DataFrame:
+    """``rows`` with the predicted seconds and the absolute relative error ``ape``."""
+    rows = rows.reset_index(drop=True)
+    predicted = kernel_table_predictor(rows, catalog)(params)
+    return rows.assign(predicted_s=predicted, ape=np.abs(predicted / rows["time_s"] - 1.0))
+
+
+def error_table(scored: pd.DataFrame, group: Sequence[str] = ("op",)) -> pd.DataFrame:
+    """Points, median and worst relative error per ``group`` (op classes in :data:`OPS` order)."""
+    table = (
+        scored.groupby(list(group), sort=False)["ape"]
+        .agg(points="count", median_ape="median", max_ape="max")
+        .reset_index()
+    )
+    order = {op: i for i, op in enumerate(OPS)}
+    return table.sort_values("op", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class EngineCalibration:
+    """A GPU × engine stack fitted to its kernel tables, with the held-out errors."""
+
+    tables: KernelTables
+    params: PerfParams
+    stages: list[FitResult]
+    held_out: pd.DataFrame
+
+    @property
+    def hardware(self) -> str:
+        return self.tables.gpu
+
+    @property
+    def stack(self) -> str:
+        return self.tables.stack
+
+    def fitted_on(self) -> str:
+        """The calibration's ``fitted_on`` line: tables, versions, held-out error, prior."""
+        counts = self.tables.rows["op"].value_counts()
+        versions = ", ".join(f"{op} {v}" for op, v in self.tables.versions.items())
+        worst = self.held_out.set_index("op")
+        errors = "; ".join(
+            f"{op} {counts[op]} pts, held-out median {worst.at[op, 'median_ape']:.1%} worst "
+            f"{worst.at[op, 'max_ape']:.1%}"
+            for op in OPS
+        )
+        prior = [n for r in self.stages for n in r.set_by_prior]
+        return (
+            f"{self.tables.engine} kernel tables ({versions}): {errors}; GPU kernel time only "
+            f"(no CPU overhead between CUDA-graph replays); set by the prior: "
+            f"{', '.join(prior) or 'none'}"
+        )
+
+    def to_dict(self) -> dict:
+        """The catalog ``calibrations`` entry."""
+        estimates = {n: e for r in self.stages for n, e in r.estimates.items()}
+        return calibration_entry(
+            self.hardware,
+            self.stack,
+            SOURCE.format(package=self.tables.package),
+            self.tables.date,
+            self.fitted_on(),
+            self.params,
+            estimates,
+        )
+
+
+def calibrate_engine(tables: KernelTables, catalog: Catalog) -> EngineCalibration:
+    """Held-out errors from a fit without the :func:`held_out_mask` rows, then the stack's
+    parameters fitted on every row."""
+    rows = tables.rows
+    held = held_out_mask(rows)
+    train_params, _ = fit_stages(rows[~held], catalog)
+    held_out = error_table(relative_errors(rows[held], train_params, catalog))
+    params, stages = fit_stages(rows, catalog)
+    return EngineCalibration(tables, params, stages, held_out)
+
+
+def calibrate_stack(
+    catalog: Catalog, gpu: str, engine: str, root: str | Path | None = None
+) -> EngineCalibration:
+    """Read ``engine``'s kernel tables on ``gpu`` (aiconfigurator-core's data, or ``root``) and
+    calibrate the stack (see :func:`calibrate_engine`)."""
+    return calibrate_engine(read_kernel_tables(catalog.hardware.get(gpu), engine, root), catalog)

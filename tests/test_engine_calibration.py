@@ -1,0 +1,158 @@
+"""Stacks of today's engines fitted to NVIDIA's measured kernel tables (a real extract of the
+aiconfigurator-core H200 vLLM tables in tests/data/aiconfigurator)."""
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from costcorrect.catalog import load_catalog
+from costcorrect.catalog.calibrations import CalibrationSpec, PerfParams
+from costcorrect.errors import InputError
+from costcorrect.perf import Batch, Deployment, kernel_tables
+from costcorrect.perf.calibration import select_calibration
+from costcorrect.perf.engine_calibration import calibrate_engine, held_out_mask
+from costcorrect.perf.kernel_tables import read_kernel_tables
+from costcorrect.perf.roofline import allreduce_coefficients
+
+EXTRACT = Path(__file__).parent / "data" / "aiconfigurator"
+EXE = [sys.executable, "-m", "costcorrect"]
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return read_kernel_tables(load_catalog().hardware.get("H200"), "vllm", EXTRACT)
+
+
+def test_tables_are_read_in_si_units_with_their_versions_and_date(tables):
+    rows = tables.rows
+    assert set(rows["op"]) == {"gemm", "attn_prefill", "attn_decode", "all_reduce"}
+    assert tables.stack == "vllm-0.24.0"
+    assert tables.date == dt.date(2026, 8, 31)  # collected_at of the comm table, not today
+    reduce = rows[rows["op"] == "all_reduce"]
+    assert reduce["size_bytes"].min() == 256  # 128 bf16 elements
+    assert set(reduce["gpus"]) == {2, 4, 8}
+    # a 1024-token × 4096 × 4096 bf16 GEMM on an H200 takes tens of microseconds
+    gemm = rows[(rows["op"] == "gemm") & (rows["m"] == 1024) & (rows["n"] == 4096)]
+    assert ((gemm["time_s"] > 5e-6) & (gemm["time_s"] < 1e-3)).all()
+
+
+def test_held_out_rows_are_unseen_grid_values(tables):
+    rows = tables.rows
+    held = held_out_mask(rows)
+    gemm = rows["op"] == "gemm"
+    assert not set(rows.loc[gemm & held, "n"]) & set(rows.loc[gemm & ~held, "n"])
+    assert 0 < held.sum() < len(rows)
+
+
+def test_calibration_predicts_unseen_kernels(tables):
+    fitted = calibrate_engine(tables, load_catalog())
+    errors = fitted.held_out.set_index("op")
+    assert errors.at["gemm", "median_ape"] < 0.15
+    assert errors.at["attn_decode", "median_ape"] < 0.25
+    assert errors.at["all_reduce", "median_ape"] < 0.25
+    p = fitted.params
+    assert p.iteration_overhead_s == 0 and p.per_sequence_overhead_s == 0
+    assert p.allreduce == "custom"
+    assert 0.3 < p.gemm_flops_eff <= 1 and 0.3 < p.gemm_hbm_eff <= 1
+    spec = CalibrationSpec.model_validate(fitted.to_dict())
+    assert spec.stack == "vllm-0.24.0" and spec.date == dt.date(2026, 8, 31)
+    assert {"gemm_flops_eff", "attn_fixed_s", "link_eff"} <= set(spec.estimates)
+
+
+def test_custom_allreduce_latency_does_not_grow_with_gpus():
+    hw = load_catalog().hardware.get("H200")
+    ring = allreduce_coefficients(hw, PerfParams(), [2, 8])[1]
+    custom = allreduce_coefficients(hw, PerfParams(allreduce="custom"), [2, 8])[1]
+    assert ring[1] == pytest.approx(7 * ring[0])
+    assert custom[1] == pytest.approx(custom[0])
+
+
+def test_shipped_engine_stacks_make_tpot_fall_with_tp():
+    catalog = load_catalog()
+    for gpu in ("H100-SXM", "H200", "B200"):
+        assert select_calibration(catalog, catalog.hardware.get(gpu), "vllm-0.24.0")
+        step = [
+            float(
+                Deployment.from_names(
+                    "llama-3.1-70b", gpu, tp, stack="vllm-0.24.0", catalog=catalog
+                ).op_table.total_s(Batch.decode(1, 1024))
+            )
+            for tp in (1, 2, 4, 8)
+        ]
+        assert np.all(np.diff(step) < 0), (gpu, step)
+
+
+def test_cli_calibrate_writes_an_entry_other_commands_use(tmp_path):
+    out = tmp_path / "h200.yaml"
+    r = subprocess.run(
+        [
+            *EXE,
+            "perf",
+            "calibrate",
+            "--from",
+            "aiconfigurator",
+            "--gpu",
+            "H200",
+            "--engine",
+            "vllm",
+            "--data",
+            str(EXTRACT),
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    printed = json.loads(r.stdout)
+    assert {row["op"] for row in printed["held_out"]} == set(kernel_tables.OPS)
+    step = subprocess.run(
+        [
+            *EXE,
+            "--catalog",
+            str(out),
+            "perf",
+            "step",
+            "--gpu",
+            "H200",
+            "--model",
+            "llama-3.1-8b",
+            "--stack",
+            "vllm-0.24.0",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert step.returncode == 0, step.stderr
+    assert json.loads(step.stdout)["total_s"] > 0
+
+
+def test_missing_dependency_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(kernel_tables, "PACKAGE", "no_such_package_for_costcorrect")
+    with pytest.raises(InputError, match=r"pip install 'costcorrect\[aiconfigurator\]'"):
+        kernel_tables.data_root()
+
+
+def test_cli_without_the_dependency_exits_2_with_one_line(tmp_path):
+    code = (
+        "import costcorrect.perf.kernel_tables as k; k.PACKAGE = 'no_such_package_for_costcorrect';"
+        "from costcorrect.cli import main; main()"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, "perf", "calibrate", "--from", "aiconfigurator"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "pip install" in r.stderr
+    assert "Traceback" not in r.stderr
