@@ -27,7 +27,8 @@ CAP_GRID = 400  # clocks capped_clock searches between f_max and the lowest lock
 
 @pytest.fixture(scope="module")
 def h200():
-    return Deployment.from_names("llama-3.1-8b", "H200")
+    r = energy_report
+    return Deployment.from_names(r.LEVER_MODEL, r.LEVER_GPU, stack=r.LEVER_STACK)
 
 
 @pytest.fixture(scope="module")

@@ -112,7 +112,7 @@ def test_cli_calibrate_writes_an_entry_other_commands_use(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     printed = json.loads(r.stdout)
-    assert {row["op"] for row in printed["held_out"]} == set(kernel_tables.OPS)
+    assert {row["op"] for row in printed["held_out_by_op"]} == set(kernel_tables.OPS)
     step = subprocess.run(
         [
             *EXE,

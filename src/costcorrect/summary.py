@@ -13,7 +13,6 @@ import numpy as np
 
 from costcorrect.catalog import Catalog, load_catalog
 from costcorrect.perf import Batch, Deployment, step_time
-from costcorrect.perf.calibration import select_calibration
 
 BATCH_LADDER = (1, 8, 32, 64, 128, 256, 512)
 
@@ -74,13 +73,12 @@ def summarize_deployment(
         DecodePoint(int(b), float(s), float(r), float(price_per_hour / 3600.0 / r * 1e6))
         for b, s, r in zip(ladder, steps, rates, strict=True)
     )
-    calibration = select_calibration(cat, dep.hardware, stack)
     return DeploymentSummary(
         model=dep.model.name,
         gpu=dep.hardware.name,
         tp=tp,
         pp=pp,
-        stack=calibration.stack if calibration else "uncalibrated",
+        stack=dep.stack,
         workload=wl.name,
         mean_prompt_tokens=prompt,
         mean_output_tokens=output,

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from costcorrect.catalog.base import CatalogEntry, Seconds
+from costcorrect.catalog.validation import HeldOutError
 
 
 class PerfParams(BaseModel):
@@ -60,13 +61,15 @@ class Estimate(BaseModel):
 
 class CalibrationSpec(CatalogEntry):
     """Parameters fitted by ``costcorrect perf fit`` on one GPU type and software stack, with
-    the fitted ones' estimates (none for a hand-written entry)."""
+    the fitted ones' estimates (none for a hand-written entry) and the held-out error the stack
+    was validated with (none where it was not)."""
 
     hardware: str
     stack: str
     params: PerfParams
     fitted_on: str
     estimates: dict[str, Estimate] = Field(default_factory=dict)
+    held_out: HeldOutError | None = None
 
     @model_validator(mode="after")
     def _estimates_name_parameters(self) -> CalibrationSpec:

@@ -38,8 +38,8 @@ _PACKAGED_FILES = (
     "hardware.yaml",
     "models.yaml",
     "workloads.yaml",
+    "engine_calibrations.yaml",  # first: a GPU's first calibration is its default stack
     "calibrations.yaml",
-    "engine_calibrations.yaml",
 )
 
 E = TypeVar("E", bound=CatalogEntry)

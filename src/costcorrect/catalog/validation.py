@@ -29,6 +29,12 @@ class HeldOutError(BaseModel):
     data: str
     doc: str
 
+    def to_dict(self) -> dict:
+        """The entry as written to YAML: fractions to 0.0001."""
+        data = self.model_dump()
+        data["median"], data["worst"] = round(self.median, 4), round(self.worst, 4)
+        return data
+
     def sentence(self) -> str:
         return (
             f"Validated: {self.what}, median error {self.median:.0%} (worst {self.worst:.0%}) "
@@ -49,9 +55,7 @@ def write_validation(path: str | Path, key: str, entry: HeldOutError) -> None:
     path = Path(path)
     raw = yaml.safe_load(path.read_text()) if path.exists() else {}
     raw = raw or {}
-    data = entry.model_dump()
-    data["median"], data["worst"] = round(entry.median, 4), round(entry.worst, 4)
-    raw[key] = data
+    raw[key] = entry.to_dict()
     header = (
         "# Headline held-out errors shown beside predictions in reports. Written by\n"
         "# `python -m costcorrect.validate perf|serving|energy --summary` (make docs).\n"

@@ -6,11 +6,22 @@ import json
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from costcorrect.errors import InputError
+
+#: ``--stack``: the perf calibration a command's deployments use (one option for every command)
+StackOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stack",
+        help="perf calibration stack, e.g. vllm-0.24.0, sglang-0.5.14, trtllm-1.3.0rc20, "
+        "splitwise, torch-graphs (default: the GPU's first, today's engine; list them with "
+        "`catalog list calibrations`)",
+    ),
+]
 
 
 class _State:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from costcorrect.cli.common import echo_json, progress, run_guarded, state
+from costcorrect.cli.common import StackOption, echo_json, progress, run_guarded, state
 from costcorrect.io import atomic_write
 
 app = typer.Typer(no_args_is_help=True, help="Iteration-time model of prefill and decode steps.")
@@ -32,7 +32,7 @@ def step(
     cached: int = typer.Option(0, help="prefill: cached prefix tokens per sequence"),
     weight_format: str | None = typer.Option(None, help="bf16|fp16|fp8|int8|awq-int4|fp4"),
     kv_dtype: str | None = typer.Option(None, help="bf16|fp16|fp8|int8"),
-    stack: str | None = typer.Option(None, help="calibration stack (default: first fitted)"),
+    stack: StackOption = None,
     json_: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Time of one prefill or decode iteration, with its per-op breakdown."""
@@ -148,7 +148,7 @@ def calibrate(
         if out is not None:
             atomic_write(out, calibrations_yaml([entry]))
         if json_:
-            echo_json({**entry, "held_out": result.held_out.to_dict(orient="records")})
+            echo_json({**entry, "held_out_by_op": result.held_out.to_dict(orient="records")})
             return
         from costcorrect.catalog.calibrations import CalibrationSpec
         from costcorrect.cli.render import print_calibration_entry, print_frame

@@ -40,6 +40,7 @@ def print_calibration_entry(spec) -> None:
         f"[bold]{spec.name}[/bold] ({spec.hardware}, stack {spec.stack}): {spec.source}, "
         f"data of {spec.date}\nfitted on {spec.fitted_on}"
     )
+    console.print(spec.held_out.sentence() if spec.held_out else "Not validated on held-out data.")
     from costcorrect.catalog.views import calibration_frame
 
     print_frame(
@@ -200,6 +201,8 @@ def print_plan(p) -> None:
         return
     margin = "" if p.margin != p.margin else f", {p.margin:.1%} cheaper than the next architecture"
     console.print(f"Winner: [bold]{p.winner.architecture}[/bold] — {p.winner.label}{margin}.")
+    for line in p.validation:
+        console.print(f"Stack: {line}.")
     table = Table(title="Sensitivity (analytic, scaled to the simulator at the plan point)")
     for col in ("case", "winner", "margin", "decision"):
         table.add_column(col)

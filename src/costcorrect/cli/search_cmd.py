@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import echo_json, progress, run_guarded, state
+from costcorrect.cli.common import StackOption, echo_json, progress, run_guarded, state
 from costcorrect.cli.serve_cmd import app
 
 
@@ -38,7 +38,15 @@ def contract_from(ttft: str, tpot: str, quantile: float):
     )
 
 
-def _space(tp: str, pp: str, max_seqs: str, token_budget: str, max_gpus: int, kv_link: str):
+def _space(
+    tp: str,
+    pp: str,
+    max_seqs: str,
+    token_budget: str,
+    max_gpus: int,
+    kv_link: str,
+    stack: str | None,
+):
     from costcorrect.search import SearchSpace
     from costcorrect.serving.architectures import KVLink
     from costcorrect.units import parse_quantity
@@ -50,6 +58,7 @@ def _space(tp: str, pp: str, max_seqs: str, token_budget: str, max_gpus: int, kv
         token_budgets=_ints(token_budget, "token-budget"),
         max_gpus=max_gpus,
         link=KVLink(parse_quantity(kv_link, "bandwidth", "kv-link"), 1e-3, 0.5),
+        stack=stack,
     )
 
 
@@ -107,6 +116,7 @@ def plan(
     max_seqs: MaxSeqsOpt = "128,256,512",
     token_budget: BudgetOpt = "256,512,1024,2048",
     kv_link: KvLinkOpt = "50GB/s",
+    stack: StackOption = None,
     prefix_hit: PrefixHit = 0.0,
     requests: Annotated[int, typer.Option(help="simulated requests per confirmation")] = 4000,
     top_k: Annotated[int, typer.Option(help="configurations confirmed per architecture")] = 2,
@@ -129,7 +139,7 @@ def plan(
 
         cat = state.catalog()
         contract = contract_from(ttft_p99, tpot_p99, quantile)
-        space = _space(tp, pp, max_seqs, token_budget, max_gpus, kv_link)
+        space = _space(tp, pp, max_seqs, token_budget, max_gpus, kv_link, stack)
         rate = None if demand is None else parse_quantity(demand, "count", "demand")
         with make_executor(executor, address, workers) as ex, progress("planning …") as status:
             result = run_plan(
@@ -180,6 +190,7 @@ def frontier(
     max_seqs: MaxSeqsOpt = "128,256,512",
     token_budget: BudgetOpt = "256,512,1024,2048",
     kv_link: KvLinkOpt = "50GB/s",
+    stack: StackOption = None,
     prefix_hit: PrefixHit = 0.0,
     seed: Seed = 0,
     executor: Executor = "local",
@@ -202,7 +213,7 @@ def frontier(
         cat = state.catalog()
         ttft = _range(ttft_range, "time", "ttft-range", points)
         tpot = _range(tpot_range, "time", "tpot-range", points)
-        space = _space(tp, pp, max_seqs, token_budget, max_gpus, kv_link)
+        space = _space(tp, pp, max_seqs, token_budget, max_gpus, kv_link, stack)
         rate = None if demand is None else parse_quantity(demand, "count", "demand")
         with make_executor(executor, address, workers) as ex, progress("sweeping …") as status:
             result = contract_frontier(
@@ -261,6 +272,7 @@ def break_even(
     tpot_p99: Annotated[str, typer.Option("--tpot-p99", help="base TPOT bound")] = "100ms",
     demand: Annotated[str, typer.Option(help="demand when not on an axis, req/s")] = "20",
     kv_link: KvLinkOpt = "50GB/s",
+    stack: StackOption = None,
     seed: Seed = 0,
     executor: Executor = "local",
     address: Address = None,
@@ -312,6 +324,7 @@ def break_even(
                         rate,
                         link,
                         seed=seed,
+                        stack=stack,
                         executor=ex,
                         catalog=cat,
                         report=_reporter(status),

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import echo_json, progress, run_guarded, state
+from costcorrect.cli.common import StackOption, echo_json, progress, run_guarded, state
 
 app = typer.Typer(no_args_is_help=True, help="Serving engines: simulate, goodput and cost.")
 
@@ -16,7 +16,6 @@ Arch = Annotated[str, typer.Option("--arch", help="colocated | chunked | disaggr
 Model = Annotated[str, typer.Option(help="catalog model")]
 Gpu = Annotated[str, typer.Option(help="catalog GPU (both pools unless overridden)")]
 Tp = Annotated[int, typer.Option(help="tensor-parallel GPUs per instance")]
-Stack = Annotated[str | None, typer.Option(help="perf calibration stack")]
 Replicas = Annotated[int, typer.Option(help="colocated/chunked: instances sharing the traffic")]
 Budget = Annotated[int, typer.Option(help="chunked: token budget τ per iteration")]
 MaxTokens = Annotated[int, typer.Option(help="prefill batch token cap")]
@@ -61,7 +60,7 @@ def simulate(
     model: Model = "llama-3.1-8b",
     gpu: Gpu = "H100-SXM",
     tp: Tp = 1,
-    stack: Stack = None,
+    stack: StackOption = None,
     replicas: Replicas = 1,
     token_budget: Budget = 512,
     max_batch_tokens: MaxTokens = 8192,
@@ -169,7 +168,7 @@ def cost(
     model: Model = "llama-3.1-8b",
     gpu: Gpu = "H100-SXM",
     tp: Tp = 1,
-    stack: Stack = None,
+    stack: StackOption = None,
     replicas: Replicas = 1,
     token_budget: Budget = 512,
     max_batch_tokens: MaxTokens = 8192,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from costcorrect.catalog.calibrations import CalibrationSpec, PerfParams
 from costcorrect.catalog.hardware import Hardware
 from costcorrect.catalog.loader import Catalog
+from costcorrect.catalog.validation import HeldOutError
 from costcorrect.errors import InputError
 
 
@@ -23,15 +24,42 @@ def select_calibration(
     return chosen[0]
 
 
-def calibrated_params(catalog: Catalog, hardware: Hardware, stack: str | None = None) -> PerfParams:
-    """Params of :func:`select_calibration`, else defaults derated by the hardware's
-    achievable fractions."""
+#: the stack name of a deployment on a GPU without any fitted calibration
+UNCALIBRATED = "uncalibrated"
+
+
+def calibrated_params(
+    catalog: Catalog, hardware: Hardware, stack: str | None = None
+) -> tuple[str, PerfParams]:
+    """The stack name and params of :func:`select_calibration`, else ``uncalibrated`` with
+    defaults derated by the hardware's achievable fractions."""
     chosen = select_calibration(catalog, hardware, stack)
     if chosen is not None:
-        return chosen.params
-    return PerfParams(
+        return chosen.stack, chosen.params
+    return UNCALIBRATED, PerfParams(
         gemm_flops_eff=hardware.achievable_flops_fraction.value,
         gemm_hbm_eff=hardware.achievable_hbm_fraction.value,
+    )
+
+
+def stack_error(catalog: Catalog, hardware: Hardware, stack: str) -> HeldOutError | None:
+    """The held-out error the calibration ``stack`` of ``hardware`` was validated with (None
+    for an uncalibrated, user-fitted or unvalidated stack)."""
+    for c in catalog.calibrations:
+        if hardware.matches(c.hardware) and c.stack.casefold() == stack.casefold():
+            return c.held_out
+    return None
+
+
+def stack_validation(catalog: Catalog, hardware: Hardware, stack: str) -> str:
+    """``GPU/stack`` and the held-out error it was validated with, as one clause."""
+    error = stack_error(catalog, hardware, stack)
+    name = f"{hardware.name}/{stack}"
+    if error is None:
+        return f"{name} (not validated)"
+    return (
+        f"{name}, validated on {error.what}: median error {error.median:.0%} "
+        f"(worst {error.worst:.0%}), {error.doc}"
     )
 
 

@@ -24,7 +24,9 @@ class Deployment:
     """A serving instance: ``model`` on ``tp·pp`` ``hardware`` GPUs with fitted ``params``.
 
     ``memory_utilization`` is the fraction of GPU memory the engine may use (vLLM's
-    ``gpu_memory_utilization``); ``max_batch_tokens`` sizes the activation workspace.
+    ``gpu_memory_utilization``); ``max_batch_tokens`` sizes the activation workspace. ``stack``
+    names the calibration ``params`` came from (``uncalibrated``: datasheet derating; ``custom``:
+    params passed by the caller).
     """
 
     model: ModelSpec
@@ -36,6 +38,7 @@ class Deployment:
     params: PerfParams = field(default_factory=PerfParams)
     memory_utilization: float = 0.9
     max_batch_tokens: int = 8192
+    stack: str = "custom"
 
     def __post_init__(self) -> None:
         if not isinstance(self.tp, int) or self.tp < 1:
@@ -74,8 +77,10 @@ class Deployment:
 
         cat = catalog or load_catalog()
         hardware = cat.hardware.get(gpu)
-        params = params or calibrated_params(cat, hardware, stack)
-        return cls(cat.models.get(model), hardware, tp, pp, params=params, **options)
+        if params is None:
+            stack, params = calibrated_params(cat, hardware, stack)
+        model_spec, name = cat.models.get(model), stack or "custom"
+        return cls(model_spec, hardware, tp, pp, params=params, stack=name, **options)
 
     @cached_property
     def op_table(self):

@@ -25,6 +25,7 @@ import pandas as pd
 from costcorrect.catalog.calibrations import PerfParams
 from costcorrect.catalog.loader import Catalog
 from costcorrect.catalog.models import Linear
+from costcorrect.catalog.validation import HeldOutError
 from costcorrect.perf.batch import Batch
 from costcorrect.perf.deployment import Deployment
 from costcorrect.perf.fit import FitResult, Predictor, calibration_entry, fit_to
@@ -145,12 +146,29 @@ def error_table(scored: pd.DataFrame, group: Sequence[str] = ("op",)) -> pd.Data
 
 @dataclass(frozen=True)
 class EngineCalibration:
-    """A GPU × engine stack fitted to its kernel tables, with the held-out errors."""
+    """A GPU × engine stack fitted to its kernel tables, with the held-out rows scored by a fit
+    without them (``scored``: :func:`relative_errors` rows)."""
 
     tables: KernelTables
     params: PerfParams
     stages: list[FitResult]
-    held_out: pd.DataFrame
+    scored: pd.DataFrame
+
+    @property
+    def held_out(self) -> pd.DataFrame:
+        """Held-out points, median and worst relative error per op class."""
+        return error_table(self.scored)
+
+    def held_out_error(self) -> HeldOutError:
+        """All held-out kernel points together, as the stack's validated error."""
+        return HeldOutError(
+            median=float(self.scored["ape"].median()),
+            worst=float(self.scored["ape"].max()),
+            what="GEMM, attention and all-reduce kernel times, held-out shapes",
+            data=f"{self.tables.engine} kernel tables of {self.hardware} (aiconfigurator-core "
+            f"{self.tables.package})",
+            doc="docs/engines.md",
+        )
 
     @property
     def hardware(self) -> str:
@@ -188,6 +206,7 @@ class EngineCalibration:
             self.fitted_on(),
             self.params,
             estimates,
+            self.held_out_error(),
         )
 
 
@@ -197,9 +216,9 @@ def calibrate_engine(tables: KernelTables, catalog: Catalog) -> EngineCalibratio
     rows = tables.rows
     held = held_out_mask(rows)
     train_params, _ = fit_stages(rows[~held], catalog)
-    held_out = error_table(relative_errors(rows[held], train_params, catalog))
+    scored = relative_errors(rows[held], train_params, catalog)
     params, stages = fit_stages(rows, catalog)
-    return EngineCalibration(tables, params, stages, held_out)
+    return EngineCalibration(tables, params, stages, scored)
 
 
 def calibrate_stack(

@@ -32,6 +32,7 @@ from scipy.optimize import least_squares
 
 from costcorrect.catalog.calibrations import Estimate, PerfParams
 from costcorrect.catalog.loader import Catalog
+from costcorrect.catalog.validation import HeldOutError
 from costcorrect.errors import InputError
 from costcorrect.io import data_date
 from costcorrect.perf.batch import Batch
@@ -402,10 +403,12 @@ def calibration_entry(
     fitted_on: str,
     params: PerfParams,
     estimates: dict[str, Estimate],
+    held_out: HeldOutError | None = None,
 ) -> dict:
     """A catalog ``calibrations`` entry: every parameter to 4 significant digits, the fitted
-    ones' 95 % intervals to 3 and their data shares to 0.001. ``date``: the data's date."""
-    return {
+    ones' 95 % intervals to 3 and their data shares to 0.001, and the stack's held-out error
+    (fractions to 0.0001). ``date``: the data's date."""
+    entry = {
         "name": f"{hardware}/{stack}",
         "hardware": hardware,
         "stack": stack,
@@ -425,6 +428,9 @@ def calibration_entry(
             for name, e in estimates.items()
         },
     }
+    if held_out is not None:
+        entry["held_out"] = held_out.to_dict()
+    return entry
 
 
 def calibrations_yaml(entries: list[dict], header: str = "") -> str:

@@ -32,18 +32,12 @@ def answer_sentence(r: ScenarioResult) -> str:
             f"No configuration of {r.scenario.model} on {', '.join(r.scenario.gpus)} meets "
             f"{r.plan.contract}."
         )
-    perf = r.validation.get("perf")
-    error = (
-        f"its iteration times are within a median {perf.median:.0%} (worst {perf.worst:.0%}) of "
-        "held-out GPU measurements"
-        if perf is not None
-        else "not validated"
-    )
     return (
         f"Serving {r.scenario.model} on {', '.join(r.scenario.gpus)} under {r.plan.contract}, "
         f"the cheapest configuration is {w.label} ({w.architecture}) at "
-        f"${w.usd_per_million:.2f} per million SLO-compliant output tokens (simulated; "
-        f"{error}; the analytic engine is {w.goodput_error:+.0%} on its goodput), and a correct "
+        f"${w.usd_per_million:.2f} per million SLO-compliant output tokens (simulated with "
+        f"stack {'; '.join(r.plan.validation)}; the analytic engine is {w.goodput_error:+.0%} on "
+        "its goodput), and a correct "
         f"answer costs ${r.ledger.usd_per_answer:.4f} with energy at "
         f"${r.energy_usd_per_m:.3f}/M tokens."
     )

@@ -192,7 +192,7 @@ def run_scenario(
         scenario.workload,
         contract,
         scenario.demand_rps,
-        SearchSpace(),
+        SearchSpace(stack=scenario.stack),
         requests=scenario.requests,
         seed=scenario.seed,
         catalog=catalog,
@@ -207,6 +207,7 @@ def run_scenario(
         contract.tpot_s * TPOT_FACTORS,
         contract.quantile,
         scenario.demand_rps,
+        SearchSpace(stack=scenario.stack),
         requests=scenario.requests,
         seed=scenario.seed,
         catalog=catalog,
@@ -216,7 +217,9 @@ def run_scenario(
     gpu = scenario.gpus[0]
     if winner is not None:
         gpu = winner.decode_gpu
-        dep = Deployment.from_names(scenario.model, gpu, winner.decode_tp, catalog=catalog)
+        dep = Deployment.from_names(
+            scenario.model, gpu, winner.decode_tp, stack=scenario.stack, catalog=catalog
+        )
         say("energy: modelled decode power and the two levers")
         energy = decode_energy_usd_per_million(
             dep, scenario.energy.usd_per_kwh, scenario.energy.pue
@@ -248,6 +251,7 @@ def run_scenario(
         contract,
         requests=scenario.requests,
         seed=scenario.seed,
+        stack=scenario.stack,
         catalog=catalog,
     )
     verification = None

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from costcorrect.catalog import Catalog, load_catalog
 from costcorrect.catalog.base import input_error_from
 from costcorrect.errors import InputError
+from costcorrect.perf.calibration import select_calibration
 from costcorrect.units import parse_quantity
 
 
@@ -98,6 +99,7 @@ class Scenario(BaseModel):
     title: str
     model: str
     gpus: list[str] = Field(min_length=1)
+    stack: str | None = None  # perf calibration stack of every GPU (None: each GPU's default)
     workload: str = "sharegpt"
     contract: ContractSpec = ContractSpec()
     demand_rps: float | None = Field(None, gt=0)
@@ -140,7 +142,7 @@ def load_scenario(path: str | Path | None = None, catalog: Catalog | None = None
     catalog = catalog or load_catalog()
     catalog.models.get(scenario.model)
     for gpu in scenario.gpus:
-        catalog.hardware.get(gpu)
+        select_calibration(catalog, catalog.hardware.get(gpu), scenario.stack)
     catalog.workloads.get(scenario.workload)
     return _resolve_files(scenario, base)
 

@@ -21,6 +21,7 @@ import numpy as np
 from costcorrect.catalog import Catalog, load_catalog
 from costcorrect.errors import InputError
 from costcorrect.perf import Deployment
+from costcorrect.perf.calibration import select_calibration
 from costcorrect.search.curves import LatencyCurve, goodput_from_curve, latency_curve
 from costcorrect.search.executor import Executor, LocalExecutor
 from costcorrect.serving.analytic import Lengths
@@ -88,11 +89,13 @@ def lengths_at_ratio(base: RequestStream, io_ratio: float) -> Lengths:
     return Lengths.from_stream(stream)
 
 
-def smallest_tp(model: str, gpu: str, catalog: Catalog) -> Deployment:
-    """The deployment on the fewest GPUs (TP 1, 2, 4, 8) that caches ``MIN_KV_TOKENS``."""
+def smallest_tp(model: str, gpu: str, catalog: Catalog, stack: str | None = None) -> Deployment:
+    """The deployment on the fewest GPUs (TP 1, 2, 4, 8) that caches ``MIN_KV_TOKENS``, with
+    the calibration ``stack`` (None: the GPU's default)."""
+    select_calibration(catalog, catalog.hardware.get(gpu), stack)  # an unknown stack is an error
     for tp in (1, 2, 4, 8):
         try:
-            dep = Deployment.from_names(model, gpu, tp, catalog=catalog)
+            dep = Deployment.from_names(model, gpu, tp, stack=stack, catalog=catalog)
         except InputError:
             continue
         if dep.fits and dep.kv_capacity_tokens >= MIN_KV_TOKENS:
@@ -139,13 +142,14 @@ def break_even(
     link: KVLink = KVLink(50e9, 1e-3, 0.5),
     requests: int = 4000,
     seed: int = 0,
+    stack: str | None = None,
     executor: Executor | None = None,
     catalog: Catalog | None = None,
     report: Callable[[str], None] | None = None,
 ) -> BreakEven:
     """Cost ratio disaggregated/colocated on the grid ``io_ratio × y`` for ``axis`` (``rate``:
     demand in req/s; ``kv-bandwidth``: B/s; ``slack``: contract multiplier); the other two
-    held at ``demand_rps``, ``link`` and ``contract``."""
+    held at ``demand_rps``, ``link`` and ``contract``; ``stack``: the GPU's calibration."""
     if axis not in AXES:
         raise InputError("axis", axis, f"one of {', '.join(AXES)}")
     cat = catalog or load_catalog()
@@ -161,7 +165,7 @@ def break_even(
     y = np.asarray(y, float)
     if np.any(x <= 0) or np.any(y <= 0):
         raise InputError(axis, y, "positive grid values")
-    dep = smallest_tp(model, gpu, cat)
+    dep = smallest_tp(model, gpu, cat, stack)
     base = synthetic_stream(workload, 1.0, requests, seed, catalog=cat)
     lengths = [lengths_at_ratio(base, r) for r in x]
     tokens = np.array([L.mean_output for L in lengths])

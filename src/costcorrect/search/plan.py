@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from costcorrect.catalog import Catalog, load_catalog
-from costcorrect.perf.calibration import scaled_efficiency
+from costcorrect.perf.calibration import scaled_efficiency, stack_validation
 from costcorrect.search.executor import Executor, LocalExecutor
 from costcorrect.search.space import Candidate, SearchSpace, candidates
 from costcorrect.serving.analytic import Lengths
@@ -42,8 +42,8 @@ class Screened:
 @dataclass(frozen=True)
 class Confirmed:
     """A configuration confirmed by the simulator: both goodputs, the simulated cost with its
-    three-term breakdown ($ per million output tokens), and the GPU type and tensor-parallel
-    degree of the instances that decode."""
+    three-term breakdown ($ per million output tokens), the GPU type and tensor-parallel
+    degree of the instances that decode, and the ``GPU/stack`` calibrations it ran on."""
 
     architecture: str
     label: str
@@ -57,6 +57,7 @@ class Confirmed:
     fleet_replicas: int | None
     decode_gpu: str
     decode_tp: int
+    stacks: tuple[str, ...]
 
     @property
     def goodput_error(self) -> float:
@@ -90,6 +91,7 @@ class Plan:
     sensitivity: tuple[SensitivityCase, ...]
     screened: tuple[Screened, ...]
     seconds: float
+    validation: tuple[str, ...]  # the winner's stacks with their held-out errors
 
     @property
     def winner(self) -> Confirmed | None:
@@ -129,6 +131,8 @@ def _confirm_one(job: tuple) -> Confirmed:
     cost = cost_per_token(candidate.arch, contract, stream, demand_rps=demand, engine="sim")
     arch = candidate.arch
     decoder = arch.decode if isinstance(arch, Disaggregated) else arch.deployment
+    deployments = (arch.prefill, arch.decode) if isinstance(arch, Disaggregated) else (decoder,)
+    stacks = tuple(dict.fromkeys(f"{d.hardware.name}/{d.stack}" for d in deployments))
     return Confirmed(
         candidate.architecture,
         candidate.label,
@@ -142,6 +146,7 @@ def _confirm_one(job: tuple) -> Confirmed:
         cost.fleet_replicas,
         decoder.hardware.name,
         decoder.tp,
+        stacks,
     )
 
 
@@ -293,6 +298,11 @@ def plan(
         ex,
     )
     order = np.argsort([r.usd_per_million for r in rows], kind="stable")
+    winner = next((c for c in ordered if math.isfinite(c.usd_per_million)), None)
+    validation = tuple(
+        stack_validation(cat, cat.hardware.get(gpu), stack)
+        for gpu, stack in (name.split("/", 1) for name in (winner.stacks if winner else ()))
+    )
     return Plan(
         model,
         tuple(gpus),
@@ -303,4 +313,5 @@ def plan(
         tuple(sensitivity),
         tuple(rows[i] for i in order),
         time.perf_counter() - started,
+        validation,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from costcorrect.catalog import Catalog
 from costcorrect.errors import InputError
 from costcorrect.perf import Deployment
+from costcorrect.perf.calibration import select_calibration
 from costcorrect.serving.architectures import (
     Architecture,
     Chunked,
@@ -24,7 +25,8 @@ from costcorrect.serving.architectures import (
 @dataclass(frozen=True)
 class SearchSpace:
     """Knob values to enumerate. ``max_gpus`` bounds one unit of the deployment (a replica,
-    or a set of prefill plus decode instances); fleets for a demand repeat that unit."""
+    or a set of prefill plus decode instances); fleets for a demand repeat that unit. ``stack``:
+    the calibration stack of every GPU (None: each GPU's default)."""
 
     tp: tuple[int, ...] = (1, 2, 4, 8)
     pp: tuple[int, ...] = (1,)
@@ -35,6 +37,7 @@ class SearchSpace:
     architectures: tuple[str, ...] = ("colocated", "chunked", "disaggregated", "kvpool")
     link: KVLink = field(default_factory=lambda: KVLink(50e9, 1e-3, 0.5))
     pool_bytes_per_s: float = 25e9
+    stack: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "max_seqs", "token_budgets", "pool_sizes"):
@@ -88,12 +91,14 @@ class Candidate:
 
 def _deployments(model: str, gpus: tuple[str, ...], space: SearchSpace, catalog: Catalog):
     """Every (GPU, TP, PP) deployment that fits within ``max_gpus``, built once."""
+    for gpu in gpus:  # an unknown stack is the user's error, not a configuration to skip
+        select_calibration(catalog, catalog.hardware.get(gpu), space.stack)
     out = []
     for gpu, tp, pp in itertools.product(gpus, space.tp, space.pp):
         if tp * pp > space.max_gpus:
             continue
         try:
-            dep = Deployment.from_names(model, gpu, tp, pp, catalog=catalog)
+            dep = Deployment.from_names(model, gpu, tp, pp, stack=space.stack, catalog=catalog)
             dep.check_fits()
         except InputError:  # TP not dividing the heads, or weights that do not fit
             continue

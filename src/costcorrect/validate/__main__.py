@@ -100,7 +100,7 @@ def perf(
             write_section(write, text, TITLE)
         if calibrations is not None:
             with progress("fitting calibrations …"):
-                entries = fit_calibrations(root, catalog)
+                entries = fit_calibrations(root, catalog, checks)
             atomic_write(calibrations, calibrations_file(entries))
 
     run_guarded(job)

@@ -37,6 +37,9 @@ MODELS = {
     "mistralai/Mixtral-8x7B-Instruct-v0.1": "mixtral-8x7b",
 }
 GPUS = {"NVIDIA A100-SXM4-40GB": "A100-40GB-SXM", "NVIDIA H100 80GB HBM3": "H100-SXM"}
+#: ML.ENERGY v2 (vLLM 0.5.4) and Splitwise ran 2023–24 engines: their activity is computed with
+#: the historical stack fitted to such an engine, on the GPUs that have it (else the default)
+HISTORICAL_STACK = "splitwise"
 SHAREGPT_PROMPT = "sharegpt-vllm"  # ML.ENERGY's chat prompts are ShareGPT first turns
 SPLITWISE_TDP_W = 400.0  # power columns are fractions of the A100's 400 W (see its README)
 SPLITWISE_OUTPUT = 128
@@ -47,6 +50,12 @@ class EnergyValidation:
     mlenergy: pd.DataFrame
     splitwise: pd.DataFrame
     fits: dict[str, PowerFit]
+
+
+def _historical_stack(catalog, gpu: str) -> str | None:
+    hardware = catalog.hardware.get(gpu)
+    fitted = {c.stack for c in catalog.calibrations if hardware.matches(c.hardware)}
+    return HISTORICAL_STACK if HISTORICAL_STACK in fitted else None
 
 
 def _activity(dep: Deployment, batch: Batch, power: PowerModel):
@@ -73,7 +82,14 @@ def mlenergy_rows(shared: Path, catalog) -> pd.DataFrame:
     rows = []
     for r in raw.itertuples(index=False):
         gpu = GPUS[r.GPU]
-        dep = Deployment.from_names(MODELS[r.Model], gpu, int(r.TP), int(r.PP), catalog=catalog)
+        dep = Deployment.from_names(
+            MODELS[r.Model],
+            gpu,
+            int(r.TP),
+            int(r.PP),
+            stack=_historical_stack(catalog, gpu),
+            catalog=catalog,
+        )
         power = PowerModel.for_hardware(dep.hardware)
         batch = Batch.decode(r.avg_batch, prompt + r.out_tokens / 2)
         busy, comp, mem, over, step = _activity(dep, batch, power)
@@ -157,7 +173,11 @@ def splitwise_rows(shared: Path, catalog, a100: PowerModel) -> pd.DataFrame:
     rows = []
     for r in raw.itertuples(index=False):
         dep = Deployment.from_names(
-            "llama-2-70b", hardware.name, int(r.tensor_parallel), catalog=catalog
+            "llama-2-70b",
+            hardware.name,
+            int(r.tensor_parallel),
+            stack=_historical_stack(catalog, hardware.name),
+            catalog=catalog,
         )
         b, p = int(r.batch_size), int(r.prompt_size)
         pre = iteration_energy(dep, Batch.prefill(p, b), model)
@@ -221,7 +241,8 @@ def power_yaml(fits: dict[str, PowerFit], catalog, path: Path) -> str:
 
 # --- the generated page -------------------------------------------------------------------
 
-LEVER_MODEL, LEVER_GPU = "llama-3.1-8b", "H200"
+#: the lever study's deployment: the plain-PyTorch decoder measured on our H200 (data/h200)
+LEVER_MODEL, LEVER_GPU, LEVER_STACK = "llama-3.1-8b", "H200", "torch-graphs"
 LEVER_BATCHES = (1, 8, 16, 32, 64, 128, 256)
 PUBLISHED_DECODE_W = (137, 300)  # spec/economics.md §5: published H200 decode power range
 PUBLISHED_LOCK_SAVING = 0.32  # … and "up to 32 %" decode-energy saving from clock locking
@@ -262,7 +283,7 @@ def report(shared: Path, validation: EnergyValidation | None = None) -> EnergyRe
 
     catalog = load_catalog()
     validation = validation or run(shared)
-    dep = Deployment.from_names(LEVER_MODEL, LEVER_GPU, catalog=catalog)
+    dep = Deployment.from_names(LEVER_MODEL, LEVER_GPU, stack=LEVER_STACK, catalog=catalog)
     decode = lever_study(dep, "decode", LEVER_BATCHES, 1024)
     prefill = lever_study(dep, "prefill", (1, 4), 2048)
     arch = request_energy(catalog.models.get(LEVER_MODEL), catalog.hardware.get(LEVER_GPU))

@@ -5,7 +5,8 @@ and returns a pandas DataFrame in SI units: seconds and bytes. Hardware and mode
 catalog's (``A100-80GB-SXM``, ``llama-2-70b``, ...), not the sources' spellings.
 
 * :func:`step_measurements`: iteration-level prefill and decode times (Splitwise, DistServe,
-  Sarathi-Serve), used to fit and validate the roofline model of one iteration.
+  Sarathi-Serve, our H200 plain-PyTorch decoder), used to fit and validate the roofline model
+  of one iteration.
 * :func:`op_measurements`: Vidur per-layer, per-TP-shard operator kernel times.
 * :func:`collective_measurements`: Vidur NCCL all-reduce and send/recv kernel times.
 
@@ -47,6 +48,11 @@ VIDUR = DataSource(
     "Vidur kernel profiles mlp.csv + all_reduce.csv (microsoft/vidur @ 7d47513)",
     dt.date(2024, 11, 19),
 )
+TORCH_H200 = DataSource(
+    "our H200 readings: plain PyTorch decoder, CUDA-graph decode (data/h200 "
+    "torch_graph_iterations.csv)",
+    dt.date(2026, 12, 4),
+)
 MLENERGY_V2 = DataSource(
     "ML.ENERGY v2 llm_text_generation (ml-energy/leaderboard-v2 @ c3af7f3)", dt.date(2024, 9, 19)
 )
@@ -78,6 +84,7 @@ OPS = (
 """Vidur operators returned by :func:`op_measurements` (``emb`` is left out: Vidur ignores it)."""
 
 _MS = 1e-3  # seconds per millisecond
+_P10_P90_SIGMAS = 2 * 1.2816  # p90 − p10 of a normal distribution, in standard deviations
 
 _SPLITWISE_GPUS = {"a100-80gb": "A100-80GB-SXM", "h100-80gb": "H100-SXM"}
 _SPLITWISE_MODELS = {"llama2-70b": "llama-2-70b", "bloom-176b": "bloom-176b"}
@@ -162,7 +169,8 @@ def default_shared_path() -> Path:
 def step_measurements(shared: Path) -> pd.DataFrame:
     """Iteration-level prefill and decode times, one row per measured point (:data:`STEP_COLUMNS`).
 
-    Columns: ``dataset`` (``splitwise``, ``distserve-engine``, ``distserve-vllm``, ``sarathi``),
+    Columns: ``dataset`` (``splitwise``, ``distserve-engine``, ``distserve-vllm``, ``sarathi``,
+    ``torch-graphs``),
     ``gpu``, ``model``, ``tp``, ``pp`` (always 1), ``phase`` (``prefill``/``decode``),
     ``batch_size`` (requests), ``prompt_tokens`` (prompt length per request), ``output_tokens``
     (output tokens requested per request), ``context_tokens`` (decode: mean KV context per request
@@ -207,8 +215,18 @@ def step_measurements(shared: Path) -> pd.DataFrame:
     sampling, CPU and Ray overhead, not only GPU time. The 256-token prefill row is dropped: it
     was the run's first batch and is slower than 512 tokens, likely warm-up. Decode batches carry
     1020-token prompts with 4 decode tokens, so the context is ≈ 1022.
+
+    Plain PyTorch on one H200 (``data/h200``, ours): Llama-3.1-8B shapes, random weights, TP 1;
+    decode steps replayed from one CUDA graph with ``tokens`` already cached per sequence
+    (context = ``tokens``), prefill in eager mode. Board throttling (SM clock below 1980 MHz at
+    the 700 W limit) is part of the measured time, as on any H200 at that load.
     """
-    frames = [_splitwise_steps(shared), _distserve_steps(shared), _sarathi_steps(shared)]
+    frames = [
+        _splitwise_steps(shared),
+        _distserve_steps(shared),
+        _sarathi_steps(shared),
+        _torch_graph_steps(shared),
+    ]
     return pd.concat(frames, ignore_index=True)[STEP_COLUMNS]
 
 
@@ -426,6 +444,30 @@ def _sarathi_steps(shared: Path) -> pd.DataFrame:
         }
     )
     return pd.concat([prefill, decode], ignore_index=True)
+
+
+def _torch_graph_steps(shared: Path) -> pd.DataFrame:
+    """Our H200 plain-PyTorch decoder's prefill and CUDA-graph decode step times."""
+    raw = pd.read_csv(shared / "data" / "h200" / "torch_graph_iterations.csv")
+    raw = raw[raw["phase"].isin(["prefill", "decode"])]
+    decode = raw["phase"] == "decode"
+    return pd.DataFrame(
+        {
+            "dataset": "torch-graphs",
+            "gpu": "H200",
+            "model": raw["model"],
+            "tp": 1,
+            "pp": 1,
+            "phase": raw["phase"],
+            "batch_size": raw["batch"].astype(int),
+            "prompt_tokens": raw["tokens"].astype(int),
+            "output_tokens": 1,
+            "context_tokens": np.where(decode, raw["tokens"], 0).astype(float),
+            "time_s": raw["step_ms"] * _MS,
+            "repeat_cv": (raw["p90_ms"] - raw["p10_ms"]) / raw["step_ms"] / _P10_P90_SIGMAS,
+            "note": np.where(raw["sm_mhz"] < 1980, "board held its 700 W limit", ""),
+        }
+    ).reset_index(drop=True)
 
 
 def _vidur_ops(path: Path, gpu: str, model: str) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from costcorrect.catalog import Catalog
 from costcorrect.catalog.calibrations import Estimate, PerfParams
+from costcorrect.catalog.validation import HeldOutError
 from costcorrect.catalog.views import calibration_frame
 from costcorrect.perf.fit import (
     DEFAULT_FREE,
@@ -37,6 +38,7 @@ from costcorrect.perf.fit import (
 from costcorrect.validate.measurements import (
     DISTSERVE,
     SPLITWISE,
+    TORCH_H200,
     VIDUR,
     collective_measurements,
     op_measurements,
@@ -46,6 +48,9 @@ from costcorrect.validate.measurements import (
 HELD_OUT_BATCH = (2, 8, 32)
 HELD_OUT_PROMPT = (256, 1024, 4096)
 HELD_OUT_OUTPUT = (256, 1024, 4096)
+#: the iteration-time data sets fitted into catalog stacks of the same name
+CATALOG_STACKS = {"splitwise": SPLITWISE, "distserve-engine": DISTSERVE, "torch-graphs": TORCH_H200}
+TORCH_HELD_OUT_CONTEXT = 2048  # tokens: the middle context of our H200 readings
 TARGET_MEDIAN_APE, TARGET_MAX_APE = 0.10, 0.30
 #: the kernel-level calibration's parameters: GEMM and elementwise kernels, then collectives
 KERNEL_PARAMS = ("gemm_flops_eff", "gemm_hbm_eff", "elementwise_hbm_eff", "kernel_launch_s")
@@ -62,8 +67,9 @@ VIDUR_ELEMENTWISE = ("input_layernorm", "post_attention_layernorm", "mlp_act", "
 
 @dataclass(frozen=True)
 class Check:
-    """Held-out predictions of one fit: which data, which split, rows with ``ape``, and the
-    fitted parameters' estimates (none where the parameters came from another check)."""
+    """Held-out predictions of one fit: which data, which split, rows with ``ape``, the
+    fitted parameters' estimates (none where the parameters came from another check) and the
+    catalog stack whose validated error this check is (None for a transfer check)."""
 
     name: str
     fitted_on: str
@@ -71,6 +77,21 @@ class Check:
     params: PerfParams
     rows: pd.DataFrame
     estimates: dict[str, Estimate] = field(default_factory=dict)
+    stack: str | None = None
+
+    def held_out(self) -> HeldOutError:
+        """The check as the validated error of its stack."""
+        return HeldOutError(
+            median=float(self.rows["ape"].median()),
+            worst=float(self.rows["ape"].max()),
+            what=f"{self.what}, {self.evaluated_on}",
+            data=self.fitted_on,
+            doc="docs/validation.md",
+        )
+
+    @property
+    def what(self) -> str:
+        return "kernel times" if self.name == "kernels" else "iteration times"
 
 
 def usable_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -88,14 +109,16 @@ def held_out_mask(df: pd.DataFrame) -> pd.Series:
     )
 
 
-def _evaluate(name, train, test, catalog, fitted_on, evaluated_on, params=None) -> Check:
+def _evaluate(
+    name, train, test, catalog, fitted_on, evaluated_on, params=None, stack=None
+) -> Check:
     estimates = {}
     if params is None:
         result = fit(train, catalog, PerfParams(), DEFAULT_FREE)
         params, estimates = result.params, result.estimates
     predicted = predict(test, params, catalog)
     rows = test.assign(predicted_s=predicted, ape=np.abs(predicted / test["time_s"] - 1.0))
-    return Check(name, fitted_on, evaluated_on, params, rows, estimates)
+    return Check(name, fitted_on, evaluated_on, params, rows, estimates, stack)
 
 
 def run_checks(shared: Path, catalog: Catalog) -> list[Check]:
@@ -114,6 +137,7 @@ def run_checks(shared: Path, catalog: Catalog) -> list[Check]:
                 f"splitwise {gpu} sweep points",
                 f"held-out batch {HELD_OUT_BATCH}, prompt {HELD_OUT_PROMPT}, output "
                 f"{HELD_OUT_OUTPUT}",
+                stack="splitwise",
             )
         )
         tp4 = g["tp"] == 4
@@ -135,8 +159,29 @@ def run_checks(shared: Path, catalog: Catalog) -> list[Check]:
         d = steps[steps["dataset"] == dataset]
         small = d["model"] == "opt-13b"
         checks.append(
-            _evaluate("unseen model", d[small], d[~small], catalog, f"{dataset} opt-13b", "opt-66b")
+            _evaluate(
+                "unseen model",
+                d[small],
+                d[~small],
+                catalog,
+                f"{dataset} opt-13b",
+                "opt-66b",
+                stack=dataset if dataset in CATALOG_STACKS else None,
+            )
         )
+    torch = steps[steps["dataset"] == "torch-graphs"]
+    held = torch["prompt_tokens"] == TORCH_HELD_OUT_CONTEXT
+    checks.append(
+        _evaluate(
+            "unseen context",
+            torch[~held],
+            torch[held],
+            catalog,
+            "torch-graphs H200 llama-3.1-8b, contexts 512 and 8192",
+            f"context {TORCH_HELD_OUT_CONTEXT} (decode batch 1-256, prefill 1 × 2048)",
+            stack="torch-graphs",
+        )
+    )
     a100 = next(c for c in checks if c.name == "primary" and "A100" in c.fitted_on)
     sarathi = steps[steps["dataset"] == "sarathi"]
     checks.append(
@@ -218,6 +263,7 @@ def run_kernel_checks(shared: Path, catalog: Catalog) -> list[Check]:
                 "llama-2-70b kernels (TP 1-8); even sizes",
                 params,
                 rows,
+                stack="vidur-kernels",
             )
         )
     return checks
@@ -236,12 +282,18 @@ def summary(checks: list[Check]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def fit_calibrations(shared: Path, catalog: Catalog) -> list[dict]:
+def fit_calibrations(shared: Path, catalog: Catalog, checks: list[Check]) -> list[dict]:
     """Calibration entries fitted on all usable points of each GPU × stack (for the catalog),
-    each dated by its data."""
+    each dated by its data and carrying the held-out error of its stack's check."""
     steps = usable_rows(step_measurements(shared))
+    validated = {
+        (gpu, c.stack): c.held_out()
+        for c in checks
+        if c.stack is not None
+        for gpu in c.rows["gpu"].unique()
+    }
     entries = []
-    for dataset, source in (("splitwise", SPLITWISE), ("distserve-engine", DISTSERVE)):
+    for dataset, source in CATALOG_STACKS.items():
         for gpu, g in steps[steps["dataset"] == dataset].groupby("gpu"):
             result = fit(g, catalog, PerfParams(), DEFAULT_FREE)
             models = ", ".join(sorted(g["model"].unique()))
@@ -254,6 +306,7 @@ def fit_calibrations(shared: Path, catalog: Catalog) -> list[dict]:
                     describe_fit(result, f"{len(g)} iteration times of {models}"),
                     result.params,
                     result.estimates,
+                    validated[gpu, dataset],
                 )
             )
     kernels, reduces = kernel_rows(shared), allreduce_rows(shared)
@@ -271,6 +324,7 @@ def fit_calibrations(shared: Path, catalog: Catalog) -> list[dict]:
                 f"{', '.join(kernel.set_by_prior + link.set_by_prior) or 'none'}",
                 link.params,
                 {**kernel.estimates, **link.estimates},
+                validated[gpu, "vidur-kernels"],
             )
         )
     return entries
@@ -307,7 +361,9 @@ def report_markdown(checks: list[Check]) -> str:
         "latency curves on A100-80GB (evaluated on their profiling grid with the alignment "
         "factors divided out — fits, not raw timings); Sarathi-Serve's Yi-34B step times on "
         "A100-80GB-PCIe (wall clock, including scheduler overhead); Vidur's per-layer kernel "
-        "times and NCCL all-reduce times on A100/H100.",
+        "times and NCCL all-reduce times on A100/H100; our own H200 readings of a plain "
+        "PyTorch Llama-3.1-8B decoder (`data/h200`: decode replayed from CUDA graphs, eager "
+        "prefill; the `torch-graphs` stack).",
         "",
         f"### Primary: held-out sweep points (targets: median ≤ {TARGET_MEDIAN_APE:.0%}, "
         f"worst ≤ {TARGET_MAX_APE:.0%})",
