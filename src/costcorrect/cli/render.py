@@ -146,6 +146,13 @@ def print_cost(c) -> None:
         f"{format_quantity(c.usd_per_hour / 3600, 'usd_rate')}"
         + (f"; fleet of {c.fleet_replicas} replicas" if c.fleet_replicas else "")
     )
+    if c.converged is not None:
+        low, high = c.goodput_interval_rps
+        state = "converged" if c.converged else "[bold red]NOT converged[/bold red]"
+        console.print(
+            f"simulated run: {c.simulated_requests:,} requests, {state} (goodput {low:.4g}–"
+            f"{high:.4g} req/s at half and full length)"
+        )
     table = Table(title=f"$ per million SLO-compliant {c.token_basis}")
     for col in ("term", "$/M", "share"):
         table.add_column(col, justify="right" if col != "term" else "left")

@@ -16,6 +16,10 @@ Arch = Annotated[str, typer.Option("--arch", help="colocated | chunked | disaggr
 Model = Annotated[str, typer.Option(help="catalog model")]
 Gpu = Annotated[str, typer.Option(help="catalog GPU (both pools unless overridden)")]
 Tp = Annotated[int, typer.Option(help="tensor-parallel GPUs per instance")]
+WeightFormat = Annotated[
+    str | None, typer.Option(help="weights: bf16 | fp16 | fp8 | int8 | awq-int4 | fp4")
+]
+KvDtype = Annotated[str | None, typer.Option(help="KV cache: bf16 | fp16 | fp8 | int8")]
 Replicas = Annotated[int, typer.Option(help="colocated/chunked: instances sharing the traffic")]
 Budget = Annotated[int, typer.Option(help="chunked: token budget τ per iteration")]
 MaxTokens = Annotated[int, typer.Option(help="prefill batch token cap")]
@@ -61,6 +65,8 @@ def simulate(
     gpu: Gpu = "H100-SXM",
     tp: Tp = 1,
     stack: StackOption = None,
+    weight_format: WeightFormat = None,
+    kv_dtype: KvDtype = None,
     replicas: Replicas = 1,
     token_budget: Budget = 512,
     max_batch_tokens: MaxTokens = 8192,
@@ -164,11 +170,20 @@ def cost(
     ] = "tdp",
     pue: Annotated[float, typer.Option(help="facility power usage effectiveness")] = 1.0,
     network_usd_per_gb: Annotated[float, typer.Option(help="$ per GB of KV moved")] = 0.0,
+    converge: Annotated[
+        bool,
+        typer.Option(
+            help="sim: size the run by Little's law (≥ 4 requests per sequence slot) and double "
+            "it until two lengths agree within 5 %"
+        ),
+    ] = True,
     arch: Arch = "colocated",
     model: Model = "llama-3.1-8b",
     gpu: Gpu = "H100-SXM",
     tp: Tp = 1,
     stack: StackOption = None,
+    weight_format: WeightFormat = None,
+    kv_dtype: KvDtype = None,
     replicas: Replicas = 1,
     token_budget: Budget = 512,
     max_batch_tokens: MaxTokens = 8192,
@@ -200,6 +215,7 @@ def cost(
         from costcorrect.serving.build import build_architecture, build_stream
         from costcorrect.serving.contract import Contract
         from costcorrect.serving.cost import Pricing, cost_per_token
+        from costcorrect.serving.goodput import REQUESTS_PER_SLOT, sequence_slots
         from costcorrect.units import parse_quantity
 
         cat = state.catalog()
@@ -212,9 +228,10 @@ def cost(
             form,
             attainment,
         )
-        stream = build_stream(
-            workload, 1.0, requests, seed, trace, prefix_hit=prefix_hit, catalog=cat
-        )
+        n = requests
+        if converge and engine == "sim" and trace is None:  # the first run: Little's law
+            n = max(n, REQUESTS_PER_SLOT * sequence_slots(architecture))
+        stream = build_stream(workload, 1.0, n, seed, trace, prefix_hit=prefix_hit, catalog=cat)
         rate = None if demand is None else parse_quantity(demand, "count", "demand")
         with progress(f"searching goodput ({engine}) …"):
             watts = None
@@ -225,8 +242,23 @@ def cost(
             elif power != "tdp":
                 raise InputError("power", power, "tdp or modelled")
             pricing = Pricing(energy_usd_per_kwh, pue, network_usd_per_gb, watts)
+            # longer runs draw fresh requests of the workload; a trace is replayed
+            draw = None
+            if trace is None:
+
+                def draw(n: int):
+                    return build_stream(workload, 1.0, n, seed, prefix_hit=prefix_hit, catalog=cat)
+
             result = cost_per_token(
-                architecture, contract, stream, total_tokens, rate, engine, pricing
+                architecture,
+                contract,
+                stream,
+                total_tokens,
+                rate,
+                engine,
+                pricing,
+                converge,
+                draw,
             )
         if json_:
             echo_json(result.to_dict())

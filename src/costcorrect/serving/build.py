@@ -32,6 +32,8 @@ class ServeSpec:
     gpu: str = "H100-SXM"
     tp: int = 1
     stack: str | None = None
+    weight_format: str | None = None
+    kv_dtype: str | None = None
     replicas: int = 1
     max_batch_tokens: int = 8192
     max_seqs: int = 256
@@ -56,7 +58,15 @@ def build_architecture(spec: ServeSpec, catalog: Catalog | None = None) -> Archi
         raise InputError("arch", spec.architecture, f"one of {', '.join(ARCHITECTURES)}")
 
     def deployment(gpu: str, tp: int) -> Deployment:
-        return Deployment.from_names(spec.model, gpu, tp, stack=spec.stack, catalog=cat)
+        return Deployment.from_names(
+            spec.model,
+            gpu,
+            tp,
+            stack=spec.stack,
+            catalog=cat,
+            weight_format=spec.weight_format,
+            kv_dtype=spec.kv_dtype,
+        )
 
     if spec.architecture in ("colocated", "chunked"):
         dep = deployment(spec.gpu, spec.tp)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -72,6 +73,9 @@ class CostBreakdown:
     token_basis: str
     reason: str
     fleet_replicas: int | None = None
+    simulated_requests: int | None = None  # run length of a converged simulated goodput
+    converged: bool | None = None  # whether two run lengths agreed (None: not checked)
+    goodput_interval_rps: tuple[float, float] | None = None  # the two run lengths' goodputs
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,10 +109,18 @@ def instantaneous(arch: Disaggregated) -> Disaggregated:
     return dataclasses.replace(arch, **changes)
 
 
-def goodput(arch: Architecture, contract: Contract, base: RequestStream, engine: str) -> Goodput:
-    """λ* under the ``engine`` (``analytic`` or ``sim``) for ``base``'s request lengths."""
+def goodput(
+    arch: Architecture,
+    contract: Contract,
+    base: RequestStream,
+    engine: str,
+    converge: bool = False,
+    draw: Callable[[int], RequestStream] | None = None,
+) -> Goodput:
+    """λ* under the ``engine`` (``analytic`` or ``sim``) for ``base``'s request lengths; a
+    simulation with ``converge`` is sized and extended (``draw``) until it converges."""
     if engine == "sim":
-        return simulated_goodput(arch, contract, base)
+        return simulated_goodput(arch, contract, base, converge=converge, draw=draw)
     if engine == "analytic":
         from costcorrect.serving.analytic import Lengths
 
@@ -124,12 +136,16 @@ def cost_per_token(
     demand_rps: float | None = None,
     engine: str = "sim",
     pricing: Pricing = Pricing(),
+    converge: bool = False,
+    draw: Callable[[int], RequestStream] | None = None,
 ) -> CostBreakdown:
-    """$ per million SLO-compliant tokens of ``arch`` on ``base``'s requests."""
+    """$ per million SLO-compliant tokens of ``arch`` on ``base``'s requests (``converge``: the
+    simulated goodput from a converged run drawing longer streams from ``draw``, see
+    :func:`costcorrect.serving.goodput.simulated_goodput`)."""
     if demand_rps is not None and not demand_rps > 0:
         raise InputError("demand", demand_rps, "a positive rate in requests/s")
     per_request = _tokens_per_request(base, total_tokens)
-    good = goodput(arch, contract, base, engine)
+    good = goodput(arch, contract, base, engine, converge, draw)
     basis = "total tokens" if total_tokens else "output tokens"
     common = {
         "architecture": arch.name,
@@ -140,6 +156,9 @@ def cost_per_token(
         "usd_per_hour": _usd_per_s(arch, pricing) * 3600.0,
         "token_basis": basis,
         "reason": good.reason,
+        "simulated_requests": good.requests,
+        "converged": good.converged,
+        "goodput_interval_rps": good.interval,
     }
     if good.rate_per_s <= 0:
         nan = float("nan")

@@ -1,31 +1,49 @@
 """Goodput: the largest arrival rate at which a contract holds in steady state (spec §1),
-found by bracketing and bisection on the arrival rate of a fixed set of requests."""
+found by bracketing and bisection on the arrival rate of a fixed set of requests.
+
+A simulated goodput is only a steady-state figure when the run is long against the deployment's
+concurrency: a few thousand requests entering 8 × 1,024 free sequence slots never queue, so any
+rate "meets" the contract. With ``converge`` the run is sized by Little's law (at least
+:data:`REQUESTS_PER_SLOT` requests per sequence slot) and doubled until two run lengths agree
+within :data:`CONVERGED` (at most :data:`MAX_DOUBLINGS` times); the answer says whether they did,
+with the last two estimates as its interval. No rate above the deployment's saturation
+throughput (the same requests all arriving at t = 0: requests ÷ makespan) is searched: a queue
+fed faster than that grows without bound, however loose the contract."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from costcorrect.errors import InputError
-from costcorrect.serving.architectures import Architecture
+from costcorrect.serving.architectures import Architecture, Disaggregated
 from costcorrect.serving.contract import Contract, Verdict
 from costcorrect.workload import RequestStream
 
 VANISHING_LOAD = 1e-3  # requests/s treated as λ → 0 when testing feasibility
 ANALYTIC_MAX_RATE = 1e4  # requests/s: upper end of the analytic search
+REQUESTS_PER_SLOT = 4  # simulated requests per concurrent sequence slot, at least
+CONVERGED = 0.05  # two run lengths whose goodputs agree this closely have converged
+MAX_DOUBLINGS = 3  # run-length doublings before a search says it did not converge
+SATURATION_WINDOW = (0.1, 0.9)  # completion quantiles between which saturation is measured
 
 
 @dataclass(frozen=True)
 class Goodput:
     """λ* in requests/s (0 when the contract is impossible, with the reason), and the verdict
-    at λ*."""
+    at λ*. A converged simulated goodput also carries its run length in ``requests``, whether
+    two run lengths agreed (``converged``; None where not checked) and the two estimates as
+    ``interval`` (req/s)."""
 
     rate_per_s: float
     verdict: Verdict | None
     reason: str
     evaluations: int
+    requests: int | None = None
+    converged: bool | None = None
+    interval: tuple[float, float] | None = None
 
 
 def find_goodput(
@@ -34,8 +52,10 @@ def find_goodput(
     rel_tol: float = 0.01,
     vanishing_rate: float = VANISHING_LOAD,
     max_rate: float = 1e6,
+    limit: str = "the search limit",
 ) -> Goodput:
-    """Bracket then bisect (geometrically) the largest rate with ``judge(rate).met``."""
+    """Bracket then bisect (geometrically) the largest rate up to ``max_rate`` (described as
+    ``limit`` when it is met) with ``judge(rate).met``."""
     evaluations = 0
 
     def test(rate: float) -> Verdict:
@@ -55,9 +75,9 @@ def find_goodput(
         if not v.met:
             break
         lo, lo_v = hi, v
-        hi *= 2.0
-        if hi > max_rate:
-            return Goodput(lo, lo_v, f"met up to the search limit {max_rate:g}/s", evaluations)
+        if hi >= max_rate:
+            return Goodput(lo, lo_v, f"met up to {limit} {max_rate:.4g} req/s", evaluations)
+        hi = min(hi * 2.0, max_rate)
     if lo == vanishing_rate:  # the first guess failed: bracket from below
         lo = hi / 2.0
         while lo > vanishing_rate:
@@ -78,27 +98,104 @@ def find_goodput(
 
 
 def simulated_capacity(
-    arch: Architecture, base: RequestStream, rule: Callable, rel_tol: float = 0.01
+    arch: Architecture,
+    base: RequestStream,
+    rule: Callable,
+    rel_tol: float = 0.01,
+    max_rate: float = 1e6,
+    limit: str = "the search limit",
 ) -> Goodput:
-    """The largest rate at which ``rule(SimResult) -> Verdict`` holds under the simulator:
-    ``base`` fixes the requests; only the rate is scaled."""
+    """The largest rate up to ``max_rate`` (``limit``) at which ``rule(SimResult) -> Verdict``
+    holds under the simulator: ``base`` fixes the requests; only the rate is scaled."""
     from costcorrect.serving.simulator import simulate
 
     return find_goodput(
-        lambda rate: rule(simulate(arch, base.scaled(rate))), start_rate=1.0, rel_tol=rel_tol
+        lambda rate: rule(simulate(arch, base.scaled(rate))),
+        start_rate=min(1.0, max_rate),
+        rel_tol=rel_tol,
+        max_rate=max_rate,
+        limit=limit,
     )
 
 
+def saturation_rate(arch: Architecture, requests: RequestStream) -> float:
+    """Requests/s ``arch`` completes when all of ``requests`` arrive at t = 0 (offline), over
+    the middle of the run (completions between the ``SATURATION_WINDOW`` quantiles: no ramp-up,
+    no drain of the last long requests)."""
+    from costcorrect.serving.simulator import simulate
+
+    offline = replace(requests, arrival_s=np.zeros(requests.n))
+    done = simulate(arch, offline, warmup=0.0).records.completion_s
+    low, high = np.nanquantile(done, SATURATION_WINDOW)
+    return float(np.diff(SATURATION_WINDOW)[0] * requests.n / (high - low))
+
+
 def simulated_goodput(
-    arch: Architecture, contract: Contract, base: RequestStream, rel_tol: float = 0.01
+    arch: Architecture,
+    contract: Contract,
+    base: RequestStream,
+    rel_tol: float = 0.01,
+    converge: bool = False,
+    draw: Callable[[int], RequestStream] | None = None,
 ) -> Goodput:
-    """Goodput under the simulator for ``contract``."""
+    """Goodput under the simulator for ``contract``: on ``base`` as given, or with
+    ``converge`` on a run sized and extended until it converges (module docstring). Longer runs
+    take ``draw(n)``'s ``n`` requests (a synthetic workload's fresh draw), else ``base``'s
+    repeated (:func:`repeated`: a trace replayed)."""
 
     def judge(result) -> Verdict:
         r, m = result.records, result.steady
         return contract.judge(r.ttft_s[m], r.tpot_s[m])
 
-    return simulated_capacity(arch, base, judge, rel_tol)
+    if not converge:
+        return simulated_capacity(arch, base, judge, rel_tol)
+    stream = draw or (lambda n: repeated(base, n))
+    n = max(base.n, REQUESTS_PER_SLOT * sequence_slots(arch))
+    first = stream(n)
+    saturation = saturation_rate(arch, first)
+    limit = "the deployment's saturation throughput (offline)"
+    good = simulated_capacity(arch, first, judge, rel_tol, saturation, limit)
+    evaluations = good.evaluations + 1
+    for _ in range(MAX_DOUBLINGS):
+        n *= 2
+        longer = simulated_capacity(arch, stream(n), judge, rel_tol, saturation, limit)
+        evaluations += longer.evaluations
+        low, high = sorted((good.rate_per_s, longer.rate_per_s))
+        agree = low == high or (low > 0 and high / low - 1 <= CONVERGED)
+        good = replace(
+            longer, evaluations=evaluations, requests=n, converged=agree, interval=(low, high)
+        )
+        if agree:
+            break
+    if not good.converged:
+        note = (
+            f"not converged: {good.interval[0]:.4g}–{good.interval[1]:.4g} req/s at "
+            f"{n // 2:,} and {n:,} requests"
+        )
+        good = replace(good, reason="; ".join(filter(None, (good.reason, note))))
+    return good
+
+
+def sequence_slots(arch: Architecture) -> int:
+    """Sequences ``arch`` can decode at once: its decode instances × their batch limit."""
+    instances = arch.n_decode if isinstance(arch, Disaggregated) else arch.replicas
+    return instances * arch.max_seqs
+
+
+def repeated(base: RequestStream, n: int) -> RequestStream:
+    """``n`` requests: ``base``'s requests repeated in order, each copy's arrivals continuing
+    after the previous copy's at ``base``'s mean rate."""
+    copies = -(-n // base.n)
+    period = base.duration_s + base.duration_s / max(base.n - 1, 1)
+    shift = np.repeat(np.arange(copies) * period, base.n)[:n]
+    index = np.tile(np.arange(base.n), copies)[:n]
+    return RequestStream(
+        base.arrival_s[index] + shift,
+        base.input_tokens[index],
+        base.output_tokens[index],
+        base.cached_tokens[index],
+        base.name,
+    )
 
 
 def analytic_goodput(
