@@ -44,6 +44,8 @@ def test_demo_prints_summary():
     r = run("demo")
     assert r.returncode == 0, r.stderr
     assert "llama-3.1-70b" in r.stdout and "$ / M output tokens" in r.stdout
+    # the answer names today's default stack and quotes that stack's own held-out error
+    assert "stack H100-SXM/vllm-" in r.stdout and "docs/engines.md" in r.stdout
 
 
 def test_catalog_list_and_show():

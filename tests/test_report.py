@@ -29,6 +29,8 @@ def test_default_scenario_report_is_self_contained(default_report):
     out, output = default_report
     path, sentence = output.strip().splitlines()[-2:]
     assert path == str(out) and "per million SLO-compliant output tokens" in sentence
+    # the answer names the stack that answered (today's default) and quotes its own error
+    assert "simulated with stack H100-SXM/vllm-" in sentence and "docs/engines.md" in sentence
     text = out.read_text()
     assert out.stat().st_size < 10e6
     for div in FIGURES:
@@ -53,6 +55,7 @@ contract: {{ttft: {ttft}, tpot: 50ms}}
         ("H100-SXM", "-1s", "", "ttft"),
         ("H100-SXM", "1s", "routing_data: missing.csv", "routing_data"),
         ("H100-SXM", "1s", "colour: blue", "colour"),
+        ("H100-SXM", "1s", "stack: vllm-0.0", "stack"),
         (
             "H100-SXM",
             "1s",

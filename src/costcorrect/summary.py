@@ -13,6 +13,7 @@ import numpy as np
 
 from costcorrect.catalog import Catalog, load_catalog
 from costcorrect.perf import Batch, Deployment, step_time
+from costcorrect.perf.calibration import stack_validation
 
 BATCH_LADDER = (1, 8, 32, 64, 128, 256, 512)
 
@@ -34,6 +35,7 @@ class DeploymentSummary:
     tp: int
     pp: int
     stack: str
+    validation: str  # the stack and the held-out error it was validated with
     workload: str
     mean_prompt_tokens: float
     mean_output_tokens: float
@@ -79,6 +81,7 @@ def summarize_deployment(
         tp=tp,
         pp=pp,
         stack=dep.stack,
+        validation=stack_validation(cat, dep.hardware, dep.stack),
         workload=wl.name,
         mean_prompt_tokens=prompt,
         mean_output_tokens=output,

@@ -84,8 +84,8 @@ def print_summary(s) -> None:
     """The ``demo`` deployment summary."""
     console.print(
         f"[bold]{s.model}[/bold] on {s.tp * s.pp}× {s.gpu} (TP {s.tp}, PP {s.pp}), "
-        f"calibration: {s.stack}; workload {s.workload}: mean prompt "
-        f"{s.mean_prompt_tokens:.0f} tok, mean output {s.mean_output_tokens:.0f} tok"
+        f"workload {s.workload}: mean prompt {s.mean_prompt_tokens:.0f} tok, mean output "
+        f"{s.mean_output_tokens:.0f} tok\nstack {s.validation}"
     )
     console.print(
         f"weights {format_quantity(s.weight_bytes_per_gpu, 'bytes')}/GPU · KV cache "

@@ -177,6 +177,14 @@ def cost(
             "it until two lengths agree within 5 %"
         ),
     ] = True,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="offline mode (MLPerf Offline, batch jobs): every request at t = 0, no latency "
+            "contract; the throughput at saturation (always the simulator)",
+        ),
+    ] = False,
     arch: Arch = "colocated",
     model: Model = "llama-3.1-8b",
     gpu: Gpu = "H100-SXM",
@@ -229,11 +237,12 @@ def cost(
             attainment,
         )
         n = requests
-        if converge and engine == "sim" and trace is None:  # the first run: Little's law
+        mode = "sim" if offline else engine  # offline is a simulator mode
+        if (converge or offline) and mode == "sim" and trace is None:  # Little's law
             n = max(n, REQUESTS_PER_SLOT * sequence_slots(architecture))
         stream = build_stream(workload, 1.0, n, seed, trace, prefix_hit=prefix_hit, catalog=cat)
         rate = None if demand is None else parse_quantity(demand, "count", "demand")
-        with progress(f"searching goodput ({engine}) …"):
+        with progress(f"searching goodput ({mode}) …"):
             watts = None
             if power == "modelled":
                 from costcorrect.energy.model import serving_power_w
@@ -255,10 +264,11 @@ def cost(
                 stream,
                 total_tokens,
                 rate,
-                engine,
+                mode,
                 pricing,
                 converge,
                 draw,
+                offline,
             )
         if json_:
             echo_json(result.to_dict())

@@ -20,7 +20,12 @@ import numpy as np
 from costcorrect.errors import InputError
 from costcorrect.serving.architectures import Architecture, Disaggregated, KVLink, KVPool
 from costcorrect.serving.contract import Contract
-from costcorrect.serving.goodput import Goodput, analytic_goodput, simulated_goodput
+from costcorrect.serving.goodput import (
+    Goodput,
+    analytic_goodput,
+    offline_throughput,
+    simulated_goodput,
+)
 from costcorrect.workload import RequestStream
 
 PER_MILLION = 1e6
@@ -116,9 +121,15 @@ def goodput(
     engine: str,
     converge: bool = False,
     draw: Callable[[int], RequestStream] | None = None,
+    offline: bool = False,
 ) -> Goodput:
     """λ* under the ``engine`` (``analytic`` or ``sim``) for ``base``'s request lengths; a
-    simulation with ``converge`` is sized and extended (``draw``) until it converges."""
+    simulation with ``converge`` is sized and extended (``draw``) until it converges;
+    ``offline``: the simulator's throughput with every request at t = 0 (no contract)."""
+    if offline:
+        if engine != "sim":
+            raise InputError("engine", engine, "'sim' for the offline mode")
+        return offline_throughput(arch, base, draw)
     if engine == "sim":
         return simulated_goodput(arch, contract, base, converge=converge, draw=draw)
     if engine == "analytic":
@@ -138,18 +149,20 @@ def cost_per_token(
     pricing: Pricing = Pricing(),
     converge: bool = False,
     draw: Callable[[int], RequestStream] | None = None,
+    offline: bool = False,
 ) -> CostBreakdown:
     """$ per million SLO-compliant tokens of ``arch`` on ``base``'s requests (``converge``: the
     simulated goodput from a converged run drawing longer streams from ``draw``, see
-    :func:`costcorrect.serving.goodput.simulated_goodput`)."""
+    :func:`costcorrect.serving.goodput.simulated_goodput`; ``offline``: at the offline
+    throughput, every request at t = 0, with no latency contract)."""
     if demand_rps is not None and not demand_rps > 0:
         raise InputError("demand", demand_rps, "a positive rate in requests/s")
     per_request = _tokens_per_request(base, total_tokens)
-    good = goodput(arch, contract, base, engine, converge, draw)
+    good = goodput(arch, contract, base, engine, converge, draw, offline)
     basis = "total tokens" if total_tokens else "output tokens"
     common = {
         "architecture": arch.name,
-        "contract": contract.describe(),
+        "contract": "offline (no latency contract)" if offline else contract.describe(),
         "goodput_rps": good.rate_per_s,
         "token_goodput_per_s": good.rate_per_s * per_request,
         "gpus": arch.gpus,
@@ -180,7 +193,7 @@ def cost_per_token(
         network = _kv_bytes_per_request(arch, base) / 1e9 * pricing.network_usd_per_gb
         total += network / per_request * PER_MILLION
         prefill, decode = _pool_terms(
-            arch, contract, base, per_request, demand_rps, engine, pricing
+            arch, contract, base, per_request, demand_rps, engine, pricing, offline, draw
         )
         kv = total - prefill - decode
     else:
@@ -229,10 +242,10 @@ def _kv_bytes_per_request(arch: Disaggregated, base: RequestStream) -> float:
 
 
 def _pool_terms(
-    arch, contract, base, per_request, demand_rps, engine, pricing
+    arch, contract, base, per_request, demand_rps, engine, pricing, offline, draw
 ) -> tuple[float, float]:
     ideal = instantaneous(arch)
-    good = goodput(ideal, contract, base, engine)
+    good = goodput(ideal, contract, base, engine, draw=draw, offline=offline)
     if good.rate_per_s <= 0:
         return np.nan, np.nan
     scale = 1.0

@@ -176,6 +176,19 @@ def simulated_goodput(
     return good
 
 
+def offline_throughput(
+    arch: Architecture, base: RequestStream, draw: Callable[[int], RequestStream] | None = None
+) -> Goodput:
+    """Offline mode (MLPerf Offline, a batch job): every request at t = 0 and no latency
+    contract; the rate is :func:`saturation_rate` over a run sized as a converged search's
+    first run (``draw``/``base`` as in :func:`simulated_goodput`)."""
+    n = max(base.n, REQUESTS_PER_SLOT * sequence_slots(arch))
+    requests = draw(n) if draw is not None else repeated(base, n)
+    rate = saturation_rate(arch, requests)
+    reason = f"offline: {n:,} requests at t = 0, no latency contract"
+    return Goodput(rate, None, reason, 1, requests=n)
+
+
 def sequence_slots(arch: Architecture) -> int:
     """Sequences ``arch`` can decode at once: its decode instances × their batch limit."""
     instances = arch.n_decode if isinstance(arch, Disaggregated) else arch.replicas
