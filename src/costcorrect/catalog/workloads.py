@@ -8,6 +8,7 @@ constant) fitted to published statistics. All lengths are in tokens.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from functools import cache
 from importlib import resources
@@ -187,6 +188,30 @@ class WorkloadSpec(CatalogEntry):
             inp, out = load_trace(self.file)
             return {"input_tokens": np.quantile(inp, qs), "output_tokens": np.quantile(out, qs)}
         return {"input_tokens": self.input.quantile(qs), "output_tokens": self.output.quantile(qs)}
+
+
+FIXED_DEFINED = dt.date(2026, 12, 4)  # when the fixed-length workload was defined (no data)
+
+
+def fixed_workload(input_tokens: int, output_tokens: int) -> WorkloadSpec:
+    """Every request ``input_tokens`` in and ``output_tokens`` out (benchmarks' ISL/OSL)."""
+    for field, value in (("isl", input_tokens), ("osl", output_tokens)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(field, value, "a positive whole number of tokens")
+    source = "fixed lengths (ISL/OSL) given by the caller"
+
+    def constant(tokens: int) -> LengthModel:
+        return LengthModel(family="constant", tokens=tokens, fitted_to=source)
+
+    return WorkloadSpec(
+        name=f"fixed-{input_tokens}/{output_tokens}",
+        source=source,
+        date=FIXED_DEFINED,
+        description=f"{input_tokens} input and {output_tokens} output tokens per request",
+        kind="parametric",
+        input=constant(input_tokens),
+        output=constant(output_tokens),
+    )
 
 
 def _data_file(file: str) -> Traversable:

@@ -40,6 +40,21 @@ Reject = Annotated[
 Workload = Annotated[str, typer.Option(help="catalog workload (length distribution)")]
 Trace = Annotated[str | None, typer.Option(help="replay a CSV/JSONL trace instead")]
 Requests = Annotated[int, typer.Option(help="requests to generate")]
+Isl = Annotated[
+    int | None, typer.Option(help="fixed input tokens per request (with --osl; not --workload)")
+]
+Osl = Annotated[int | None, typer.Option(help="fixed output tokens per request (with --isl)")]
+
+
+def _isl_osl(isl: int | None, osl: int | None) -> tuple[int, int] | None:
+    """``(isl, osl)`` when both are given, None when neither; one alone is an input error."""
+    from costcorrect.errors import InputError
+
+    if (isl is None) != (osl is None):
+        raise InputError("osl" if osl is None else "isl", "missing", "--isl and --osl together")
+    return None if isl is None else (isl, osl)
+
+
 Seed = Annotated[int, typer.Option(help="random seed")]
 PrefixHit = Annotated[float, typer.Option(help="prefix-cache hit ratio of prompts")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
@@ -84,6 +99,8 @@ def simulate(
     reject_after: Reject = None,
     workload: Workload = "sharegpt",
     trace: Trace = None,
+    isl: Isl = None,
+    osl: Osl = None,
     requests: Requests = 5000,
     seed: Seed = 0,
     prefix_hit: PrefixHit = 0.0,
@@ -105,7 +122,14 @@ def simulate(
         spec = _spec(options)
         architecture = build_architecture(spec, cat)
         stream = build_stream(
-            workload, rate, requests, seed, trace, prefix_hit=prefix_hit, catalog=cat
+            workload,
+            rate,
+            requests,
+            seed,
+            trace,
+            prefix_hit=prefix_hit,
+            catalog=cat,
+            isl_osl=_isl_osl(isl, osl),
         )
         with progress(f"simulating {stream.n:,} requests …"):
             result = run(architecture, stream)
@@ -209,6 +233,8 @@ def cost(
     reject_after: Reject = None,
     workload: Workload = "sharegpt",
     trace: Trace = None,
+    isl: Isl = None,
+    osl: Osl = None,
     requests: Requests = 4000,
     seed: Seed = 0,
     prefix_hit: PrefixHit = 0.0,
@@ -240,7 +266,10 @@ def cost(
         mode = "sim" if offline else engine  # offline is a simulator mode
         if (converge or offline) and mode == "sim" and trace is None:  # Little's law
             n = max(n, REQUESTS_PER_SLOT * sequence_slots(architecture))
-        stream = build_stream(workload, 1.0, n, seed, trace, prefix_hit=prefix_hit, catalog=cat)
+        fixed = _isl_osl(isl, osl)
+        stream = build_stream(
+            workload, 1.0, n, seed, trace, prefix_hit=prefix_hit, catalog=cat, isl_osl=fixed
+        )
         rate = None if demand is None else parse_quantity(demand, "count", "demand")
         with progress(f"searching goodput ({mode}) …"):
             watts = None
@@ -256,7 +285,9 @@ def cost(
             if trace is None:
 
                 def draw(n: int):
-                    return build_stream(workload, 1.0, n, seed, prefix_hit=prefix_hit, catalog=cat)
+                    return build_stream(
+                        workload, 1.0, n, seed, prefix_hit=prefix_hit, catalog=cat, isl_osl=fixed
+                    )
 
             result = cost_per_token(
                 architecture,

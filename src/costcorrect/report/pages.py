@@ -101,6 +101,7 @@ JOBS: tuple[tuple[str, ...], ...] = (
         f"--summary {FITTED[2]}",
         f"costcorrect.validate energy --write docs/energy.md --power-yaml {FITTED[1]} "
         f"--summary {FITTED[2]}",
+        f"costcorrect.validate e2e --write docs/validation.md --summary {FITTED[2]}",
     ),
     ("costcorrect.validate routing --write docs/routing.md",),
     ("costcorrect serve reproduce --write docs/reproduce.md --figure docs/figures/reproduce",),

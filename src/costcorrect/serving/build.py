@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 from costcorrect.catalog import Catalog, load_catalog
+from costcorrect.catalog.workloads import fixed_workload
 from costcorrect.errors import InputError
 from costcorrect.perf import Deployment
 from costcorrect.serving.architectures import (
@@ -113,16 +114,17 @@ def build_stream(
     cv: float = 1.0,
     prefix_hit: float = 0.0,
     catalog: Catalog | None = None,
+    isl_osl: tuple[int, int] | None = None,
 ) -> RequestStream:
-    """A synthetic stream of a catalog workload, or a replayed ``trace`` (rescaled to ``rate``
-    if given)."""
+    """A synthetic stream of a catalog workload (or of fixed ``isl_osl`` input/output tokens),
+    or a replayed ``trace`` (rescaled to ``rate`` if given)."""
     r = parse_quantity(rate, "count", "rate") if rate is not None else None
     if r is not None and not (r > 0 and math.isfinite(r)):
         raise InputError("rate", rate, "a positive arrival rate in requests/s")
     if trace is not None:
         return read_trace(trace, rate_per_s=r)
     return synthetic_stream(
-        workload,
+        workload if isl_osl is None else fixed_workload(*isl_osl),
         r,
         requests,
         seed,

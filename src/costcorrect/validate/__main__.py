@@ -363,5 +363,36 @@ def engines(
     run_guarded(job)
 
 
+@app.command()
+def e2e(
+    write: Path | None = typer.Option(None, help="update this markdown file's section"),
+    summary: Path | None = typer.Option(None, help=SUMMARY_HELP),
+) -> None:
+    """Pose each published end-to-end throughput result as one command; print predicted vs
+    measured."""
+
+    def job() -> None:
+        from costcorrect.catalog import load_catalog
+        from costcorrect.validate.endtoend import report_markdown, run
+
+        catalog = load_catalog()
+        with progress("posing the published end-to-end results …"):
+            result, bf16 = run(catalog), run(catalog, "bf16")
+        text = report_markdown(result, bf16)
+        typer.echo(text)
+        _summarize(
+            summary,
+            "e2e",
+            result.errors,
+            "output tokens/s against published end-to-end results",
+            "TensorRT-LLM max-throughput tables (H100, H200, B200)",
+            "docs/validation.md",
+        )
+        if write is not None:
+            write_section(write, text, TITLE)
+
+    run_guarded(job)
+
+
 if __name__ == "__main__":
     app()

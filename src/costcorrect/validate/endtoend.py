@@ -1,0 +1,183 @@
+"""Published end-to-end throughput results against our prediction, each posed as one command.
+
+    python -m costcorrect.validate e2e [--write docs/validation.md]
+
+The points and their posing rules are in ``catalog/data/published_e2e.yaml`` (primary sources,
+no per-point factor). Each is answered by ``costcorrect serve cost --offline`` on the GPU's
+TensorRT-LLM stack, with the model, GPUs, parallelism, precision and ISL/OSL of the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from costcorrect.catalog import Catalog
+from costcorrect.serving.build import ServeSpec, build_architecture, build_stream
+from costcorrect.serving.contract import Contract
+from costcorrect.serving.cost import cost_per_token
+from costcorrect.validate.perf import markdown_table
+
+POINTS_YAML = "data/published_e2e.yaml"
+ENGINE = "trtllm-"  # the sources ran TensorRT-LLM: the GPU's stack of that engine
+MAX_SEQS = 8192  # trtllm-bench's largest CUDA-graph batch in the sources' options
+TARGET_MEDIAN, TARGET_WORST = 0.15, 0.35  # |predicted / measured − 1|, issue 16
+KV_DTYPE = "fp8"  # the ModelOpt checkpoints' KV cache (published_e2e.yaml)
+SEED = 0
+BASE_REQUESTS = 1000  # the sources' smallest request count (32k/1k); runs grow by Little's law
+ANY_CONTRACT = Contract(1.0, 1.0)  # offline mode has no latency contract; unused
+
+
+@dataclass(frozen=True)
+class EndToEnd:
+    """Every posed point with its prediction, the sources, and the points not posed."""
+
+    rows: pd.DataFrame
+    sources: dict[str, dict]
+    not_posed: list[dict]
+    kv_dtype: str
+
+    @property
+    def errors(self) -> np.ndarray:
+        return np.abs(self.rows["ratio"].to_numpy() - 1.0)
+
+
+def load_points() -> dict:
+    """The packaged points file."""
+    text = resources.files("costcorrect.catalog").joinpath(POINTS_YAML).read_text()
+    return yaml.safe_load(text)
+
+
+def engine_stack(catalog: Catalog, gpu: str) -> str:
+    """The GPU's TensorRT-LLM calibration stack."""
+    hardware = catalog.hardware.get(gpu)
+    return next(
+        c.stack
+        for c in catalog.calibrations
+        if hardware.matches(c.hardware) and c.stack.startswith(ENGINE)
+    )
+
+
+def pose(point: dict, catalog: Catalog, kv_dtype: str = KV_DTYPE) -> dict:
+    """One point answered as ``serve cost --offline`` would: output tokens/s in the source's
+    unit, with the stack and the KV-bounded batch limit it ran with."""
+    stack = engine_stack(catalog, point["gpu"])
+    isl, osl = point["isl"], point["osl"]
+    spec = ServeSpec(
+        "colocated",
+        point["model"],
+        point["gpu"],
+        point["tp"],
+        stack=stack,
+        weight_format=point["weight_format"],
+        kv_dtype=kv_dtype,
+    )
+    probe = build_architecture(spec, catalog).deployment
+    seqs = int(min(MAX_SEQS, probe.kv_capacity_tokens // (isl + osl)))
+    arch = build_architecture(replace(spec, max_seqs=max(seqs, 1)), catalog)
+
+    def draw(n: int):
+        return build_stream(requests=n, seed=SEED, catalog=catalog, isl_osl=(isl, osl))
+
+    cost = cost_per_token(arch, ANY_CONTRACT, draw(BASE_REQUESTS), draw=draw, offline=True)
+    total = cost.goodput_rps * osl
+    predicted = total if point["unit"] == "total" else total / arch.gpus
+    return {
+        "id": point["id"],
+        "setup": f"{point['model']} {point['weight_format']} on {arch.gpus}× {point['gpu']} "
+        f"TP{point['tp']}, {isl}/{osl}",
+        "stack": stack,
+        "max_seqs": seqs,
+        "unit": "tok/s" if point["unit"] == "total" else "tok/s/GPU",
+        "measured": float(point["measured"]),
+        "predicted": float(predicted),
+        "ratio": float(predicted / point["measured"]),
+        "source": point["source"],
+    }
+
+
+def run(catalog: Catalog, kv_dtype: str = KV_DTYPE) -> EndToEnd:
+    """Every point of the packaged file, posed (with ``kv_dtype`` KV caches)."""
+    data = load_points()
+    rows = pd.DataFrame([pose(p, catalog, kv_dtype) for p in data["points"]])
+    return EndToEnd(rows, data["sources"], data["not_posed"], kv_dtype)
+
+
+def report_markdown(result: EndToEnd, alternative: EndToEnd) -> str:
+    """The generated section of docs/validation.md; ``alternative``: the same points posed with
+    another KV-cache format (the one posing rule the sources do not state outright)."""
+    errors = result.errors
+    median, worst = float(np.median(errors)), float(errors.max())
+    verdict = (
+        "meets"
+        if median <= TARGET_MEDIAN and worst <= TARGET_WORST
+        else f"**misses** (targets: median ≤ {TARGET_MEDIAN:.0%}, worst ≤ {TARGET_WORST:.0%})"
+    )
+    table = result.rows.assign(
+        error=[f"{r - 1:+.0%}" for r in result.rows["ratio"]],
+        measured=[f"{v:,.0f}" for v in result.rows["measured"]],
+        predicted=[f"{v:,.0f}" for v in result.rows["predicted"]],
+    )
+    by_gpu = (
+        result.rows.assign(abs_error=errors)
+        .groupby(result.rows["setup"].str.extract(r"× (\S+)")[0])["abs_error"]
+        .agg(points="count", median_ape="median", max_ape="max")
+        .reset_index(names="gpu")
+    )
+    lines = [
+        "## End to end against published results",
+        "",
+        "Generated by `python -m costcorrect.validate e2e --write docs/validation.md`. Each point "
+        "is one `costcorrect serve cost --offline` command with the source's model, GPUs, TP, "
+        "weight precision and ISL/OSL, on the GPU's TensorRT-LLM stack (the sources ran "
+        "TensorRT-LLM's `trtllm-bench` with every request queued at once: the offline mode). "
+        "Rules for every point, no per-point factor: Llama-3.3-70B is posed as "
+        f"llama-3.1-70b (the same architecture); KV cache {result.kv_dtype} (the sources ran "
+        "NVIDIA's ModelOpt checkpoints, which set an FP8 KV cache that the engine's `auto` KV "
+        "dtype follows); the batch limit is TensorRT-LLM's no-evict admission, KV capacity ÷ "
+        "(ISL + OSL), "
+        f"at most {MAX_SEQS}. Points and citations: `catalog/data/published_e2e.yaml`; the "
+        "research behind them: `docs/data/published_e2e_sources.yaml`.",
+        "",
+        "Sources:",
+        "",
+        *(
+            f"- `{key}`: {s['title']} — `{s['path']}` ({s['metric']})."
+            for key, s in result.sources.items()
+        ),
+        "",
+        markdown_table(
+            table,
+            ["id", "setup", "stack", "max_seqs", "unit", "measured", "predicted", "error"],
+        ),
+        "",
+        markdown_table(by_gpu, ["gpu", "points", "median_ape", "max_ape"]),
+        "",
+        f"Over {len(errors)} points: median |error| {median:.1%}, worst {worst:.1%} — "
+        f"{verdict}. Predicted ÷ measured: median {float(np.median(result.rows['ratio'])):.2f}.",
+        "",
+        f"The same points with a {alternative.kv_dtype} KV cache (half the sequences fit): "
+        f"median |error| {float(np.median(alternative.errors)):.1%}, worst "
+        f"{float(alternative.errors.max()):.1%}, predicted ÷ measured "
+        f"{float(np.median(alternative.rows['ratio'])):.2f} — every long-output point far "
+        "below, which is why the KV format matters as much as the kernels here.",
+        "",
+        "Where it misses: "
+        + "; ".join(
+            f"{r.id} {r.ratio - 1:+.0%}" for r in result.rows.itertuples() if abs(r.ratio - 1) > 0.2
+        )
+        + ". Short prompts with large batches (128/128) and B200 FP4 1k/1k come out above the "
+        "measurement: the kernel-only stack has no per-iteration engine overhead (scheduler, "
+        "sampling), and it runs FP8/FP4 GEMMs at the datasheet peak of the format times the "
+        "efficiency fitted on BF16 kernels, not at a measured FP8/FP4 rate (issue 16 items 2 "
+        "and 4).",
+        "",
+        "Not posed yet:",
+        "",
+        *(f"- {p['what']}: {p['reason']}." for p in result.not_posed),
+    ]
+    return "\n".join(lines) + "\n"

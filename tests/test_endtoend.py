@@ -1,0 +1,63 @@
+"""Published end-to-end results: each point is one `serve cost --offline` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from costcorrect.catalog import load_catalog
+from costcorrect.perf import Deployment
+from costcorrect.validate.endtoend import BASE_REQUESTS, KV_DTYPE, load_points, pose
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def test_every_point_names_a_source_and_a_unit():
+    data = load_points()
+    assert len(data["points"]) >= 10
+    for p in data["points"]:
+        assert p["source"] in data["sources"] and p["unit"] in ("total", "per_gpu"), p["id"]
+        assert p["measured"] > 0
+
+
+def test_a_point_is_the_command_a_user_would_type(catalog):
+    """The library's pose equals `costcorrect serve cost --offline` with the point's setup."""
+    point = next(p for p in load_points()["points"] if p["id"] == "trtllm-v1-h100-tp1-fp8-8b-1k1k")
+    row = pose(point, catalog)
+    args = [
+        "serve", "cost", "--offline", "--model", point["model"], "--gpu", point["gpu"],
+        "--tp", str(point["tp"]), "--weight-format", point["weight_format"],
+        "--kv-dtype", KV_DTYPE, "--stack", row["stack"], "--max-seqs", str(row["max_seqs"]),
+        "--isl", str(point["isl"]), "--osl", str(point["osl"]),
+        "--requests", str(BASE_REQUESTS), "--json",
+    ]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "costcorrect", *args], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["contract"].startswith("offline")
+    assert answer["token_goodput_per_s"] == pytest.approx(row["predicted"], rel=1e-9)
+    # TensorRT-LLM's no-evict admission: as many sequences as whole requests' KV fit
+    dep = Deployment.from_names(
+        point["model"], point["gpu"], point["tp"], stack=row["stack"], catalog=catalog,
+        weight_format=point["weight_format"], kv_dtype=KV_DTYPE,
+    )  # fmt: skip
+    assert row["max_seqs"] == dep.kv_capacity_tokens // (point["isl"] + point["osl"])
+
+
+def test_isl_without_osl_is_one_line_and_exit_2():
+    done = subprocess.run(
+        [sys.executable, "-m", "costcorrect", "serve", "cost", "--isl", "1000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "osl" in done.stderr
