@@ -58,6 +58,14 @@ def _isl_osl(isl: int | None, osl: int | None) -> tuple[int, int] | None:
 Seed = Annotated[int, typer.Option(help="random seed")]
 PrefixHit = Annotated[float, typer.Option(help="prefix-cache hit ratio of prompts")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+Concurrency = Annotated[
+    int | None,
+    typer.Option(
+        help="closed loop: this many users, each sending its next request when the previous "
+        "completes (+ --think); the simulator"
+    ),
+]
+Think = Annotated[str, typer.Option(help="closed loop: think time between requests, e.g. 1s")]
 
 
 def _spec(options: dict):
@@ -104,36 +112,50 @@ def simulate(
     requests: Requests = 5000,
     seed: Seed = 0,
     prefix_hit: PrefixHit = 0.0,
+    concurrency: Concurrency = None,
+    think: Think = "0s",
     out: Annotated[
         Path | None, typer.Option(help="write per-request records (.csv/.parquet)")
     ] = None,
     json_: Json = False,
 ) -> None:
-    """Simulate the deployment on a request stream; print latency percentiles with 95 % CIs."""
+    """Simulate the deployment on a request stream (at --rate, or --concurrency closed-loop
+    users); print latency percentiles with 95 % CIs."""
     options = locals()
 
     def job() -> None:
         from costcorrect.errors import InputError
         from costcorrect.serving.build import build_architecture, build_stream
+        from costcorrect.serving.closedloop import REQUESTS_PER_USER, closed_loop
         from costcorrect.serving.simulator import simulate as run
         from costcorrect.serving.stats import summarize
+        from costcorrect.units import parse_quantity
 
         cat = state.catalog()
         spec = _spec(options)
         architecture = build_architecture(spec, cat)
+        n = requests
+        if concurrency and trace is None:  # a steady window long against the users
+            n = max(n, REQUESTS_PER_USER * concurrency)
         stream = build_stream(
             workload,
             rate,
-            requests,
+            n,
             seed,
             trace,
             prefix_hit=prefix_hit,
             catalog=cat,
             isl_osl=_isl_osl(isl, osl),
         )
+        loop = None
         with progress(f"simulating {stream.n:,} requests …"):
-            result = run(architecture, stream)
-        if result.unstable:
+            if concurrency:
+                think_s = parse_quantity(think, "time", "think")
+                loop = closed_loop(architecture, stream, concurrency, think_s)
+                result = loop.result
+            else:
+                result = run(architecture, stream)
+        if loop is None and result.unstable:
             raise InputError(
                 "rate",
                 f"{stream.rate_per_s:.3g} req/s",
@@ -144,12 +166,24 @@ def simulate(
         if out is not None:
             _write_records(result.records.to_frame(), out)
         tbt = {f"tbt_p{q * 100:g}_s": result.tbt_quantile(q) for q in (0.5, 0.9, 0.99)}
+        users = {}
+        if loop is not None:
+            users = {
+                "concurrency": loop.users,
+                "think_s": loop.think_s,
+                "per_user_tokens_per_s": loop.per_user_tokens_per_s,
+            }
         if json_:
-            echo_json({"architecture": result.architecture, **summary.to_dict(), **tbt})
+            echo_json({"architecture": result.architecture, **summary.to_dict(), **tbt, **users})
         else:
             from costcorrect.cli.render import print_latency
 
             print_latency(result.architecture, summary, tbt)
+            if loop is not None:
+                typer.echo(
+                    f"closed loop: {loop.users} users (think {think}), "
+                    f"{loop.per_user_tokens_per_s:.1f} output tok/s per user (1 / mean TPOT)"
+                )
 
     run_guarded(job)
 
@@ -209,6 +243,8 @@ def cost(
             "contract; the throughput at saturation (always the simulator)",
         ),
     ] = False,
+    concurrency: Concurrency = None,
+    think: Think = "0s",
     arch: Arch = "colocated",
     model: Model = "llama-3.1-8b",
     gpu: Gpu = "H100-SXM",
@@ -247,8 +283,9 @@ def cost(
     def job() -> None:
         from costcorrect.errors import InputError
         from costcorrect.serving.build import build_architecture, build_stream
+        from costcorrect.serving.closedloop import REQUESTS_PER_USER
         from costcorrect.serving.contract import Contract
-        from costcorrect.serving.cost import Pricing, cost_per_token
+        from costcorrect.serving.cost import Load, Pricing, cost_per_token
         from costcorrect.serving.goodput import REQUESTS_PER_SLOT, sequence_slots
         from costcorrect.units import parse_quantity
 
@@ -263,8 +300,11 @@ def cost(
             attainment,
         )
         n = requests
-        mode = "sim" if offline else engine  # offline is a simulator mode
-        if (converge or offline) and mode == "sim" and trace is None:  # Little's law
+        think_s = parse_quantity(think, "time", "think")
+        mode = "sim" if offline or concurrency else engine  # simulator-only modes
+        if trace is None and concurrency:  # a steady window long against the users
+            n = max(n, REQUESTS_PER_USER * concurrency)
+        elif (converge or offline) and mode == "sim" and trace is None:  # Little's law
             n = max(n, REQUESTS_PER_SLOT * sequence_slots(architecture))
         fixed = _isl_osl(isl, osl)
         stream = build_stream(
@@ -289,17 +329,9 @@ def cost(
                         workload, 1.0, n, seed, prefix_hit=prefix_hit, catalog=cat, isl_osl=fixed
                     )
 
+            load = Load(converge, offline, concurrency or 0, think_s, draw)
             result = cost_per_token(
-                architecture,
-                contract,
-                stream,
-                total_tokens,
-                rate,
-                mode,
-                pricing,
-                converge,
-                draw,
-                offline,
+                architecture, contract, stream, total_tokens, rate, mode, pricing, load
             )
         if json_:
             echo_json(result.to_dict())
@@ -307,5 +339,90 @@ def cost(
             from costcorrect.cli.render import print_cost
 
             print_cost(result)
+
+    run_guarded(job)
+
+
+@app.command()
+def curve(
+    arch: Arch = "chunked",
+    model: Model = "llama-3.1-8b",
+    gpu: Gpu = "H100-SXM",
+    tp: Tp = 1,
+    stack: StackOption = None,
+    weight_format: WeightFormat = None,
+    kv_dtype: KvDtype = None,
+    replicas: Replicas = 1,
+    token_budget: Budget = 2048,
+    max_batch_tokens: MaxTokens = 8192,
+    max_seqs: MaxSeqs = 256,
+    workload: Workload = "sharegpt",
+    isl: Isl = None,
+    osl: Osl = None,
+    concurrency: Annotated[
+        str, typer.Option(help="users per run, comma-separated")
+    ] = "1,2,4,8,16,32,64,128,256",
+    think: Think = "0s",
+    seed: Seed = 0,
+    out: Annotated[
+        Path, typer.Option(help="output stem: writes STEM.csv, STEM.png and STEM.svg")
+    ] = Path("curve"),
+    json_: Json = False,
+) -> None:
+    """Throughput per GPU against tokens/s per user over a ladder of concurrencies (closed-loop
+    simulations): the trade-off engine vendors publish, as a table, CSV and figure."""
+    options = locals()
+
+    def job() -> None:
+        from costcorrect.cli.search_cmd import _ints, _reporter
+        from costcorrect.io import atomic_write
+        from costcorrect.report.figures import throughput_curve_figure
+        from costcorrect.serving.build import build_architecture, build_stream
+        from costcorrect.serving.closedloop import throughput_curve
+        from costcorrect.units import parse_quantity
+
+        cat = state.catalog()
+        architecture = build_architecture(_spec(options), cat)
+        users = _ints(concurrency, "concurrency")
+        think_s = parse_quantity(think, "time", "think")
+        fixed = _isl_osl(isl, osl)
+
+        def draw(n: int):
+            return build_stream(workload, 1.0, n, seed, catalog=cat, isl_osl=fixed)
+
+        with progress("simulating closed loops …") as status:
+            result = throughput_curve(architecture, draw, users, think_s, _reporter(status))
+        frame = result.frame()
+        atomic_write(out.with_suffix(".csv"), frame.to_csv(index=False))
+        label = (
+            f"{model} on {architecture.gpus}× {gpu} ({arch}, "
+            f"{architecture.deployment.stack}), {workload if fixed is None else f'{isl}/{osl}'}"
+        )
+        figures = throughput_curve_figure(result, label, out)
+        if json_:
+            echo_json({"architecture": result.architecture, "gpus": result.gpus,
+                       "rows": result.rows, "files": [str(out.with_suffix(".csv")),
+                       *map(str, figures)]})  # fmt: skip
+        else:
+            from costcorrect.cli.render import print_frame
+            from costcorrect.units import format_quantity
+
+            shown = frame.assign(
+                output_tokens_per_s_per_gpu=frame["output_tokens_per_s_per_gpu"].round(0),
+                output_tokens_per_s_per_user=frame["output_tokens_per_s_per_user"].round(1),
+                requests_per_s=frame["requests_per_s"].round(3),
+                ttft_p50_s=[format_quantity(v, "time") for v in frame["ttft_p50_s"]],
+                tpot_p50_s=[format_quantity(v, "time") for v in frame["tpot_p50_s"]],
+            ).rename(
+                columns={
+                    "output_tokens_per_s_per_gpu": "output tok/s per GPU",
+                    "output_tokens_per_s_per_user": "output tok/s per user",
+                    "requests_per_s": "req/s",
+                    "ttft_p50_s": "TTFT p50",
+                    "tpot_p50_s": "TPOT p50",
+                }
+            )
+            print_frame(shown, f"{label}: closed-loop throughput against per-user speed")
+            typer.echo(f"wrote {out.with_suffix('.csv')}, {', '.join(map(str, figures))}")
 
     run_guarded(job)

@@ -361,3 +361,22 @@ def threshold_shift_figure(m, inference, training, stem: Path, caption: str) -> 
     ax.set_title("Where the next dollar goes, with harvested rollouts")
     ax.legend(fontsize=8)
     return save(fig, stem, caption)
+
+
+def throughput_curve_figure(curve, label: str, stem: Path) -> list[Path]:
+    """Output tokens/s per GPU against tokens/s per user, one point per concurrency."""
+    frame = curve.frame()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    x, y = frame["output_tokens_per_s_per_user"], frame["output_tokens_per_s_per_gpu"]
+    ax.plot(x, y, "o-", color=COLOURS.get(curve.architecture, "#4C72B0"))
+    for users, xi, yi in zip(frame["users"], x, y, strict=True):
+        ax.annotate(f"{users}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel("output tokens/s per user (1 / mean TPOT)")
+    ax.set_ylabel("output tokens/s per GPU")
+    ax.set_title(label, fontsize=9)
+    ax.grid(alpha=0.3)
+    caption = (
+        "Closed loop (N users, each sending its next request when the previous completes; "
+        "labels: N). Simulated by costcorrect serve curve."
+    )
+    return save(fig, stem, caption, bottom=0.18)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from costcorrect.errors import InputError
 from costcorrect.serving.architectures import Architecture, Disaggregated, KVLink, KVPool
+from costcorrect.serving.closedloop import closed_loop_goodput
 from costcorrect.serving.contract import Contract
 from costcorrect.serving.goodput import (
     Goodput,
@@ -114,24 +115,41 @@ def instantaneous(arch: Disaggregated) -> Disaggregated:
     return dataclasses.replace(arch, **changes)
 
 
+@dataclass(frozen=True)
+class Load:
+    """How requests arrive. Default: open loop (Poisson at the searched rate); ``converge``:
+    simulated runs sized by Little's law and extended until they agree; ``offline``: every
+    request at t = 0, no latency contract; ``users`` > 0: that many closed-loop clients with
+    ``think_s`` between a completion and their next request. ``draw(n)`` gives longer runs
+    ``n`` requests (fresh draws of a synthetic workload; default: the base stream repeated)."""
+
+    converge: bool = False
+    offline: bool = False
+    users: int = 0
+    think_s: float = 0.0
+    draw: Callable[[int], RequestStream] | None = None
+
+    def describe(self, contract: Contract) -> str:
+        if self.offline:
+            return "offline (no latency contract)"
+        if self.users:
+            return f"{contract.describe()} at {self.users} concurrent users"
+        return contract.describe()
+
+
 def goodput(
-    arch: Architecture,
-    contract: Contract,
-    base: RequestStream,
-    engine: str,
-    converge: bool = False,
-    draw: Callable[[int], RequestStream] | None = None,
-    offline: bool = False,
+    arch: Architecture, contract: Contract, base: RequestStream, engine: str, load: Load = Load()
 ) -> Goodput:
-    """λ* under the ``engine`` (``analytic`` or ``sim``) for ``base``'s request lengths; a
-    simulation with ``converge`` is sized and extended (``draw``) until it converges;
-    ``offline``: the simulator's throughput with every request at t = 0 (no contract)."""
-    if offline:
-        if engine != "sim":
-            raise InputError("engine", engine, "'sim' for the offline mode")
-        return offline_throughput(arch, base, draw)
+    """λ* under the ``engine`` (``analytic`` or ``sim``) for ``base``'s request lengths and
+    the ``load`` mode (offline and closed loop: simulator only)."""
+    if (load.offline or load.users) and engine != "sim":
+        raise InputError("engine", engine, "'sim' for the offline and closed-loop modes")
+    if load.offline:
+        return offline_throughput(arch, base, load.draw)
+    if load.users:
+        return closed_loop_goodput(arch, contract, base, load.users, load.think_s)
     if engine == "sim":
-        return simulated_goodput(arch, contract, base, converge=converge, draw=draw)
+        return simulated_goodput(arch, contract, base, converge=load.converge, draw=load.draw)
     if engine == "analytic":
         from costcorrect.serving.analytic import Lengths
 
@@ -147,22 +165,18 @@ def cost_per_token(
     demand_rps: float | None = None,
     engine: str = "sim",
     pricing: Pricing = Pricing(),
-    converge: bool = False,
-    draw: Callable[[int], RequestStream] | None = None,
-    offline: bool = False,
+    load: Load = Load(),
 ) -> CostBreakdown:
-    """$ per million SLO-compliant tokens of ``arch`` on ``base``'s requests (``converge``: the
-    simulated goodput from a converged run drawing longer streams from ``draw``, see
-    :func:`costcorrect.serving.goodput.simulated_goodput`; ``offline``: at the offline
-    throughput, every request at t = 0, with no latency contract)."""
+    """$ per million SLO-compliant tokens of ``arch`` on ``base``'s requests under ``load``
+    (:class:`Load`: open loop by default, converged, offline or closed loop)."""
     if demand_rps is not None and not demand_rps > 0:
         raise InputError("demand", demand_rps, "a positive rate in requests/s")
     per_request = _tokens_per_request(base, total_tokens)
-    good = goodput(arch, contract, base, engine, converge, draw, offline)
+    good = goodput(arch, contract, base, engine, load)
     basis = "total tokens" if total_tokens else "output tokens"
     common = {
         "architecture": arch.name,
-        "contract": "offline (no latency contract)" if offline else contract.describe(),
+        "contract": load.describe(contract),
         "goodput_rps": good.rate_per_s,
         "token_goodput_per_s": good.rate_per_s * per_request,
         "gpus": arch.gpus,
@@ -193,7 +207,7 @@ def cost_per_token(
         network = _kv_bytes_per_request(arch, base) / 1e9 * pricing.network_usd_per_gb
         total += network / per_request * PER_MILLION
         prefill, decode = _pool_terms(
-            arch, contract, base, per_request, demand_rps, engine, pricing, offline, draw
+            arch, contract, base, per_request, demand_rps, engine, pricing, load
         )
         kv = total - prefill - decode
     else:
@@ -242,10 +256,10 @@ def _kv_bytes_per_request(arch: Disaggregated, base: RequestStream) -> float:
 
 
 def _pool_terms(
-    arch, contract, base, per_request, demand_rps, engine, pricing, offline, draw
+    arch, contract, base, per_request, demand_rps, engine, pricing, load
 ) -> tuple[float, float]:
     ideal = instantaneous(arch)
-    good = goodput(ideal, contract, base, engine, draw=draw, offline=offline)
+    good = goodput(ideal, contract, base, engine, replace(load, converge=False))
     if good.rate_per_s <= 0:
         return np.nan, np.nan
     scale = 1.0

@@ -87,6 +87,8 @@ def simulate_instance(
     read_s_per_context_token,  # seconds to fetch arrival KV (KV-pool prefix hits), per token
     counted,  # bool[n]: whose token intervals enter the TBT histogram (steady requests)
     tbt_edges,  # float64[m+1] s, increasing: bins of the inter-token-interval histogram
+    users,  # closed loop: request i + users arrives think_s after request i completes (0: open)
+    think_s,
 ):
     """Serve ``n`` requests on one instance with continuous batching.
 
@@ -100,10 +102,19 @@ def simulate_instance(
     tokens, TBT; the first interval of a transferred request starts on its arrival) is added
     to a histogram over ``tbt_edges`` (under/overflow in the end bins).
 
+    Closed loop (``users`` > 0): requests ``0 … users − 1`` arrive at t = 0 and request
+    ``i + users`` ``think_s`` after request ``i`` completes; ``arrival`` is written in place.
+    Completions happen in time order, so those arrivals are generated in time order too.
+
     Returns first-token times, completion times, preemption counts,
     (prefill-attributed busy s, decode-attributed busy s, iterations) and the TBT histogram.
     """
     n = arrival.shape[0]
+    order = np.arange(n)  # requests in arrival order; the first `known` have an arrival time
+    known = n
+    if users > 0:
+        known = min(users, n)
+        arrival[:known] = 0.0
     first = np.full(n, -1.0)
     done = np.full(n, -1.0)
     preempted = np.zeros(n, np.int64)
@@ -129,8 +140,8 @@ def simulate_instance(
     last = np.where(emitted0 > 0, arrival, -1.0)  # time of each request's latest token
     tbt = np.zeros(tbt_edges.shape[0] - 1, np.int64)
     while finished < n:
-        while nxt < n and arrival[nxt] <= t:
-            queue[tail] = nxt
+        while nxt < known and arrival[order[nxt]] <= t:
+            queue[tail] = order[nxt]
             tail += 1
             nxt += 1
         # requests that arrive prefilled join the batch without compute
@@ -220,8 +231,8 @@ def simulate_instance(
                 head -= 1
                 queue[head] = i
         if n_run == 0:
-            if nxt < n:
-                t = max(t, arrival[nxt])
+            if nxt < known:
+                t = max(t, arrival[order[nxt]])
             continue
         for r in range(n_run):
             i = running[r]
@@ -274,6 +285,10 @@ def simulate_instance(
                     kv_used -= held[i]
                     held[i] = 0
                     finished += 1
+                    if users > 0 and i + users < n:
+                        arrival[i + users] = t + think_s
+                        order[known] = i + users
+                        known += 1
                     continue
             running[keep] = i
             chunk[keep] = 0

@@ -140,6 +140,8 @@ def _instance(
     max_seqs,
     read_s,
     counted,
+    users: int = 0,
+    think_s: float = 0.0,
 ) -> tuple:
     return kernels.simulate_instance(
         arrival,
@@ -155,6 +157,8 @@ def _instance(
         read_s,
         counted,
         TBT_EDGES,
+        users,
+        think_s,
     )
 
 
@@ -163,12 +167,23 @@ def _split_round_robin(order: np.ndarray, parts: int) -> list[np.ndarray]:
 
 
 def simulate(
-    arch: Architecture, stream: RequestStream, warmup: float = DEFAULT_WARMUP
+    arch: Architecture,
+    stream: RequestStream,
+    warmup: float = DEFAULT_WARMUP,
+    users: int = 0,
+    think_s: float = 0.0,
 ) -> SimResult:
-    """Simulate ``arch`` serving ``stream``; replicas/instances get requests round-robin."""
+    """Simulate ``arch`` serving ``stream``; replicas/instances get requests round-robin.
+    ``users`` > 0: closed loop (:mod:`costcorrect.serving.closedloop`), ``stream``'s arrival
+    times ignored; records come back in arrival order."""
     if not 0 <= warmup < 0.5:
         raise InputError("warmup", warmup, "a fraction in [0, 0.5)")
+    if users and isinstance(arch, Disaggregated):
+        raise InputError("concurrency", users, "a colocated or chunked deployment")
+    if users and users % arch.replicas:
+        raise InputError("concurrency", users, f"a multiple of the {arch.replicas} replicas")
     n = stream.n
+    arrival = np.array(stream.arrival_s)  # closed loop: written by the kernel
     inp, out = stream.input_tokens.astype(np.int64), stream.output_tokens.astype(np.int64)
     cached = stream.cached_tokens.astype(np.int64)
     first = np.empty(n)
@@ -239,9 +254,10 @@ def simulate(
         chunked = isinstance(arch, Chunked)
         budget = arch.token_budget if chunked else arch.max_batch_tokens
         for part in _split_round_robin(np.arange(n), arch.replicas):
+            arriving = arrival[part]
             f, d, p, bp, bd, it, h = _instance(
                 dep,
-                stream.arrival_s[part],
+                arriving,
                 inp[part] - cached[part],
                 cached[part],
                 out[part],
@@ -251,11 +267,15 @@ def simulate(
                 arch.max_seqs,
                 0.0,
                 steady[part],
+                users // arch.replicas,
+                think_s,
             )
+            arrival[part] = arriving
             tbt += h
             first[part], done[part], preempt[part] = f, d, p
             busy_p += bp
             busy_d += bd
             iterations += it
-    records = SimRecords(stream.arrival_s, inp, out, first, done, preempt)
+    by_arrival = np.argsort(arrival, kind="stable") if users else np.arange(n)
+    records = SimRecords(*(a[by_arrival] for a in (arrival, inp, out, first, done, preempt)))
     return SimResult(arch.name, records, busy_p, busy_d, iterations, steady, tbt)
