@@ -250,3 +250,12 @@ def test_serve_malformed_trace(tmp_path: Path):
     out = tmp_path / "rec.csv"
     r = run("serve", "simulate", "--trace", str(trace), "--out", str(out))
     assert r.returncode == 2 and "output_tokens" in r.stderr and not out.exists()
+
+
+def test_serve_commands_take_pipeline_stages():
+    args = ["--model", "llama-3.1-70b", "--tp", "4", "--pp", "2", "--json"]
+    r = run("serve", "cost", *args, "--ttft", "2s", "--tpot", "100ms")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["gpus"] == 8
+    r = run("serve", "cost", "--pp", "0")
+    assert r.returncode == 2 and "pp" in r.stderr

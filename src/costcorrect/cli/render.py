@@ -203,6 +203,12 @@ def print_plan(p) -> None:
             f"${c.kv_usd_per_million:,.3f}",
         )
     console.print(table)
+    unsettled = [c.label for c in p.best if c.converged is False]
+    if unsettled:
+        console.print(
+            "[bold red]Not converged[/bold red] (two run lengths differ by more than 5 %): "
+            + "; ".join(unsettled)
+        )
     if p.winner is None:
         console.print("[bold red]No configuration meets the contract.[/bold red]")
         return

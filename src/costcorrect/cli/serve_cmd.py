@@ -16,6 +16,9 @@ Arch = Annotated[str, typer.Option("--arch", help="colocated | chunked | disaggr
 Model = Annotated[str, typer.Option(help="catalog model")]
 Gpu = Annotated[str, typer.Option(help="catalog GPU (both pools unless overridden)")]
 Tp = Annotated[int, typer.Option(help="tensor-parallel GPUs per instance")]
+Pp = Annotated[
+    int, typer.Option(help="pipeline stages per instance (one batch in flight: no micro-batches)")
+]
 WeightFormat = Annotated[
     str | None, typer.Option(help="weights: bf16 | fp16 | fp8 | int8 | awq-int4 | fp4")
 ]
@@ -87,6 +90,7 @@ def simulate(
     model: Model = "llama-3.1-8b",
     gpu: Gpu = "H100-SXM",
     tp: Tp = 1,
+    pp: Pp = 1,
     stack: StackOption = None,
     weight_format: WeightFormat = None,
     kv_dtype: KvDtype = None,
@@ -249,6 +253,7 @@ def cost(
     model: Model = "llama-3.1-8b",
     gpu: Gpu = "H100-SXM",
     tp: Tp = 1,
+    pp: Pp = 1,
     stack: StackOption = None,
     weight_format: WeightFormat = None,
     kv_dtype: KvDtype = None,
@@ -349,6 +354,7 @@ def curve(
     model: Model = "llama-3.1-8b",
     gpu: Gpu = "H100-SXM",
     tp: Tp = 1,
+    pp: Pp = 1,
     stack: StackOption = None,
     weight_format: WeightFormat = None,
     kv_dtype: KvDtype = None,

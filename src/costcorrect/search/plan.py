@@ -9,6 +9,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from costcorrect.search.space import Candidate, SearchSpace, candidates
 from costcorrect.serving.analytic import Lengths
 from costcorrect.serving.architectures import Disaggregated
 from costcorrect.serving.contract import Contract
-from costcorrect.serving.cost import cost_per_token, unit_usd_per_million
+from costcorrect.serving.cost import Load, cost_per_token, unit_usd_per_million
 from costcorrect.serving.goodput import analytic_goodput
 from costcorrect.workload import synthetic_stream
 
@@ -43,7 +44,8 @@ class Screened:
 class Confirmed:
     """A configuration confirmed by the simulator: both goodputs, the simulated cost with its
     three-term breakdown ($ per million output tokens), the GPU type and tensor-parallel
-    degree of the instances that decode, and the ``GPU/stack`` calibrations it ran on."""
+    degree of the instances that decode, the ``GPU/stack`` calibrations it ran on, and its
+    converged simulation's length and verdict (``serving.goodput.simulated_goodput``)."""
 
     architecture: str
     label: str
@@ -58,6 +60,8 @@ class Confirmed:
     decode_gpu: str
     decode_tp: int
     stacks: tuple[str, ...]
+    simulated_requests: int | None  # the converged run's length
+    converged: bool | None  # whether two run lengths agreed within 5 %
 
     @property
     def goodput_error(self) -> float:
@@ -127,8 +131,11 @@ def _screen_one(job: tuple) -> Screened:
 
 
 def _confirm_one(job: tuple) -> Confirmed:
-    candidate, screened, contract, stream, demand = job
-    cost = cost_per_token(candidate.arch, contract, stream, demand_rps=demand, engine="sim")
+    candidate, screened, contract, stream, demand, draw = job
+    load = Load(converge=True, draw=draw)
+    cost = cost_per_token(
+        candidate.arch, contract, stream, demand_rps=demand, engine="sim", load=load
+    )
     arch = candidate.arch
     decoder = arch.decode if isinstance(arch, Disaggregated) else arch.deployment
     deployments = (arch.prefill, arch.decode) if isinstance(arch, Disaggregated) else (decoder,)
@@ -147,6 +154,8 @@ def _confirm_one(job: tuple) -> Confirmed:
         decoder.hardware.name,
         decoder.tp,
         stacks,
+        cost.simulated_requests,
+        cost.converged,
     )
 
 
@@ -280,8 +289,12 @@ def plan(
     ranked = _ranked(rows)
     picks = [i for idx in ranked.values() for i in idx[:confirm_top]]
     say(f"confirming {len(picks)} with the simulator")
+    # confirmations converge: longer runs draw fresh requests of the workload
+    draw = partial(
+        synthetic_stream, cat.workloads.get(workload), 1.0, seed=seed, prefix_hit_ratio=prefix_hit
+    )
     confirmed = ex.map(
-        _confirm_one, [(cands[i], rows[i], contract, stream, demand_rps) for i in picks]
+        _confirm_one, [(cands[i], rows[i], contract, stream, demand_rps, draw) for i in picks]
     )
     best: dict[str, Confirmed] = {}
     for c in confirmed:

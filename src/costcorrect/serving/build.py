@@ -32,6 +32,7 @@ class ServeSpec:
     model: str = "llama-3.1-8b"
     gpu: str = "H100-SXM"
     tp: int = 1
+    pp: int = 1
     stack: str | None = None
     weight_format: str | None = None
     kv_dtype: str | None = None
@@ -63,6 +64,7 @@ def build_architecture(spec: ServeSpec, catalog: Catalog | None = None) -> Archi
             spec.model,
             gpu,
             tp,
+            spec.pp,
             stack=spec.stack,
             catalog=cat,
             weight_format=spec.weight_format,
