@@ -209,3 +209,18 @@ def test_serve_curve_trades_per_user_speed_for_throughput(tmp_path):
     )
     assert bad.returncode == 2 and "concurrency" in bad.stderr
     assert not (tmp_path / "b.csv").exists()
+
+
+def test_the_analytic_engine_answers_the_load_modes_near_the_simulator(catalog):
+    """Offline and 32-user closed-loop throughput of a chunked deployment at τ = 8192 (today's
+    engines' budget): the analytic engine within 10 % of the simulator (docs/validation.md has
+    the grid)."""
+    arch = build_architecture(
+        ServeSpec("chunked", "llama-3.1-8b", "H100-SXM", 1, token_budget=8192), catalog
+    )
+    draw = draw_from(catalog)
+    base = draw(4000)
+    for load in (Load(offline=True, draw=draw), Load(users=32)):
+        sim = cost_per_token(arch, CONTRACT, base, engine="sim", load=load).goodput_rps
+        ana = cost_per_token(arch, CONTRACT, base, engine="analytic", load=load).goodput_rps
+        assert ana == pytest.approx(sim, rel=0.10), load

@@ -220,7 +220,10 @@ def cost(
     quantile: Annotated[float, typer.Option(help="contract quantile")] = 0.99,
     form: Annotated[str, typer.Option(help="quantile | attainment (DistServe)")] = "quantile",
     attainment: Annotated[float, typer.Option(help="attainment form: fraction")] = 0.9,
-    engine: Annotated[str, typer.Option(help="analytic | sim")] = "analytic",
+    engine: Annotated[
+        str | None,
+        typer.Option(help="analytic | sim (default: analytic; sim for --offline/--concurrency)"),
+    ] = None,
     demand: Annotated[str | None, typer.Option(help="fleet mode: demand, requests/s")] = None,
     total_tokens: Annotated[bool, typer.Option(help="per input+output token")] = False,
     energy_usd_per_kwh: Annotated[float, typer.Option(help="add energy at this $/kWh")] = 0.0,
@@ -306,7 +309,7 @@ def cost(
         )
         n = requests
         think_s = parse_quantity(think, "time", "think")
-        mode = "sim" if offline or concurrency else engine  # simulator-only modes
+        mode = engine or ("sim" if offline or concurrency else "analytic")
         if trace is None and concurrency:  # a steady window long against the users
             n = max(n, REQUESTS_PER_USER * concurrency)
         elif (converge or offline) and mode == "sim" and trace is None:  # Little's law

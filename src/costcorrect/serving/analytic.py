@@ -441,22 +441,32 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
     ctx = lengths.decode_context
     pl = lengths.prompt_sq_over_mean  # token-weighted prompt length
 
+    # a prefill iteration carries the budget left by the decodes, but no more than the prompt it
+    # serves (token-weighted new tokens): with τ above the prompts, an iteration holds one
+    # prompt, not τ tokens of them
+    prompt_cap = max(pl * (1.0 - lengths.hit_ratio), 1.0)
+
+    def chunk_of(b):
+        return np.maximum(np.minimum(budget - b, prompt_cap), 1.0)
+
     # a full iteration depends on B alone: tabulate it over B once, interpolate per rate
     b_grid = np.arange(1.0, max(budget, 2.0) + 1.0)
-    chunk_grid = np.maximum(budget - b_grid, 1.0)
+    chunk_grid = chunk_of(b_grid)
     cached_grid = np.maximum(pl / 2.0 - chunk_grid / 2.0, 0.0)
     full_grid = table.total_s(Batch.prefill(chunk_grid, 1, cached_grid) + Batch.decode(b_grid, ctx))
     dec_grid = _decode_time(dep, b_grid, ctx)
 
     def iteration_times(b):
         b = np.minimum(_finite(b), b_grid[-1])
-        chunk = np.maximum(budget - b, 1.0)
-        return np.interp(b, b_grid, full_grid), np.interp(b, b_grid, dec_grid), chunk
+        return np.interp(b, b_grid, full_grid), np.interp(b, b_grid, dec_grid), chunk_of(b)
 
     def mean_iteration(b):
+        # rho: the share of *time* in prefill-carrying iterations; a decode token waits one
+        # iteration, so its mean wait is time ÷ iterations, 1 / (rho/t_full + (1 − rho)/t_dec)
         t_full, t_dec, chunk = iteration_times(b)
         rho = lam * new_tokens * t_full / chunk
-        return np.where(rho < 1, rho * t_full + (1 - rho) * t_dec, np.nan), rho
+        per_s = rho / t_full + (1 - rho) / t_dec
+        return np.where(rho < 1, 1.0 / per_s, np.nan), rho
 
     def step(b):  # slope by a unit difference: the mixed iteration is not linear in B
         g = lam * (lengths.mean_output - 1.0) * mean_iteration(b)[0]
@@ -466,14 +476,18 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
     t_full, t_dec, chunk = iteration_times(b)
     t_mean, rho = mean_iteration(b)
     stable &= rho < 1
-    # TPOT: t_dec + (t_full − t_dec)·f, f the busy fraction over the request's iterations
+    # TPOT: t_dec + (t_full − t_dec)·f, f the share of a request's iterations that carry
+    # prefill (iterations, not time: a long prefill iteration is still one token)
+    full = np.where(rho < 1, rho / t_full * t_mean, 1.0)
     d = lengths.output[None, :]
     iters = np.maximum(d - 1.0, 1.0)
+    # its spread keeps the time-share form it was validated with at τ = 512 (an iteration-share
+    # variance, f(1 − f), under-states the p99 TPOT by 5–10 points on docs/validation.md's grid)
     busy_len = (new_tokens / chunk)[..., None] / np.maximum(1 - rho[..., None], 1e-9)
     corr = busy_len * (1.0 - rho[..., None])
     var_f = rho[..., None] * (1 - rho[..., None]) * _averaging_variance_factor(iters, corr)
     delta = (t_full - t_dec)[..., None]
-    mean = t_dec[..., None] + delta * rho[..., None]
+    mean = t_dec[..., None] + delta * full[..., None]
     sd_b, overflow = _batch_noise(dep, b, lengths, t_mean)
     sd = np.sqrt((delta**2) * var_f + sd_b**2)
     tpot = _quantiles(
@@ -489,12 +503,15 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
     p_wait, mean_wait = wait_moments(lam, mean_s, np.maximum(scv, 0.0), 1)
     p_wait = np.where(stable, p_wait, 1.0)
     mean_wait = np.where(stable, mean_wait, np.inf)
-    own = np.maximum(service, t_full[..., None]) + (t_mean / 2.0)[..., None]
+    # the iteration in progress at an arrival is length-biased: its mean is the time-weighted
+    # one, rho·t_full + (1 − rho)·t_dec, and half of it remains
+    in_progress = rho * t_full + (1 - rho) * t_dec
+    own = np.maximum(service, t_full[..., None]) + (in_progress / 2.0)[..., None]
     own = np.where(stable[..., None], own, 0.0)  # unstable rows are inf anyway
     probs = lengths.prompt_probs(own.shape)
     ttft = _quantiles(lambda q: quantile_with_wait(q, own, probs, p_wait, mean_wait), levels)
     # time-weighted: full iterations carry chunk prefill tokens beside B decodes
-    share = rho * t_full * chunk / (chunk + _finite(b)) / t_mean
+    share = rho * chunk / (chunk + _finite(b))
     return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, share, stable, overflow)
 
 

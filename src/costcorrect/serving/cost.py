@@ -24,6 +24,7 @@ from costcorrect.serving.contract import Contract
 from costcorrect.serving.goodput import (
     Goodput,
     analytic_goodput,
+    analytic_load_goodput,
     offline_throughput,
     simulated_goodput,
 )
@@ -141,9 +142,12 @@ def goodput(
     arch: Architecture, contract: Contract, base: RequestStream, engine: str, load: Load = Load()
 ) -> Goodput:
     """λ* under the ``engine`` (``analytic`` or ``sim``) for ``base``'s request lengths and
-    the ``load`` mode (offline and closed loop: simulator only)."""
-    if (load.offline or load.users) and engine != "sim":
-        raise InputError("engine", engine, "'sim' for the offline and closed-loop modes")
+    the ``load`` mode."""
+    if engine == "analytic" and (load.offline or load.users):
+        from costcorrect.serving.analytic import Lengths
+
+        lengths = Lengths.from_stream(base)
+        return analytic_load_goodput(arch, contract, lengths, load.users, load.think_s)
     if load.offline:
         return offline_throughput(arch, base, load.draw)
     if load.users:

@@ -249,3 +249,78 @@ def analytic_goodput(
     return Goodput(
         float(lo), contract.judge_quantiles(float(ttft[0]), float(tpot[0])), "", evaluations + 1
     )
+
+
+#: probability midpoints whose quantiles average to a distribution's mean (∫ Q(p) dp)
+MEAN_LEVELS = tuple((k + 0.5) / 20 for k in range(20))
+
+
+def analytic_saturation(arch: Architecture, lengths, rel_tol: float = 0.005) -> float:
+    """The largest arrival rate (req/s) at which the analytic engine's queues are stable: the
+    analytic engine's offline throughput."""
+    from costcorrect.serving.analytic import analyze
+
+    lo, hi = VANISHING_LOAD, ANALYTIC_MAX_RATE
+    while hi / lo > 1.0 + rel_tol:
+        grid = np.geomspace(lo, hi, 32)
+        stable = analyze(arch, lengths, grid, quantiles=(0.5,)).stable
+        if stable.all():
+            return float(hi)
+        first_miss = int(np.argmax(~stable))
+        if first_miss == 0:
+            return 0.0
+        lo, hi = grid[first_miss - 1], grid[first_miss]
+    return float(lo)
+
+
+def analytic_closed_loop(
+    arch: Architecture, lengths, users: int, think_s: float = 0.0, rel_tol: float = 0.005
+) -> float:
+    """Throughput (req/s) of ``users`` closed-loop clients under the analytic engine: the rate
+    λ at which Little's law fills the system with them — decode batch + λ·(mean TTFT + think)
+    = users (mean TTFT: the average of its quantiles at :data:`MEAN_LEVELS`)."""
+    from costcorrect.serving.analytic import analyze
+
+    def users_at(rates: np.ndarray) -> np.ndarray:
+        result = analyze(arch, lengths, rates, quantiles=MEAN_LEVELS)
+        ttft = np.mean([result.ttft_s[q] for q in MEAN_LEVELS], axis=0)
+        present = result.decode_batch + rates * (ttft + think_s)
+        return np.where(result.stable & np.isfinite(present), present, np.inf)
+
+    lo, hi = VANISHING_LOAD, analytic_saturation(arch, lengths)
+    if hi <= lo:
+        return 0.0
+    while hi / lo > 1.0 + rel_tol:
+        grid = np.geomspace(lo, hi, 32)
+        over = users_at(grid) >= users
+        if not over.any():
+            return float(hi)  # the users never fill the system below saturation
+        first = int(np.argmax(over))
+        if first == 0:
+            return float(grid[0])
+        lo, hi = grid[first - 1], grid[first]
+    return float(lo)
+
+
+def analytic_load_goodput(
+    arch: Architecture,
+    contract: Contract,
+    lengths,
+    users: int = 0,
+    think_s: float = 0.0,
+) -> Goodput:
+    """The analytic engine's answer for the offline mode (``users`` = 0: the saturation rate,
+    no contract) or a closed loop of ``users`` (its throughput if ``contract`` holds there)."""
+    from costcorrect.serving.analytic import analyze
+
+    if not users:
+        rate = analytic_saturation(arch, lengths)
+        return Goodput(rate, None, "offline (analytic): the largest stable arrival rate", 1)
+    rate = analytic_closed_loop(arch, lengths, users, think_s)
+    q = contract.quantile
+    result = analyze(arch, lengths, [max(rate, VANISHING_LOAD)], quantiles=(q,))
+    verdict = contract.judge_quantiles(float(result.ttft_s[q][0]), float(result.tpot_s[q][0]))
+    load = f"{users} users" + (f", think {think_s:g} s" if think_s else "")
+    if not verdict.met:
+        return Goodput(0.0, verdict, f"missed at {load}: {verdict.reason}", 1)
+    return Goodput(rate, verdict, f"closed loop (analytic): {load}", 1)

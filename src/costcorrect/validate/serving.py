@@ -18,13 +18,22 @@ from costcorrect.catalog import Catalog
 from costcorrect.perf import Deployment
 from costcorrect.serving.analytic import Lengths, analyze
 from costcorrect.serving.architectures import Chunked, Colocated, Disaggregated, KVLink, KVPool
+from costcorrect.serving.closedloop import REQUESTS_PER_USER, closed_loop
 from costcorrect.serving.contract import Contract
-from costcorrect.serving.goodput import analytic_goodput, simulated_goodput
+from costcorrect.serving.goodput import (
+    analytic_closed_loop,
+    analytic_goodput,
+    analytic_saturation,
+    offline_throughput,
+    simulated_goodput,
+)
 from costcorrect.serving.simulator import simulate
 from costcorrect.workload import synthetic_stream
 
 STACK = "vidur-kernels"  # GPU-kernel calibration: a FlashAttention-style modern engine
 LOADS = (0.5, 0.9)
+USERS = 32  # closed-loop users of the load-mode rows
+TOKEN_BUDGETS = (512, 2048, 8192)  # chunked prefill budgets τ: Sarathi's and today's engines'
 REQUESTS = 40_000
 TARGET_LATENCY, TARGET_GOODPUT = 0.15, 0.10
 DEPLOYMENTS = (("llama-3.1-8b", "H100-SXM", 1), ("llama-3.1-70b", "H100-SXM", 4))
@@ -49,7 +58,10 @@ def scenarios(catalog: Catalog) -> list[Scenario]:
             label = f"{model} {tp}×{gpu} {workload}"
             out += [
                 Scenario(f"colocated, {label}", Colocated(dep), workload, 0.0),
-                Scenario(f"chunked τ=512, {label}", Chunked(dep, token_budget=512), workload, 0.0),
+                *(
+                    Scenario(f"chunked τ={t}, {label}", Chunked(dep, token_budget=t), workload, 0.0)
+                    for t in TOKEN_BUDGETS
+                ),
                 Scenario(
                     f"disaggregated 1P+1D, {label}",
                     Disaggregated(dep, dep, 1, 1, link),
@@ -111,8 +123,42 @@ def compare(scenario: Scenario, catalog: Catalog, seed: int = 0) -> list[dict]:
     return rows
 
 
+def compare_modes(scenario: Scenario, catalog: Catalog, seed: int = 0) -> list[dict]:
+    """Offline and closed-loop throughput (req/s), analytic against simulator (colocated and
+    chunked deployments: the closed loop does not cover disaggregation)."""
+    if isinstance(scenario.arch, Disaggregated):
+        return []
+    lengths = Lengths.from_stream(
+        synthetic_stream(scenario.workload, 1.0, REQUESTS, seed, catalog=catalog)
+    )
+
+    def draw(n: int):
+        return synthetic_stream(scenario.workload, 1.0, n, seed, catalog=catalog)
+
+    offline = offline_throughput(scenario.arch, draw(1000), draw).rate_per_s
+    loop = closed_loop(scenario.arch, draw(REQUESTS_PER_USER * USERS), USERS).throughput_rps
+    rows = []
+    for mode, sim, ana in (
+        ("offline", offline, analytic_saturation(scenario.arch, lengths)),
+        (f"{USERS} users", loop, analytic_closed_loop(scenario.arch, lengths, USERS)),
+    ):
+        rows.append(
+            {
+                "scenario": scenario.name,
+                "load": mode,
+                "sim_goodput_rps": sim,
+                "analytic_goodput_rps": ana,
+            }
+        )
+    return rows
+
+
 def run(catalog: Catalog) -> pd.DataFrame:
-    rows = [row for s in scenarios(catalog) for row in compare(s, catalog)]
+    rows = [
+        row
+        for s in scenarios(catalog)
+        for row in [*compare(s, catalog), *compare_modes(s, catalog)]
+    ]
     df = pd.DataFrame(rows)
     df["ttft_error"] = df["analytic_ttft_p99_s"] / df["sim_ttft_p99_s"] - 1
     df["tpot_error"] = df["analytic_tpot_p99_s"] / df["sim_tpot_p99_s"] - 1
@@ -121,8 +167,10 @@ def run(catalog: Catalog) -> pd.DataFrame:
 
 
 def report_markdown(df: pd.DataFrame) -> str:
-    loads = df[df["load"] != "goodput"]
+    modes = df[df["load"].isin(["offline", f"{USERS} users"])]
+    loads = df[~df["load"].isin(["goodput", *modes["load"].unique()])]
     good = df[df["load"] == "goodput"]
+    modes_ok = modes["goodput_error"].abs() <= TARGET_GOODPUT
     lat_ok = (loads[["ttft_error", "tpot_error"]].abs() <= TARGET_LATENCY).all(axis=1)
     good_ok = good["goodput_error"].abs() <= TARGET_GOODPUT
     lines = [
@@ -155,6 +203,19 @@ def report_markdown(df: pd.DataFrame) -> str:
         )
     lines += [
         "",
+        "Load modes (`serve cost --offline`, `--concurrency`): offline throughput (every "
+        f"request at t = 0; analytic: the largest stable rate) and a closed loop of {USERS} "
+        "users (analytic: the rate at which decode batch + rate × mean TTFT holds them), "
+        f"target {TARGET_GOODPUT:.0%}: {int(modes_ok.sum())} of {len(modes)} rows within.",
+        "",
+        "| scenario | mode | throughput sim | analytic | error |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {r['scenario']} | {r['load']} | {r['sim_goodput_rps']:.3g} req/s | "
+            f"{r['analytic_goodput_rps']:.3g} req/s | {r['goodput_error']:+.1%} |"
+            for _, r in modes.iterrows()
+        ),
+        "",
         "### Where the analytic engine misses, and why",
         "",
         "- **Sampling:** p99 at 90 % load is noisy in the simulator because near saturation "
@@ -176,6 +237,14 @@ def report_markdown(df: pd.DataFrame) -> str:
         "near saturation; and goodput ends where the running requests' KV would fill the cache "
         "with more than the contract's tail probability, which removed 12–14 % optimism on "
         "ShareGPT with 8B, where KV capacity, not latency, is the limit.",
+        "- **Chunked at τ = 2048 and 8192** (today's engines' budgets, added for issue 16): the "
+        "analytic chunked model used to charge every prefill-carrying iteration at the whole "
+        "budget τ and to average iteration times by time instead of by iteration, which put its "
+        "goodput 3–5× below the simulator's at τ = 8192. Both are fixed (an iteration carries at "
+        "most the prompt it serves; a decode token waits one iteration: the mean iteration is "
+        "time ÷ iterations). What remains: p99 TPOT up to about a quarter low at 90 % load (the "
+        "spread of a request's share of prefill-carrying iterations is under-stated) and the "
+        "70B goodput on the Azure trace about a quarter optimistic at τ ≥ 2048.",
         "- Use the simulator (`--engine sim`) to confirm colocated TPOT-bound answers and "
         "KV-pool TTFT-bound ones.",
     ]
