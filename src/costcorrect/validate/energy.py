@@ -430,7 +430,9 @@ def _levers_section(r: EnergyReport, figure: str | None) -> list[str]:
         f"## Power cap vs SM clock locking: {d.model} on one {d.gpu}",
         "",
         f"Decode at 1,024 KV tokens per sequence; prefill of 2,048-token prompts. Default "
-        f"clock, power-limited at TDP ({r.decode.points[0].setting:.0f} W).",
+        f"clock, power-limited at TDP ({r.decode.points[0].setting:.0f} W). Iteration times "
+        f"from the `{LEVER_STACK}` stack: the plain PyTorch decoder whose power was read on "
+        "our H200 (`../shared/data/h200`).",
         "",
         "| batch | default W per GPU | J/token | cap that binds: highest tested | optimum lock "
         "(× f_max) | saving | throughput loss | within 5 % loss: lock | saving | loss |",
