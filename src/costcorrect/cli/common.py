@@ -60,3 +60,16 @@ def progress(message: str) -> AbstractContextManager[Any]:
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON on stdout."""
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def parse_ints(text: str, name: str) -> tuple[int, ...]:
+    """``1,2,4`` → (1, 2, 4); anything else is an input error naming option ``name``."""
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(name, text, "comma-separated positive integers, e.g. 1,2,4") from None
+
+
+def spinner_updates(status):
+    """Progress messages into the spinner (none when output is not a terminal)."""
+    return None if status is None else status.update

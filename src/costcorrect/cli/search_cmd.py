@@ -9,23 +9,16 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import StackOption, echo_json, progress, run_guarded, state
+from costcorrect.cli.common import (
+    StackOption,
+    echo_json,
+    parse_ints,
+    progress,
+    run_guarded,
+    spinner_updates,
+    state,
+)
 from costcorrect.cli.serve_cmd import app
-
-
-def _ints(text: str, name: str) -> tuple[int, ...]:
-    from costcorrect.errors import InputError
-
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(name, text, "comma-separated positive integers, e.g. 1,2,4") from None
-    return values
-
-
-def _reporter(status):
-    """Progress messages into the spinner (none when output is not a terminal)."""
-    return None if status is None else status.update
 
 
 def contract_from(ttft: str, tpot: str, quantile: float):
@@ -52,10 +45,10 @@ def _space(
     from costcorrect.units import parse_quantity
 
     return SearchSpace(
-        tp=_ints(tp, "tp"),
-        pp=_ints(pp, "pp"),
-        max_seqs=_ints(max_seqs, "max-seqs"),
-        token_budgets=_ints(token_budget, "token-budget"),
+        tp=parse_ints(tp, "tp"),
+        pp=parse_ints(pp, "pp"),
+        max_seqs=parse_ints(max_seqs, "max-seqs"),
+        token_budgets=parse_ints(token_budget, "token-budget"),
         max_gpus=max_gpus,
         link=KVLink(parse_quantity(kv_link, "bandwidth", "kv-link"), 1e-3, 0.5),
         stack=stack,
@@ -155,7 +148,7 @@ def plan(
                 top_k,
                 ex,
                 cat,
-                _reporter(status),
+                spinner_updates(status),
             )
         if csv is not None:
             import pandas as pd
@@ -229,7 +222,7 @@ def frontier(
                 seed=seed,
                 executor=ex,
                 catalog=cat,
-                report=_reporter(status),
+                report=spinner_updates(status),
             )
         frame = result.to_frame()
         from costcorrect.report.figures import frontier_figure
@@ -327,7 +320,7 @@ def break_even(
                         stack=stack,
                         executor=ex,
                         catalog=cat,
-                        report=_reporter(status),
+                        report=spinner_updates(status),
                     )
                 )
         from costcorrect.report.figures import break_even_figure
@@ -406,7 +399,7 @@ def reproduce(
         if unknown:
             raise InputError("claim", unknown[0], f"one of {', '.join(sorted(known))}")
         with progress("re-deriving published claims …") as status:
-            rows = reproduce_all(cat, ids, seed, _reporter(status))
+            rows = reproduce_all(cat, ids, seed, spinner_updates(status))
             frame_rows = common_frame([r.claim for r in rows], cat, seed) if frame else []
         import os
 

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import StackOption, echo_json, progress, run_guarded, state
+from costcorrect.cli.common import (
+    StackOption,
+    echo_json,
+    parse_ints,
+    progress,
+    run_guarded,
+    spinner_updates,
+    state,
+)
 
 app = typer.Typer(no_args_is_help=True, help="Serving engines: simulate, goodput and cost.")
 
@@ -383,7 +391,6 @@ def curve(
     options = locals()
 
     def job() -> None:
-        from costcorrect.cli.search_cmd import _ints, _reporter
         from costcorrect.io import atomic_write
         from costcorrect.report.figures import throughput_curve_figure
         from costcorrect.serving.build import build_architecture, build_stream
@@ -392,7 +399,7 @@ def curve(
 
         cat = state.catalog()
         architecture = build_architecture(_spec(options), cat)
-        users = _ints(concurrency, "concurrency")
+        users = parse_ints(concurrency, "concurrency")
         think_s = parse_quantity(think, "time", "think")
         fixed = _isl_osl(isl, osl)
 
@@ -400,7 +407,7 @@ def curve(
             return build_stream(workload, 1.0, n, seed, catalog=cat, isl_osl=fixed)
 
         with progress("simulating closed loops …") as status:
-            result = throughput_curve(architecture, draw, users, think_s, _reporter(status))
+            result = throughput_curve(architecture, draw, users, think_s, spinner_updates(status))
         frame = result.frame()
         atomic_write(out.with_suffix(".csv"), frame.to_csv(index=False))
         label = (

@@ -9,12 +9,17 @@ from costcorrect.catalog.validation import HeldOutError
 from costcorrect.errors import InputError
 
 
+def calibrations_of(catalog: Catalog, hardware: Hardware) -> list[CalibrationSpec]:
+    """The calibrations fitted on ``hardware``, its default (first) one first."""
+    return [c for c in catalog.calibrations if hardware.matches(c.hardware)]
+
+
 def select_calibration(
     catalog: Catalog, hardware: Hardware, stack: str | None = None
 ) -> CalibrationSpec | None:
     """The calibration fitted on ``hardware`` for ``stack`` (default: the GPU's first one), or
     None when the GPU has none. An unknown ``stack`` for a calibrated GPU is an error."""
-    fitted = [c for c in catalog.calibrations if hardware.matches(c.hardware)]
+    fitted = calibrations_of(catalog, hardware)
     if stack is None:
         return fitted[0] if fitted else None
     chosen = [c for c in fitted if c.stack.casefold() == stack.casefold()]
@@ -45,8 +50,8 @@ def calibrated_params(
 def stack_error(catalog: Catalog, hardware: Hardware, stack: str) -> HeldOutError | None:
     """The held-out error the calibration ``stack`` of ``hardware`` was validated with (None
     for an uncalibrated, user-fitted or unvalidated stack)."""
-    for c in catalog.calibrations:
-        if hardware.matches(c.hardware) and c.stack.casefold() == stack.casefold():
+    for c in calibrations_of(catalog, hardware):
+        if c.stack.casefold() == stack.casefold():
             return c.held_out
     return None
 

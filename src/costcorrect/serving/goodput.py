@@ -149,7 +149,7 @@ def simulated_goodput(
 
     if not converge:
         return simulated_capacity(arch, base, judge, rel_tol)
-    stream = draw or (lambda n: repeated(base, n))
+    stream = _source(base, draw)
     n = max(base.n, REQUESTS_PER_SLOT * sequence_slots(arch))
     first = stream(n)
     saturation = saturation_rate(arch, first)
@@ -183,10 +183,16 @@ def offline_throughput(
     contract; the rate is :func:`saturation_rate` over a run sized as a converged search's
     first run (``draw``/``base`` as in :func:`simulated_goodput`)."""
     n = max(base.n, REQUESTS_PER_SLOT * sequence_slots(arch))
-    requests = draw(n) if draw is not None else repeated(base, n)
-    rate = saturation_rate(arch, requests)
+    rate = saturation_rate(arch, _source(base, draw)(n))
     reason = f"offline: {n:,} requests at t = 0, no latency contract"
     return Goodput(rate, None, reason, 1, requests=n)
+
+
+def _source(
+    base: RequestStream, draw: Callable[[int], RequestStream] | None
+) -> Callable[[int], RequestStream]:
+    """``n`` → ``n`` requests: ``draw``'s fresh ones, else ``base``'s repeated."""
+    return draw if draw is not None else (lambda n: repeated(base, n))
 
 
 def sequence_slots(arch: Architecture) -> int:

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from costcorrect.catalog import Catalog
+from costcorrect.perf.calibration import calibrations_of
 from costcorrect.serving.build import ServeSpec, build_architecture, build_stream
 from costcorrect.serving.closedloop import REQUESTS_PER_USER, closed_loop
 from costcorrect.serving.contract import Contract
@@ -56,12 +57,8 @@ def load_points() -> dict:
 
 def engine_stack(catalog: Catalog, gpu: str) -> str:
     """The GPU's TensorRT-LLM calibration stack."""
-    hardware = catalog.hardware.get(gpu)
-    return next(
-        c.stack
-        for c in catalog.calibrations
-        if hardware.matches(c.hardware) and c.stack.startswith(ENGINE)
-    )
+    fitted = calibrations_of(catalog, catalog.hardware.get(gpu))
+    return next(c.stack for c in fitted if c.stack.startswith(ENGINE))
 
 
 def pose(point: dict, catalog: Catalog, kv_dtype: str = KV_DTYPE) -> dict:
@@ -96,6 +93,7 @@ def pose(point: dict, catalog: Catalog, kv_dtype: str = KV_DTYPE) -> dict:
     predicted = total if point["unit"] == "total" else total / arch.gpus
     return {
         "id": point["id"],
+        "gpu": point["gpu"],
         "setup": f"{point['model']} {point['weight_format']} on {arch.gpus}× {point['gpu']} "
         f"TP{point['tp']}, {isl}/{osl}" + (f", {users} users" if users else ", offline"),
         "stack": stack,
@@ -132,9 +130,9 @@ def report_markdown(result: EndToEnd, alternative: EndToEnd) -> str:
     )
     by_gpu = (
         result.rows.assign(abs_error=errors)
-        .groupby(result.rows["setup"].str.extract(r"× (\S+)")[0])["abs_error"]
+        .groupby("gpu")["abs_error"]
         .agg(points="count", median_ape="median", max_ape="max")
-        .reset_index(names="gpu")
+        .reset_index()
     )
     lines = [
         "## End to end against published results",

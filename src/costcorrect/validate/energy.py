@@ -27,6 +27,7 @@ from costcorrect.energy.fit import PARAMETERS, PowerFit, fit_power
 from costcorrect.energy.iteration import iteration_energy
 from costcorrect.energy.power import TBPS, PowerModel
 from costcorrect.perf import Batch, Deployment
+from costcorrect.perf.calibration import calibrations_of
 from costcorrect.validate.measurements import MLENERGY_V2
 
 MODELS = {
@@ -53,8 +54,7 @@ class EnergyValidation:
 
 
 def _historical_stack(catalog, gpu: str) -> str | None:
-    hardware = catalog.hardware.get(gpu)
-    fitted = {c.stack for c in catalog.calibrations if hardware.matches(c.hardware)}
+    fitted = {c.stack for c in calibrations_of(catalog, catalog.hardware.get(gpu))}
     return HISTORICAL_STACK if HISTORICAL_STACK in fitted else None
 
 
