@@ -14,7 +14,7 @@ OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "aiconfigurator"
 SYSTEM = "h200_sxm"
 KEEP = {
     "gemm/vllm/0.24.0/gemm_perf.parquet": lambda d: d[
-        (d["gemm_dtype"] == "bfloat16")
+        d["gemm_dtype"].isin(["bfloat16", "fp8"])
         & d["m"].isin([1, 16, 128, 1024, 8192])
         & d["n"].isin([1024, 2048, 4096, 8192, 16384])
         & d["k"].isin([1024, 4096, 8192, 16384])

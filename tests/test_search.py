@@ -1,5 +1,6 @@
 """Configuration search: the space, executors (local, process pool, Ray), and `serve plan`."""
 
+import json
 import math
 
 import pytest
@@ -13,6 +14,7 @@ from costcorrect.search import SearchSpace, candidates, make_executor, plan
 from costcorrect.search.plan import _screen_one
 from costcorrect.serving.analytic import Lengths
 from costcorrect.serving.contract import Contract
+from costcorrect.serving.cost import Load
 from costcorrect.workload import synthetic_stream
 
 SMALL = SearchSpace(tp=(1, 2), max_seqs=(256,), token_budgets=(512,), pool_sizes=(1, 2), max_gpus=4)
@@ -27,7 +29,7 @@ def catalog():
 def jobs(catalog):
     lengths = Lengths.from_stream(synthetic_stream("sharegpt", 1.0, 2000, 0, catalog=catalog))
     cands = candidates("llama-3.1-8b", ("H100-SXM",), SMALL, catalog)
-    return [(c, Contract(2.0, 0.1), lengths, None) for c in cands]
+    return [(c, Contract(2.0, 0.1), lengths, None, Load()) for c in cands]
 
 
 def test_space_respects_the_gpu_budget_and_fit(catalog):
@@ -128,6 +130,61 @@ def test_plan_cli_json_and_bad_input(tmp_path):
     bad = runner.invoke(app, ["serve", "plan", "--tp", "one,two", "--csv", str(tmp_path / "x.csv")])
     assert bad.exit_code == 2 and "tp" in bad.output
     assert len(bad.output.strip().splitlines()) == 1 and not (tmp_path / "x.csv").exists()
+
+
+def test_precision_is_a_search_dimension(catalog):
+    """Weight and KV precisions are enumerated like TP; a disaggregated unit keeps one precision
+    (its KV moves as is), and an FP8 70B on H100s — half the weight bytes of every decode step —
+    wins the plan's TPOT-bound contract."""
+    space = SearchSpace(
+        tp=(2, 4, 8),
+        max_seqs=(256,),
+        token_budgets=(2048,),
+        pool_sizes=(1, 2),
+        weight_formats=("bf16", "fp8"),
+        kv_dtypes=("fp8",),
+    )
+    found = candidates("llama-3.1-70b", ("H100-SXM",), space, catalog)
+    colocated = [c for c in found if c.architecture in ("colocated", "chunked")]
+    assert {c.arch.deployment.weight_format for c in colocated} == {"bf16", "fp8"}
+    assert {c.arch.deployment.kv_dtype for c in colocated} == {"fp8"}
+    pairs = [c.arch for c in found if c.architecture == "disaggregated"]
+    assert pairs and all(a.prefill.weight_format == a.decode.weight_format for a in pairs)
+    assert any("fp8" in c.label for c in found) and any("bf16" in c.label for c in found)
+    args = ["serve", "plan", "--model", "llama-3.1-70b", "--tp", "4,8", "--max-seqs", "256"]
+    args += ["--token-budget", "2048", "--weight-format", "bf16,fp8", "--requests", "1500"]
+    result = CliRunner().invoke(app, [*args, "--top-k", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["winner"]["label"].find("fp8") > 0
+    with pytest.raises(InputError, match="weight_formats"):
+        SearchSpace(weight_formats=("fp7",))
+    bad = CliRunner().invoke(app, ["serve", "plan", "--kv-dtype", "fp7"])
+    assert bad.exit_code == 2 and "kv_dtypes" in bad.output
+
+
+def test_plan_prices_a_closed_loop_and_an_offline_load(catalog):
+    """`serve plan --concurrency N` ranks colocated and chunked configurations by the price of
+    what N users get through within the contract; `--offline` by the throughput at
+    saturation, which no closed loop of a few users exceeds."""
+    space = SearchSpace(tp=(1,), max_seqs=(256,), token_budgets=(2048,), pool_sizes=(1,))
+    common = dict(space=space, requests=1000, confirm_top=1, catalog=catalog)
+    contract = Contract(2.0, 0.1)
+    users = plan("llama-3.1-8b", ("H100-SXM",), "sharegpt", contract, load=Load(users=16), **common)
+    assert "16 concurrent users" in users.contract
+    assert {c.architecture for c in users.best} == {"colocated", "chunked"}
+    offline = plan(
+        "llama-3.1-8b", ("H100-SXM",), "sharegpt", contract, load=Load(offline=True), **common
+    )
+    assert offline.contract.startswith("offline")
+    assert "disaggregated" in {c.architecture for c in offline.best}
+    assert not any("bound" in s.case for s in offline.sensitivity)  # no contract to move
+    best = {c.architecture: c.sim_goodput_rps for c in offline.best}
+    for c in users.best:
+        assert 0 < c.sim_goodput_rps < best[c.architecture]
+    with pytest.raises(InputError, match="demand"):
+        plan(
+            "llama-3.1-8b", ("H100-SXM",), "sharegpt", contract, 5.0, load=Load(users=16), **common
+        )
 
 
 def test_plan_reports_an_impossible_contract(catalog):

@@ -13,16 +13,27 @@ from costcorrect.catalog.validation import HeldOutError
 class PerfParams(BaseModel):
     """Efficiencies (fractions of datasheet peaks) and fixed costs (seconds) of the roofline.
 
-    ``t_op = max(FLOP / (peak · flops_eff), bytes / (hbm · hbm_eff)) + kernel_launch_s`` per op
+    ``t_op = max(FLOP / (peak · flops_eff), bytes / (hbm · hbm_eff)) + kernel_launch_s`` per op;
+    GEMMs in FP8 (FP4) tensor-core formats reach ``gemm_fp8_eff_ratio`` (``gemm_fp4_eff_ratio``)
+    × ``gemm_flops_eff`` of their format's datasheet peak (1: the datasheet's speed-up holds)
+    and add ``gemm_quant_s`` per call (quantising the activations)
     (attention kernels add ``attn_fixed_s`` per call and ``attn_per_sequence_s`` per sequence);
-    an iteration adds ``iteration_overhead_s + per_sequence_overhead_s · sequences``; a TP
-    all-reduce of ``m`` bytes over ``t`` GPUs takes ``2(t−1)/t · m / (link · link_eff) +
-    collective_latency_s``.
+    an iteration adds ``iteration_overhead_s + per_sequence_overhead_s · sequences``. A TP
+    all-reduce of ``m`` bytes over ``t`` GPUs: ``ring`` (NCCL's ring, the papers' stacks) takes
+    ``2(t−1)/t · m / (link · link_eff) + 2(t−1) · collective_latency_s``; ``custom`` (today's
+    engines) takes the cheaper of a bandwidth algorithm, ``f · m / (link · link_eff) +
+    collective_latency_s`` with ``f = 1`` where the switch reduces in-network (NVLink SHARP)
+    and ``2(t−1)/t`` elsewhere, and a one-shot kernel that reads every peer's buffer,
+    ``(t−1) · m / (link · oneshot_link_eff) + oneshot_latency_s`` — engines switch algorithm by
+    message size the same way.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     gemm_flops_eff: float = Field(0.7, gt=0, le=1)
+    gemm_fp8_eff_ratio: float = Field(1.0, gt=0, le=2)
+    gemm_fp4_eff_ratio: float = Field(1.0, gt=0, le=2)
+    gemm_quant_s: Seconds = Field(0.0, ge=0)
     gemm_hbm_eff: float = Field(0.85, gt=0, le=1)
     attn_flops_eff: float = Field(0.5, gt=0, le=1)
     attn_hbm_eff: float = Field(0.7, gt=0, le=1)
@@ -36,6 +47,8 @@ class PerfParams(BaseModel):
     per_sequence_overhead_s: Seconds = Field(2e-5, ge=0)
     link_eff: float = Field(0.6, gt=0, le=1)
     collective_latency_s: Seconds = Field(1e-5, ge=0)
+    oneshot_link_eff: float = Field(0.6, gt=0, le=1)
+    oneshot_latency_s: Seconds = Field(5e-6, ge=0)
     allreduce: Literal["ring", "custom"] = "ring"
 
 

@@ -36,6 +36,9 @@ class Hardware(CatalogEntry):
     intra_node_link: Literal["nvlink", "infinity-fabric", "pcie"]
     intra_node_bytes_per_s: Sourced[BytesPerSecond]
     inter_node_bytes_per_s: Sourced[BytesPerSecond]
+    #: the node's switch reduces all-reduce traffic in-network (NVLink SHARP, third-generation
+    #: NVSwitch and later; NCCL's NVLS algorithm): each GPU sends and receives a message once
+    switch_reduce: bool = False
     pcie_bytes_per_s: Sourced[BytesPerSecond]
     tdp_w: Sourced[Watts]
     idle_power_w: Sourced[Watts]
@@ -45,13 +48,18 @@ class Hardware(CatalogEntry):
     achievable_flops_fraction: Sourced[Fraction]
     achievable_hbm_fraction: Sourced[Fraction]
 
-    def peak_flops(self, dtype: str) -> float:
-        """Dense peak FLOP/s for ``dtype``, falling back to the 16-bit rate when unsupported."""
+    def tensor_dtype(self, dtype: str) -> str:
+        """The tensor-core format ``dtype`` runs in here: itself where supported, else FP4 on
+        FP8 cores, else the 16-bit rate."""
         if dtype in self.flops_per_s:
-            return self.flops_per_s[dtype].value  # type: ignore[index]
+            return dtype
         if dtype == "fp4" and "fp8" in self.flops_per_s:
-            return self.flops_per_s["fp8"].value
-        return self.flops_per_s["bf16"].value
+            return "fp8"
+        return "bf16"
+
+    def peak_flops(self, dtype: str) -> float:
+        """Dense peak FLOP/s of ``dtype`` (of the format it runs in, see :meth:`tensor_dtype`)."""
+        return self.flops_per_s[self.tensor_dtype(dtype)].value  # type: ignore[index]
 
     @property
     def price_usd_per_hour(self) -> float:

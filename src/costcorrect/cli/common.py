@@ -22,6 +22,23 @@ StackOption = Annotated[
         "`catalog list calibrations`)",
     ),
 ]
+#: the load modes of ``serve cost`` and ``serve plan`` (``serving.cost.Load``)
+Concurrency = Annotated[
+    int | None,
+    typer.Option(
+        help="closed loop: this many users, each sending its next request when the previous "
+        "completes (+ --think); the simulator"
+    ),
+]
+Think = Annotated[str, typer.Option(help="closed loop: think time between requests, e.g. 1s")]
+Offline = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        help="offline mode (MLPerf Offline, batch jobs): every request at t = 0, no latency "
+        "contract; the throughput at saturation",
+    ),
+]
 
 
 class _State:

@@ -10,7 +10,10 @@ from typing import Annotated
 import typer
 
 from costcorrect.cli.common import (
+    Concurrency,
+    Offline,
     StackOption,
+    Think,
     echo_json,
     parse_ints,
     progress,
@@ -39,6 +42,8 @@ def _space(
     max_gpus: int,
     kv_link: str,
     stack: str | None,
+    weight_formats: str | None,
+    kv_dtypes: str | None,
 ):
     from costcorrect.search import SearchSpace
     from costcorrect.serving.architectures import KVLink
@@ -52,7 +57,14 @@ def _space(
         max_gpus=max_gpus,
         link=KVLink(parse_quantity(kv_link, "bandwidth", "kv-link"), 1e-3, 0.5),
         stack=stack,
+        weight_formats=_names(weight_formats),
+        kv_dtypes=_names(kv_dtypes),
     )
+
+
+def _names(text: str | None) -> tuple[str | None, ...]:
+    """``a,b`` → ("a", "b"); None → (None,): the model's own."""
+    return (None,) if text is None else tuple(v.strip() for v in text.split(","))
 
 
 def _range(text: str, kind: str, name: str, points: int):
@@ -81,6 +93,19 @@ Demand = Annotated[str | None, typer.Option(help="fleet demand, requests/s")]
 MaxGpus = Annotated[int, typer.Option(help="GPUs per deployment unit")]
 TpOpt = Annotated[str, typer.Option("--tp", help="TP degrees to try")]
 PpOpt = Annotated[str, typer.Option("--pp", help="PP degrees to try")]
+WeightFormatsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--weight-format",
+        help="weight precisions to try, e.g. bf16,fp8,fp4 (default: the model's own)",
+    ),
+]
+KvDtypesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--kv-dtype", help="KV-cache precisions to try, e.g. bf16,fp8 (default: the model's own)"
+    ),
+]
 MaxSeqsOpt = Annotated[str, typer.Option("--max-seqs", help="max-batch values to try")]
 BudgetOpt = Annotated[str, typer.Option("--token-budget", help="chunk budgets τ to try")]
 KvLinkOpt = Annotated[str, typer.Option("--kv-link", help="KV link per prefill instance")]
@@ -106,11 +131,16 @@ def plan(
     max_gpus: MaxGpus = 8,
     tp: TpOpt = "1,2,4,8",
     pp: PpOpt = "1",
+    weight_format: WeightFormatsOpt = None,
+    kv_dtype: KvDtypesOpt = None,
     max_seqs: MaxSeqsOpt = "128,256,512",
     token_budget: BudgetOpt = "256,512,1024,2048",
     kv_link: KvLinkOpt = "50GB/s",
     stack: StackOption = None,
     prefix_hit: PrefixHit = 0.0,
+    offline: Offline = False,
+    concurrency: Concurrency = None,
+    think: Think = "0s",
     requests: Annotated[int, typer.Option(help="simulated requests per confirmation")] = 4000,
     top_k: Annotated[int, typer.Option(help="configurations confirmed per architecture")] = 2,
     seed: Seed = 0,
@@ -128,12 +158,17 @@ def plan(
 
         from costcorrect.search import make_executor
         from costcorrect.search import plan as run_plan
+        from costcorrect.serving.cost import Load
         from costcorrect.units import parse_quantity
 
         cat = state.catalog()
         contract = contract_from(ttft_p99, tpot_p99, quantile)
-        space = _space(tp, pp, max_seqs, token_budget, max_gpus, kv_link, stack)
+        space = _space(
+            tp, pp, max_seqs, token_budget, max_gpus, kv_link, stack, weight_format, kv_dtype
+        )
         rate = None if demand is None else parse_quantity(demand, "count", "demand")
+        think_s = parse_quantity(think, "time", "think")
+        load = Load(offline=offline, users=concurrency or 0, think_s=think_s)
         with make_executor(executor, address, workers) as ex, progress("planning …") as status:
             result = run_plan(
                 model,
@@ -149,6 +184,7 @@ def plan(
                 ex,
                 cat,
                 spinner_updates(status),
+                load,
             )
         if csv is not None:
             import pandas as pd
@@ -180,6 +216,8 @@ def frontier(
     max_gpus: MaxGpus = 8,
     tp: TpOpt = "1,2,4,8",
     pp: PpOpt = "1",
+    weight_format: WeightFormatsOpt = None,
+    kv_dtype: KvDtypesOpt = None,
     max_seqs: MaxSeqsOpt = "128,256,512",
     token_budget: BudgetOpt = "256,512,1024,2048",
     kv_link: KvLinkOpt = "50GB/s",
@@ -206,7 +244,9 @@ def frontier(
         cat = state.catalog()
         ttft = _range(ttft_range, "time", "ttft-range", points)
         tpot = _range(tpot_range, "time", "tpot-range", points)
-        space = _space(tp, pp, max_seqs, token_budget, max_gpus, kv_link, stack)
+        space = _space(
+            tp, pp, max_seqs, token_budget, max_gpus, kv_link, stack, weight_format, kv_dtype
+        )
         rate = None if demand is None else parse_quantity(demand, "count", "demand")
         with make_executor(executor, address, workers) as ex, progress("sweeping …") as status:
             result = contract_frontier(

@@ -9,7 +9,10 @@ from typing import Annotated
 import typer
 
 from costcorrect.cli.common import (
+    Concurrency,
+    Offline,
     StackOption,
+    Think,
     echo_json,
     parse_ints,
     progress,
@@ -24,9 +27,7 @@ Arch = Annotated[str, typer.Option("--arch", help="colocated | chunked | disaggr
 Model = Annotated[str, typer.Option(help="catalog model")]
 Gpu = Annotated[str, typer.Option(help="catalog GPU (both pools unless overridden)")]
 Tp = Annotated[int, typer.Option(help="tensor-parallel GPUs per instance")]
-Pp = Annotated[
-    int, typer.Option(help="pipeline stages per instance (one batch in flight: no micro-batches)")
-]
+Pp = Annotated[int, typer.Option(help="pipeline stages per instance, each on its own micro-batch")]
 WeightFormat = Annotated[
     str | None, typer.Option(help="weights: bf16 | fp16 | fp8 | int8 | awq-int4 | fp4")
 ]
@@ -69,14 +70,6 @@ def _isl_osl(isl: int | None, osl: int | None) -> tuple[int, int] | None:
 Seed = Annotated[int, typer.Option(help="random seed")]
 PrefixHit = Annotated[float, typer.Option(help="prefix-cache hit ratio of prompts")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
-Concurrency = Annotated[
-    int | None,
-    typer.Option(
-        help="closed loop: this many users, each sending its next request when the previous "
-        "completes (+ --think); the simulator"
-    ),
-]
-Think = Annotated[str, typer.Option(help="closed loop: think time between requests, e.g. 1s")]
 
 
 def _spec(options: dict):
@@ -250,14 +243,7 @@ def cost(
             "it until two lengths agree within 5 %"
         ),
     ] = True,
-    offline: Annotated[
-        bool,
-        typer.Option(
-            "--offline",
-            help="offline mode (MLPerf Offline, batch jobs): every request at t = 0, no latency "
-            "contract; the throughput at saturation (always the simulator)",
-        ),
-    ] = False,
+    offline: Offline = False,
     concurrency: Concurrency = None,
     think: Think = "0s",
     arch: Arch = "colocated",

@@ -16,7 +16,7 @@ import numpy as np
 
 from costcorrect.energy.power import PowerModel
 from costcorrect.perf import Batch, Deployment
-from costcorrect.perf.roofline import _rows
+from costcorrect.perf.roofline import _rows, additive_seconds
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,11 @@ def _op_seconds(dep: Deployment, batch: Batch) -> tuple[np.ndarray, np.ndarray, 
     _, row_flop, row_bytes = _rows(
         q, table.flop, table.nbytes, table.flop_rate, table.byte_rate, table.additive
     )
-    return row_flop / table.flop_rate, row_bytes / table.byte_rate, q @ table.additive.T
+    return (
+        row_flop / table.flop_rate,
+        row_bytes / table.byte_rate,
+        additive_seconds(q, table.additive),
+    )
 
 
 def iteration_energy(

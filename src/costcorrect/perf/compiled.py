@@ -11,8 +11,9 @@ from numba import njit
 
 @njit(cache=True)
 def decode_rows(batch, compute0, compute1, memory0, memory1, add0, add1, moe, log_keep):
-    """Σ_rows max(compute, memory) + additive and its slope in the batch size, per batch
-    (rows linear in B; routed experts touched: E·(1 − e^{B·ln(1 − k/E)}))."""
+    """Σ_rows max(compute, memory) + the cheaper additive way, and its slope in the batch size,
+    per batch (rows linear in B, ``add0``/``add1`` shaped (rows, ways); routed experts touched:
+    E·(1 − e^{B·ln(1 − k/E)}))."""
     n, rows = batch.shape[0], compute0.shape[0]
     seconds = np.zeros(n)
     slope = np.zeros(n)
@@ -30,6 +31,13 @@ def decode_rows(batch, compute0, compute1, memory0, memory1, add0, add1, moe, lo
             else:
                 seconds[i] += memory
                 slope[i] += memory1[j] - moe[j] * log_keep * keep
-            seconds[i] += add0[j] + b * add1[j]
-            slope[i] += add1[j]
+            best = add0[j, 0] + b * add1[j, 0]
+            best_slope = add1[j, 0]
+            for w in range(1, add0.shape[1]):
+                way = add0[j, w] + b * add1[j, w]
+                if way < best:
+                    best = way
+                    best_slope = add1[j, w]
+            seconds[i] += best
+            slope[i] += best_slope
     return seconds, slope

@@ -1,13 +1,15 @@
 """Calibrate a stack of today's engines (GPU × engine × version) to its measured kernel tables.
 
-The roofline's kernel parameters are fitted in four stages, each a MAP fit (``perf.fit``)
-holding the earlier stages' results: GEMM efficiencies and the kernel launch cost on the bf16
-GEMM table; attention's bandwidth efficiency, fixed and per-sequence costs on the generation
-table, then its FLOP efficiency and score traffic on the context table; link efficiency and
-per-call latency of the engine's ``custom`` all-reduce on its table. The stack is GPU kernel
-time only: CUDA-graph engines overlap the CPU's scheduling with the GPU, so the per-iteration
-and per-sequence overheads are set to 0 (not measured here), and elementwise kernels keep the
-default efficiency (no table).
+The roofline's kernel parameters are fitted in stages, each a MAP fit (``perf.fit``) holding
+the earlier stages' results: GEMM efficiencies and the kernel launch cost on the bf16 GEMM
+table; the FP8 and FP4 GEMMs' share of their formats' peaks and the per-call activation
+quantisation on theirs (where collected); attention's bandwidth efficiency, fixed and
+per-sequence costs on the generation table, then its FLOP efficiency and score traffic on the
+context table; link efficiencies and per-call latencies of the engine's ``custom`` all-reduce
+(bandwidth algorithm and one-shot kernel, the cheaper by message size) on its table. The stack
+is GPU kernel time only: CUDA-graph engines overlap the CPU's scheduling with the GPU, so the
+per-iteration and per-sequence overheads are set to 0 (not measured here), and elementwise
+kernels keep the default efficiency (no table).
 
 Held-out error per op class comes from a separate fit that never sees every other grid value
 of one shape dimension (:data:`HOLD_OUT`): unseen GEMM widths, head counts and message sizes.
@@ -29,15 +31,20 @@ from costcorrect.catalog.validation import HeldOutError
 from costcorrect.perf.batch import Batch
 from costcorrect.perf.deployment import Deployment
 from costcorrect.perf.fit import FitResult, Predictor, calibration_entry, fit_to
-from costcorrect.perf.kernel_tables import OPS, KernelTables, read_kernel_tables
+from costcorrect.perf.kernel_tables import GEMM_FORMATS, OPS, KernelTables, read_kernel_tables
 from costcorrect.perf.roofline import allreduce_time, attention_time, gemm_time
 
 #: (op classes, parameters fitted to them), in fitting order
 STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("gemm",), ("gemm_flops_eff", "gemm_hbm_eff", "kernel_launch_s")),
+    (("gemm_fp8",), ("gemm_fp8_eff_ratio", "gemm_quant_s")),
+    (("gemm_fp4",), ("gemm_fp4_eff_ratio",)),
     (("attn_decode",), ("attn_hbm_eff", "attn_fixed_s", "attn_per_sequence_s")),
     (("attn_prefill",), ("attn_flops_eff", "attn_score_bytes")),
-    (("all_reduce",), ("link_eff", "collective_latency_s")),
+    (
+        ("all_reduce",),
+        ("link_eff", "collective_latency_s", "oneshot_link_eff", "oneshot_latency_s"),
+    ),
 )
 #: a kernel-time stack: no CPU-side cost between CUDA-graph replays (see the module docstring)
 KERNEL_TIME_ONLY = {
@@ -48,6 +55,8 @@ KERNEL_TIME_ONLY = {
 #: the shape column whose odd-ranked grid values each op class holds out
 HOLD_OUT = {
     "gemm": "n",
+    "gemm_fp8": "n",
+    "gemm_fp4": "n",
     "attn_prefill": "heads",
     "attn_decode": "heads",
     "all_reduce": "size_bytes",
@@ -65,10 +74,12 @@ def kernel_table_predictor(df: pd.DataFrame, catalog: Catalog) -> Predictor:
     for key, idx in df.groupby(["op", "n", "k", "heads", "kv_heads"], dropna=False).indices.items():
         op, n, k, heads, kv_heads = key
         rows = df.iloc[idx]
-        if op == "gemm":
+        if op in GEMM_FORMATS:
             shape = Linear("gemm", "gemm", int(k), int(n), layers=1, sharded=False)
-            groups.append((op, idx, carrier, shape, rows["m"].to_numpy(float)))
+            model = carrier.model_copy(update={"weight_format": GEMM_FORMATS[op][1]})
+            groups.append((op, idx, model, shape, rows["m"].to_numpy(float)))
         elif op.startswith("attn_"):
+            phase = op.removeprefix("attn_")
             model = carrier.model_copy(
                 update={
                     "num_attention_heads": int(heads),
@@ -79,10 +90,10 @@ def kernel_table_predictor(df: pd.DataFrame, catalog: Catalog) -> Predictor:
             b = rows["batch"].to_numpy(float)
             batch = (
                 Batch.prefill(rows["tokens"].to_numpy(float), b)
-                if op == "attn_prefill"
+                if phase == "prefill"
                 else Batch.decode(b, rows["context"].to_numpy(float))
             )
-            groups.append((op, idx, model, op.removeprefix("attn_"), batch))
+            groups.append((op, idx, model, phase, batch))
         else:
             sizes = (rows["gpus"].to_numpy(float), rows["size_bytes"].to_numpy(float))
             groups.append((op, idx, carrier, None, sizes))
@@ -96,7 +107,7 @@ def kernel_table_predictor(df: pd.DataFrame, catalog: Catalog) -> Predictor:
             dep = Deployment(model, hardware, params=params)
             out[idx] = (
                 gemm_time(dep, shape, work, sharpness)
-                if op == "gemm"
+                if op in GEMM_FORMATS
                 else attention_time(dep, shape, work, sharpness)
             )
         return out
@@ -120,6 +131,8 @@ def fit_stages(rows: pd.DataFrame, catalog: Catalog) -> tuple[PerfParams, list[F
     results = []
     for ops, free in STAGES:
         part = rows[rows["op"].isin(ops)].reset_index(drop=True)
+        if part.empty:  # a format the GPU's tables lack keeps its prior
+            continue
         result = fit_to(kernel_table_predictor, part, catalog, params, free)
         params = result.params
         results.append(result)
@@ -187,6 +200,7 @@ class EngineCalibration:
             f"{op} {counts[op]} pts, held-out median {worst.at[op, 'median_ape']:.1%} worst "
             f"{worst.at[op, 'max_ape']:.1%}"
             for op in OPS
+            if op in counts
         )
         prior = [n for r in self.stages for n in r.set_by_prior]
         return (

@@ -53,6 +53,9 @@ REQUIRED_COLUMNS = (
 #: parameters fitted by default, with (lower, upper) bounds in their own units
 BOUNDS: dict[str, tuple[float, float]] = {
     "gemm_flops_eff": (0.05, 1.0),
+    "gemm_fp8_eff_ratio": (0.2, 2.0),
+    "gemm_fp4_eff_ratio": (0.2, 2.0),
+    "gemm_quant_s": (0.0, 1e-4),
     "gemm_hbm_eff": (0.05, 1.0),
     "attn_flops_eff": (0.02, 1.0),
     "attn_hbm_eff": (0.02, 1.0),
@@ -66,12 +69,17 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "per_sequence_overhead_s": (0.0, 1e-3),
     "link_eff": (0.02, 1.0),
     "collective_latency_s": (0.0, 5e-4),
+    "oneshot_link_eff": (0.02, 1.0),
+    "oneshot_latency_s": (0.0, 5e-4),
 }
 #: the prior's standard deviation per parameter, in its own units, around PerfParams' default:
 #: ±0.3 for efficiencies, ±8 B for the attention-traffic terms (0: a flash-style kernel), and
 #: about the default's own size for the fixed costs
 PRIOR_SCALE: dict[str, float] = {
     "gemm_flops_eff": 0.3,
+    "gemm_fp8_eff_ratio": 0.3,
+    "gemm_fp4_eff_ratio": 0.3,
+    "gemm_quant_s": 1e-5,
     "gemm_hbm_eff": 0.3,
     "attn_flops_eff": 0.3,
     "attn_hbm_eff": 0.3,
@@ -85,11 +93,22 @@ PRIOR_SCALE: dict[str, float] = {
     "per_sequence_overhead_s": 1e-4,
     "link_eff": 0.3,
     "collective_latency_s": 2e-5,
+    "oneshot_link_eff": 0.3,
+    "oneshot_latency_s": 1e-5,
 }
 #: fitted to iteration times by default: all but the attention kernel's own fixed and
-#: per-sequence costs, which iteration times cannot tell from the iteration's overheads (kernel
-#: tables pin them, ``perf.engine_calibration``)
-KERNEL_TABLE_ONLY = ("attn_fixed_s", "attn_per_sequence_s")
+#: per-sequence costs, which iteration times cannot tell from the iteration's overheads, the
+#: one-shot all-reduce of ``custom`` stacks and the FP8/FP4 GEMM rates (kernel tables pin them,
+#: ``perf.engine_calibration``)
+KERNEL_TABLE_ONLY = (
+    "attn_fixed_s",
+    "attn_per_sequence_s",
+    "oneshot_link_eff",
+    "oneshot_latency_s",
+    "gemm_fp8_eff_ratio",
+    "gemm_fp4_eff_ratio",
+    "gemm_quant_s",
+)
 DEFAULT_FREE = tuple(n for n in BOUNDS if n not in KERNEL_TABLE_ONLY)
 #: log-error of one measured point against which the prior is weighed (10 %)
 DATA_SCALE = 0.1

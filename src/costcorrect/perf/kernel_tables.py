@@ -4,7 +4,8 @@ files (Apache-2.0; the optional ``aiconfigurator`` extra), as rows the roofline 
 Only the data files are read (parquet tables under ``aiconfigurator_core/systems/data``); none of
 aiconfigurator's estimator code is imported. Per GPU × engine, the newest collected version of:
 
-- ``gemm``: bf16 GEMMs ``m × k → n`` (the engine's dense linear kernel), ``1 ≤ m ≤ 16384`` and
+- ``gemm``, ``gemm_fp8``, ``gemm_fp4``: GEMMs ``m × k → n`` (the engine's dense linear kernel)
+  in bf16, per-tensor FP8 and NVFP4 (where collected: Blackwell), ``1 ≤ m ≤ 16384`` and
   ``1024 ≤ n, k ≤ 32768`` — the shapes of LLM linears on 1–8 GPUs;
 - ``attn_prefill`` / ``attn_decode``: context and generation attention with a bf16 KV cache,
   head dim 128, no sliding window; prefill prompts of ≥ 128 tokens, decode batches of ≤ 512
@@ -43,7 +44,13 @@ GPU_FOLDERS = {
     "B200": "b200_sxm",
 }
 ENGINES = ("vllm", "sglang", "trtllm")
-OPS = ("gemm", "attn_prefill", "attn_decode", "all_reduce")
+OPS = ("gemm", "gemm_fp8", "gemm_fp4", "attn_prefill", "attn_decode", "all_reduce")
+#: GEMM op classes → (aiconfigurator's gemm_dtype, our weight format)
+GEMM_FORMATS = {
+    "gemm": ("bfloat16", "bf16"),
+    "gemm_fp8": ("fp8", "fp8"),
+    "gemm_fp4": ("nvfp4", "fp4"),
+}
 SHAPE_COLUMNS = (
     "m",
     "n",
@@ -101,16 +108,19 @@ def _frame(**columns: object) -> pd.DataFrame:
 
 
 def _gemm(path: Path) -> pd.DataFrame:
-    d = pd.read_parquet(path)
+    table = pd.read_parquet(path)
     lo, hi = GEMM_NK
-    d = d[
-        (d["gemm_dtype"] == "bfloat16")
-        & (d["m"] <= GEMM_M_MAX)
-        & d["n"].between(lo, hi)
-        & d["k"].between(lo, hi)
+    shaped = table[
+        (table["m"] <= GEMM_M_MAX) & table["n"].between(lo, hi) & table["k"].between(lo, hi)
     ]
-    d = d.groupby(["m", "n", "k"], as_index=False)["latency"].min()
-    return _frame(op="gemm", m=d["m"], n=d["n"], k=d["k"], time_s=d["latency"] * 1e-3)
+    frames = []
+    for op, (dtype, _) in GEMM_FORMATS.items():
+        d = shaped[shaped["gemm_dtype"] == dtype]
+        if d.empty:
+            continue
+        d = d.groupby(["m", "n", "k"], as_index=False)["latency"].min()
+        frames.append(_frame(op=op, m=d["m"], n=d["n"], k=d["k"], time_s=d["latency"] * 1e-3))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _attention(path: Path, phase: str) -> pd.DataFrame:

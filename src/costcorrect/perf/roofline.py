@@ -3,10 +3,12 @@
 Each op row ``j`` has FLOP, HBM-byte and additive-second coefficients on the iteration's
 quantities ``q`` (tokens, prefill pairs, KV tokens, sequences, activity flags, …, see ``Q``):
 
-    t_j = max(FLOP_j·q / F_j, bytes_j·q / B_j) + additive_j·q
+    t_j = max(FLOP_j·q / F_j, bytes_j·q / B_j) + min_w additive_jw·q
 
 summed over rows. ``F_j``/``B_j`` are the effective FLOP/s and bytes/s (datasheet × efficiency);
-additive terms are kernel launches, TP/PP communication and per-iteration overheads. The same
+additive terms are kernel launches, TP/PP communication and per-iteration overheads, each row
+with :data:`WAYS` alternatives of which the cheaper runs (an engine's all-reduce algorithm by
+message size; a row with one way repeats it). The same
 table is evaluated by numpy over arrays of batches (:meth:`OpTable.evaluate`) and by the
 simulator's compiled loop (:attr:`OpTable.arrays` with :func:`quantities_one`).
 Times are the latency of one iteration through all pipeline stages, in seconds.
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 
 #: elementwise kernels per transformer layer (2 norms, activation, rope, 2 residual adds)
 ELEMENTWISE_KERNELS_PER_LAYER = 6
+#: alternative additive costs per op row, of which the cheaper runs
+WAYS = 2
 
 
 class Q(IntEnum):
@@ -86,7 +90,7 @@ class OpTable:
     nbytes: np.ndarray  # (rows, N_Q) HBM bytes per unit quantity
     flop_rate: np.ndarray  # (rows,) effective FLOP/s
     byte_rate: np.ndarray  # (rows,) effective bytes/s
-    additive: np.ndarray  # (rows, N_Q) seconds per unit quantity
+    additive: np.ndarray  # (rows, WAYS, N_Q) seconds per unit quantity, cheaper way runs
     moe_experts: int
     moe_top_k: int
     window: int  # sliding-window length in tokens (0: none)
@@ -123,6 +127,7 @@ class OpTable:
         per_seq = np.zeros(N_Q)
         per_seq[[Q.TOKENS, Q.DECODE_SEQS]] = 1.0
         per_seq[Q.DECODE_KV] = kv
+        add0, add1 = self.additive @ base, self.additive @ per_seq  # (rows, WAYS)
         moe = np.zeros(len(self.names))
         log_keep = 0.0
         if self.moe_experts:
@@ -137,8 +142,8 @@ class OpTable:
             (self.flop @ per_seq) / self.flop_rate,
             (self.nbytes @ base) / self.byte_rate,
             (self.nbytes @ per_seq) / self.byte_rate,
-            self.additive @ base,
-            self.additive @ per_seq,
+            np.ascontiguousarray(add0),
+            np.ascontiguousarray(add1),
             moe,
             log_keep,
         )
@@ -172,13 +177,18 @@ def soft_max(a: np.ndarray, b: np.ndarray, sharpness: float | None) -> np.ndarra
     return high * (1.0 + ratio**sharpness) ** (1.0 / sharpness)
 
 
+def additive_seconds(q: np.ndarray, additive: np.ndarray) -> np.ndarray:
+    """Additive seconds per row, ``(..., rows)``: the cheaper of each row's ways."""
+    return np.min(np.einsum("...k,jwk->...jw", q, additive), axis=-1)
+
+
 def _rows(q, flop, nbytes, flop_rate, byte_rate, additive, sharpness=None):
-    """(seconds, FLOP, bytes) per row: max(FLOP·q / F, bytes·q / B) + additive·q (a smooth
-    maximum at ``sharpness``, see :func:`soft_max`)."""
+    """(seconds, FLOP, bytes) per row: max(FLOP·q / F, bytes·q / B) + min_w additive_w·q (a
+    smooth maximum at ``sharpness``, see :func:`soft_max`)."""
     row_flop = q @ flop.T
     row_bytes = q @ nbytes.T
-    seconds = soft_max(row_flop / flop_rate, row_bytes / byte_rate, sharpness) + q @ additive.T
-    return seconds, row_flop, row_bytes
+    roof = soft_max(row_flop / flop_rate, row_bytes / byte_rate, sharpness)
+    return roof + additive_seconds(q, additive), row_flop, row_bytes
 
 
 def batch_quantities(
@@ -222,9 +232,15 @@ class _Rows:
         self.rates: list[tuple[float, float]] = []
         self.additive: list[np.ndarray] = []
 
-    def add(self, name: str, flop=None, nbytes=None, rates=(1.0, 1.0), additive=None) -> None:
-        for store, value in ((self.flop, flop), (self.nbytes, nbytes), (self.additive, additive)):
+    def add(
+        self, name: str, flop=None, nbytes=None, rates=(1.0, 1.0), additive=None, ways=None
+    ) -> None:
+        """One op row; ``ways``: the additive cost's alternatives (default: ``additive`` only)."""
+        for store, value in ((self.flop, flop), (self.nbytes, nbytes)):
             store.append(np.zeros(N_Q) if value is None else value)
+        if ways is None:
+            ways = [np.zeros(N_Q) if additive is None else additive] * WAYS
+        self.additive.append(np.array(ways))
         self.names.append(name)
         self.rates.append(rates)
 
@@ -237,8 +253,11 @@ def _vec(**terms: float) -> np.ndarray:
 
 
 def _gemm_flops(dep: Deployment) -> float:
-    dtype = COMPUTE_DTYPE[dep.weight_format or dep.model.weight_format]
-    return dep.hardware.peak_flops(dtype) * dep.params.gemm_flops_eff
+    """Effective GEMM FLOP/s of the deployment's weight format on its GPU."""
+    p, hw = dep.params, dep.hardware
+    dtype = hw.tensor_dtype(COMPUTE_DTYPE[dep.weight_format or dep.model.weight_format])
+    ratio = {"fp8": p.gemm_fp8_eff_ratio, "fp4": p.gemm_fp4_eff_ratio}.get(dtype, 1.0)
+    return hw.peak_flops(dtype) * min(p.gemm_flops_eff * ratio, 1.0)
 
 
 def _gemm_row(dep: Deployment, lin: Linear) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -254,7 +273,13 @@ def _gemm_row(dep: Deployment, lin: Linear) -> tuple[np.ndarray, np.ndarray, np.
     else:
         flop = _vec(tokens=2.0 * size)
         nbytes = _vec(active=size * dep.weight_bytes_per_param, tokens=act)
-    return flop, nbytes, _vec(active=dep.params.kernel_launch_s)
+    return flop, nbytes, _vec(active=dep.params.kernel_launch_s + _quant_s(dep))
+
+
+def _quant_s(dep: Deployment) -> float:
+    """Seconds per GEMM call spent quantising activations to an FP8/FP4 tensor-core format."""
+    fmt = COMPUTE_DTYPE[dep.weight_format or dep.model.weight_format]
+    return dep.params.gemm_quant_s if dep.hardware.tensor_dtype(fmt) in ("fp8", "fp4") else 0.0
 
 
 def _elementwise_row(dep: Deployment) -> tuple[np.ndarray, np.ndarray]:
@@ -387,12 +412,13 @@ def _communication_rows(dep: Deployment, rows: _Rows) -> None:
     m, hw, p = dep.model, dep.hardware, dep.params
     message = m.hidden_size * ACTIVATION_BYTES  # bytes per token
     if dep.tp > 1:
-        per_byte, per_call = allreduce_coefficients(hw, p, dep.tp)
+        per_byte, per_call = allreduce_ways(hw, p, dep.tp)
         count = 2 * m.num_layers
-        rows.add(
-            "tp_allreduce",
-            additive=_vec(tokens=count * per_byte * message, active=count * per_call),
-        )
+        ways = [
+            _vec(tokens=count * byte * message, active=count * call)
+            for byte, call in zip(per_byte, per_call, strict=True)
+        ]
+        rows.add("tp_allreduce", ways=ways)
     if dep.pp > 1:
         span = dep.tp * dep.pp > hw.gpus_per_node
         link = (hw.inter_node_bytes_per_s if span else hw.intra_node_bytes_per_s).value
@@ -405,23 +431,33 @@ def _communication_rows(dep: Deployment, rows: _Rows) -> None:
         )
 
 
-def allreduce_coefficients(hw: Hardware, p: PerfParams, gpus: ArrayLike):
-    """(seconds per byte, seconds per call) of an all-reduce over ``gpus`` GPUs (α-β model:
-    ``2(t−1)/t`` of the bytes over the intra-node link, inter-node beyond one node, plus the
-    per-call latency of ``p.allreduce``'s algorithm, see :class:`PerfParams`)."""
+def allreduce_ways(hw: Hardware, p: PerfParams, gpus: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """(seconds per byte, seconds per call) of each of an all-reduce's :data:`WAYS` over ``gpus``
+    GPUs, shaped ``(..., WAYS)`` (α-β models, see :class:`PerfParams`): ``ring`` has one way;
+    ``custom`` has the bandwidth algorithm (in-network reduction where ``hw.switch_reduce``,
+    else ring traffic; inter-node beyond one node) and the one-shot kernel (within a node)."""
     t = np.asarray(gpus, dtype=float)
-    link = np.where(
-        t <= hw.gpus_per_node, hw.intra_node_bytes_per_s.value, hw.inter_node_bytes_per_s.value
-    )
+    within = t <= hw.gpus_per_node
+    link = np.where(within, hw.intra_node_bytes_per_s.value, hw.inter_node_bytes_per_s.value)
     steps = 2.0 * (t - 1.0)
-    calls = steps if p.allreduce == "ring" else np.minimum(steps, 1.0)
-    return steps / t / (link * p.link_eff), calls * p.collective_latency_s
+    ring = steps / t
+    if p.allreduce == "ring":
+        per_byte, per_call = ring / (link * p.link_eff), steps * p.collective_latency_s
+        return np.stack([per_byte] * WAYS, axis=-1), np.stack([per_call] * WAYS, axis=-1)
+    calls = np.minimum(steps, 1.0)  # 0 on one GPU
+    traffic = np.where(within & hw.switch_reduce, calls, ring)
+    bandwidth = (traffic / (link * p.link_eff), calls * p.collective_latency_s)
+    oneshot = (
+        np.where(within, (t - 1.0) / (link * p.oneshot_link_eff), bandwidth[0]),
+        np.where(within, calls * p.oneshot_latency_s, bandwidth[1]),
+    )
+    return tuple(np.stack(pair, axis=-1) for pair in zip(bandwidth, oneshot, strict=True))
 
 
 def allreduce_time(hw: Hardware, p: PerfParams, gpus: ArrayLike, nbytes: ArrayLike) -> np.ndarray:
-    """Seconds of one ring all-reduce of ``nbytes`` over ``gpus`` GPUs."""
-    per_byte, per_call = allreduce_coefficients(hw, p, gpus)
-    return per_byte * np.asarray(nbytes) + per_call
+    """Seconds of one all-reduce of ``nbytes`` over ``gpus`` GPUs (the cheaper way)."""
+    per_byte, per_call = allreduce_ways(hw, p, gpus)
+    return np.min(per_byte * np.asarray(nbytes, dtype=float)[..., None] + per_call, axis=-1)
 
 
 def gemm_time(
@@ -456,7 +492,8 @@ def _row_seconds(dep, batch, row, rates, sharpness) -> np.ndarray:
     moe = dep.model.moe
     experts = (moe.num_experts, moe.top_k) if moe else (0, 0)
     q = batch_quantities(batch, dep.model.sliding_window or 0, *experts)
-    flop, nbytes, additive = (r[None, :] for r in row)
+    flop, nbytes, additive = row
+    flop, nbytes, additive = flop[None, :], nbytes[None, :], np.array([[additive] * WAYS])
     flop_rate, byte_rate = (np.array([r]) for r in rates)
     return _rows(q, flop, nbytes, flop_rate, byte_rate, additive, sharpness)[0][..., 0]
 

@@ -14,6 +14,7 @@ from functools import partial
 import numpy as np
 
 from costcorrect.catalog import Catalog, load_catalog
+from costcorrect.errors import InputError
 from costcorrect.perf.calibration import scaled_efficiency, stack_validation
 from costcorrect.search.executor import Executor, LocalExecutor
 from costcorrect.search.space import Candidate, SearchSpace, candidates
@@ -21,7 +22,7 @@ from costcorrect.serving.analytic import Lengths
 from costcorrect.serving.architectures import Disaggregated
 from costcorrect.serving.contract import Contract
 from costcorrect.serving.cost import Load, cost_per_token, unit_usd_per_million
-from costcorrect.serving.goodput import analytic_goodput
+from costcorrect.serving.goodput import Goodput, analytic_goodput, analytic_load_goodput
 from costcorrect.workload import synthetic_stream
 
 SENSITIVITY_SHIFT = 0.2  # ±20 % GPU price and achieved efficiency
@@ -114,9 +115,16 @@ class Plan:
         return out
 
 
+def _analytic(arch, contract: Contract, lengths: Lengths, load: Load) -> Goodput:
+    """The analytic engine's goodput of ``arch`` under ``load``'s mode."""
+    if load.offline or load.users:
+        return analytic_load_goodput(arch, contract, lengths, load.users, load.think_s)
+    return analytic_goodput(arch, contract, lengths)
+
+
 def _screen_one(job: tuple) -> Screened:
-    candidate, contract, lengths, demand = job
-    good = analytic_goodput(candidate.arch, contract, lengths)
+    candidate, contract, lengths, demand, load = job
+    good = _analytic(candidate.arch, contract, lengths, load)
     cost = float(
         unit_usd_per_million(candidate.arch.usd_per_s, good.rate_per_s, lengths.mean_output, demand)
     )
@@ -131,8 +139,10 @@ def _screen_one(job: tuple) -> Screened:
 
 
 def _confirm_one(job: tuple) -> Confirmed:
-    candidate, screened, contract, stream, demand, draw = job
-    load = Load(converge=True, draw=draw)
+    candidate, screened, contract, stream, demand, draw, planned = job
+    # open loop: converged runs; a closed loop or offline run is sized by its own mode
+    open_loop = not (planned.offline or planned.users)
+    load = dataclasses.replace(planned, converge=open_loop, draw=draw)
     cost = cost_per_token(
         candidate.arch, contract, stream, demand_rps=demand, engine="sim", load=load
     )
@@ -189,6 +199,7 @@ def _sensitivity(
     demand: float | None,
     catalog: Catalog,
     executor: Executor,
+    load: Load,
 ) -> list[SensitivityCase]:
     """The confirmed configurations re-evaluated analytically under moved inputs, each scaled
     by its own simulated/analytic cost ratio (so the unmoved case is the confirmed ranking)."""
@@ -211,7 +222,7 @@ def _sensitivity(
         cases.append(SensitivityCase(name, winner, margin, winner != plan_winner))
 
     def screen(moved: list[Candidate], con: Contract) -> list[Screened]:
-        return executor.map(_screen_one, [(c, con, lengths, demand) for c in moved])
+        return executor.map(_screen_one, [(c, con, lengths, demand, load) for c in moved])
 
     base_rows = [row for _, row, _ in confirmed]
     case("as planned", base_rows)
@@ -240,7 +251,7 @@ def _sensitivity(
 
         moved = [c.with_deployments(rebuild) for c in cands]
         case(f"achieved efficiency {sign * SENSITIVITY_SHIFT:+.0%}", screen(moved, contract))
-    for bound in ("ttft_s", "tpot_s"):
+    for bound in () if load.offline else ("ttft_s", "tpot_s"):  # offline: no contract
         for factor in CONTRACT_FACTORS:
             moved = dataclasses.replace(contract, **{bound: getattr(contract, bound) * factor})
             label = "TTFT" if bound == "ttft_s" else "TPOT"
@@ -270,11 +281,17 @@ def plan(
     executor: Executor | None = None,
     catalog: Catalog | None = None,
     report: Callable[[str], None] | None = None,
+    load: Load = Load(),
 ) -> Plan:
     """Screen every configuration of ``space`` analytically, confirm the ``confirm_top``
     cheapest per architecture with the simulator (``requests`` requests of ``workload``), and
-    rank the architectures by their best confirmed $ per million output tokens."""
+    rank the architectures by their best confirmed $ per million output tokens. ``load``: an
+    open loop at the goodput (default), ``users`` closed-loop clients (colocated and chunked
+    configurations only where their batch schedulers split the users evenly) or offline; the
+    last two price their own throughput, so they take no fleet ``demand_rps``."""
     started = time.perf_counter()
+    if (load.offline or load.users) and demand_rps is not None:
+        raise InputError("demand", demand_rps, "no fleet demand with a closed loop or offline")
     cat = catalog or load_catalog()
     space = space or SearchSpace()
     ex = executor or LocalExecutor()
@@ -284,8 +301,16 @@ def plan(
     )
     lengths = Lengths.from_stream(stream)
     cands = candidates(model, tuple(gpus), space, cat, prefix_hit)
+    if load.users:  # the simulator's closed loop: colocated and chunked schedulers only
+        cands = [
+            c
+            for c in cands
+            if not isinstance(c.arch, Disaggregated) and load.users % c.arch.schedulers == 0
+        ]
+        if not cands:
+            raise InputError("concurrency", load.users, "a multiple of some candidate's replicas")
     say(f"screening {len(cands)} configurations analytically")
-    rows = ex.map(_screen_one, [(c, contract, lengths, demand_rps) for c in cands])
+    rows = ex.map(_screen_one, [(c, contract, lengths, demand_rps, load) for c in cands])
     ranked = _ranked(rows)
     picks = [i for idx in ranked.values() for i in idx[:confirm_top]]
     say(f"confirming {len(picks)} with the simulator")
@@ -294,7 +319,8 @@ def plan(
         synthetic_stream, cat.workloads.get(workload), 1.0, seed=seed, prefix_hit_ratio=prefix_hit
     )
     confirmed = ex.map(
-        _confirm_one, [(cands[i], rows[i], contract, stream, demand_rps, draw) for i in picks]
+        _confirm_one,
+        [(cands[i], rows[i], contract, stream, demand_rps, draw, load) for i in picks],
     )
     best: dict[str, Confirmed] = {}
     for c in confirmed:
@@ -309,6 +335,7 @@ def plan(
         demand_rps,
         cat,
         ex,
+        load,
     )
     order = np.argsort([r.usd_per_million for r in rows], kind="stable")
     winner = next((c for c in ordered if math.isfinite(c.usd_per_million)), None)
@@ -320,7 +347,7 @@ def plan(
         model,
         tuple(gpus),
         workload,
-        contract.describe(),
+        load.describe(contract),
         demand_rps,
         ordered,
         tuple(sensitivity),

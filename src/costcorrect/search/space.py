@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from costcorrect.catalog import Catalog
+from costcorrect.catalog.models import KV_BYTES, WEIGHT_BYTES
 from costcorrect.errors import InputError
 from costcorrect.perf import Deployment
 from costcorrect.perf.calibration import select_calibration
@@ -26,7 +27,9 @@ from costcorrect.serving.architectures import (
 class SearchSpace:
     """Knob values to enumerate. ``max_gpus`` bounds one unit of the deployment (a replica,
     or a set of prefill plus decode instances); fleets for a demand repeat that unit. ``stack``:
-    the calibration stack of every GPU (None: each GPU's default)."""
+    the calibration stack of every GPU (None: each GPU's default). ``weight_formats`` and
+    ``kv_dtypes``: precisions to try (None: the model's own); prefill and decode instances of
+    one disaggregated unit share them (the KV moves between them as is)."""
 
     tp: tuple[int, ...] = (1, 2, 4, 8)
     pp: tuple[int, ...] = (1,)
@@ -38,6 +41,8 @@ class SearchSpace:
     link: KVLink = field(default_factory=lambda: KVLink(50e9, 1e-3, 0.5))
     pool_bytes_per_s: float = 25e9
     stack: str | None = None
+    weight_formats: tuple[str | None, ...] = (None,)
+    kv_dtypes: tuple[str | None, ...] = (None,)
 
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "max_seqs", "token_budgets", "pool_sizes"):
@@ -46,6 +51,10 @@ class SearchSpace:
                 raise InputError(name, values, "a non-empty list of positive integers")
         if self.max_gpus < 1:
             raise InputError("max_gpus", self.max_gpus, "a positive number of GPUs")
+        for name, known in (("weight_formats", WEIGHT_BYTES), ("kv_dtypes", KV_BYTES)):
+            values = getattr(self, name)
+            if not values or any(v is not None and v not in known for v in values):
+                raise InputError(name, values, f"a non-empty list of {', '.join(known)}")
 
 
 @dataclass(frozen=True)
@@ -94,11 +103,21 @@ def _deployments(model: str, gpus: tuple[str, ...], space: SearchSpace, catalog:
     for gpu in gpus:  # an unknown stack is the user's error, not a configuration to skip
         select_calibration(catalog, catalog.hardware.get(gpu), space.stack)
     out = []
-    for gpu, tp, pp in itertools.product(gpus, space.tp, space.pp):
+    grid = itertools.product(gpus, space.tp, space.pp, space.weight_formats, space.kv_dtypes)
+    for gpu, tp, pp, weights, kv in grid:
         if tp * pp > space.max_gpus:
             continue
         try:
-            dep = Deployment.from_names(model, gpu, tp, pp, stack=space.stack, catalog=catalog)
+            dep = Deployment.from_names(
+                model,
+                gpu,
+                tp,
+                pp,
+                stack=space.stack,
+                catalog=catalog,
+                weight_format=weights,
+                kv_dtype=kv,
+            )
             dep.check_fits()
         except InputError:  # TP not dividing the heads, or weights that do not fit
             continue
@@ -108,7 +127,12 @@ def _deployments(model: str, gpus: tuple[str, ...], space: SearchSpace, catalog:
 
 def _name(dep: Deployment) -> str:
     par = f"TP{dep.tp}" + (f"·PP{dep.pp}" if dep.pp > 1 else "")
-    return f"{dep.hardware.name} {par}"
+    precision = "".join(
+        f" {label}{value}"
+        for label, value in (("", dep.weight_format), ("KV ", dep.kv_dtype))
+        if value is not None
+    )
+    return f"{dep.hardware.name} {par}{precision}"
 
 
 def candidates(
@@ -138,6 +162,8 @@ def candidates(
     if prefix_hit <= 0 and "kvpool" in kinds:
         kinds.remove("kvpool")
     for pre, dec in itertools.product(deps, deps):
+        if (pre.weight_format, pre.kv_dtype) != (dec.weight_format, dec.kv_dtype):
+            continue
         for n_p, n_d in itertools.product(space.pool_sizes, space.pool_sizes):
             if n_p * pre.gpus + n_d * dec.gpus > space.max_gpus:
                 continue

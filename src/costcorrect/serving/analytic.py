@@ -247,9 +247,10 @@ def _decode_time(dep: Deployment, batch: np.ndarray, context: float) -> np.ndarr
     return dep.op_table.decode_seconds(_finite(batch), context)
 
 
-def _batch_capacity(dep: Deployment, lengths: Lengths, max_seqs: int) -> float:
+def _batch_capacity(kv_tokens: int, lengths: Lengths, max_seqs: int) -> float:
+    """Sequences one batch scheduler can hold: its limit, or its KV tokens over a request's."""
     per_request = lengths.mean_prompt + lengths.mean_output
-    return float(min(max_seqs, dep.kv_capacity_tokens / per_request))
+    return float(min(max_seqs, kv_tokens / per_request))
 
 
 def _fixed_point(step, b_max: float) -> tuple[np.ndarray, np.ndarray]:
@@ -300,6 +301,7 @@ def _averaging_variance_factor(life: np.ndarray, correlation_time: np.ndarray) -
 
 def _batch_noise(
     dep,
+    kv_tokens: int,
     b,
     lengths: Lengths,
     per_token: np.ndarray,
@@ -332,7 +334,7 @@ def _batch_noise(
     factor = _averaging_variance_factor(life, window[..., None])
     sd = slope[..., None] * np.sqrt(variance[..., None] * factor)
     kv_sd = np.sqrt(variance * ctx**2 + b * max(lengths.decode_context_sq - ctx**2, 0.0))
-    kv_room = (dep.kv_capacity_tokens - b * ctx) / np.maximum(kv_sd, 1e-30)
+    kv_room = (kv_tokens - b * ctx) / np.maximum(kv_sd, 1e-30)
     overflow = np.where(decoding, ndtr(-kv_room), 0.0)
     return sd, overflow
 
@@ -354,13 +356,13 @@ def _quantiles(q_fn, levels: tuple[float, ...]) -> dict[float, np.ndarray]:
 
 def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResult:
     dep = arch.deployment
-    lam = rate / arch.replicas
+    lam = rate / arch.schedulers
     queue = _prefill_queue(dep, lengths, lengths.hit_ratio, lam, arch.max_batch_tokens)
     service, m_batch = queue.service, queue.state.mean_batch  # (..., K): shares of batch work
     mean_s, mean_s2 = lengths.prompt_mean(service), lengths.prompt_mean(service**2)
     rho = queue.state.p_wait  # the prefill busy share
     gaps = lengths.mean_output - 1.0
-    b_max = _batch_capacity(dep, lengths, arch.max_seqs)
+    b_max = _batch_capacity(arch.scheduler_kv_tokens, lengths, arch.max_seqs)
     free = np.where(rho < 1, 1.0 - rho, np.nan)
 
     def step(b):
@@ -391,7 +393,9 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
         # stalled time over a window: compound Poisson of batches (rate λ/m, size Z)
         return rho, (lam / m_batch) * ms2[..., 0] / np.maximum(window, 1e-12)
 
-    sd_b, overflow = _batch_noise(dep, b, lengths, tau, queue.state.batch, stall_variance)
+    sd_b, overflow = _batch_noise(
+        dep, arch.scheduler_kv_tokens, b, lengths, tau, queue.state.batch, stall_variance
+    )
     # the batch noise smears the no-stall atom (normal) and widens the stalled part (gamma)
     shape_b, scale_b = _widened_gamma(mean_x, var_x, sd_b * gaps_d)
     no_stall = np.exp(-m)
@@ -434,9 +438,9 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
 def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResult:
     dep = arch.deployment
     table = dep.op_table
-    lam = rate / arch.replicas
+    lam = rate / arch.schedulers
     new_tokens = lengths.mean_prompt * (1.0 - lengths.hit_ratio)
-    b_max = _batch_capacity(dep, lengths, arch.max_seqs)
+    b_max = _batch_capacity(arch.scheduler_kv_tokens, lengths, arch.max_seqs)
     budget = float(arch.token_budget)
     ctx = lengths.decode_context
     pl = lengths.prompt_sq_over_mean  # token-weighted prompt length
@@ -488,7 +492,7 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
     var_f = rho[..., None] * (1 - rho[..., None]) * _averaging_variance_factor(iters, corr)
     delta = (t_full - t_dec)[..., None]
     mean = t_dec[..., None] + delta * full[..., None]
-    sd_b, overflow = _batch_noise(dep, b, lengths, t_mean)
+    sd_b, overflow = _batch_noise(dep, arch.scheduler_kv_tokens, b, lengths, t_mean)
     sd = np.sqrt((delta**2) * var_f + sd_b**2)
     tpot = _quantiles(
         lambda q: _normal_mixture_quantile(mean, sd, lengths.output_weight, q), levels
@@ -556,7 +560,7 @@ def _disaggregated(
     lam_d = rate / arch.n_decode
     gaps = lengths.mean_output - 1.0
     ctx = lengths.decode_context
-    b_max = _batch_capacity(dep, lengths, arch.max_seqs)
+    b_max = _batch_capacity(dep.kv_capacity_tokens, lengths, arch.max_seqs)
 
     def step(b):
         t, slope = _decode_time_and_slope(dep, b, ctx)
@@ -567,7 +571,7 @@ def _disaggregated(
     t_dec = _decode_time(dep, b, ctx)
     # a prefill batch's prompts reach the decode instances together (shared among them)
     group = 1.0 + (state.batch - 1.0) / arch.n_decode
-    sd, overflow = _batch_noise(dep, b, lengths, t_dec, group)
+    sd, overflow = _batch_noise(dep, dep.kv_capacity_tokens, b, lengths, t_dec, group)
     mean = np.broadcast_to(t_dec[..., None], sd.shape)
     tpot = _quantiles(
         lambda q: _normal_mixture_quantile(mean, sd, lengths.output_weight, q), levels

@@ -61,6 +61,18 @@ class Colocated:
         d = self.deployment
         return self.replicas * d.gpus * d.hardware.price_usd_per_s.value
 
+    @property
+    def schedulers(self) -> int:
+        """Independent batch schedulers: each replica keeps ``pp`` micro-batches in flight
+        through its pipeline stages (vLLM's virtual engines), each batch advancing one
+        iteration per pass through all stages."""
+        return self.replicas * self.deployment.pp
+
+    @property
+    def scheduler_kv_tokens(self) -> int:
+        """KV tokens one scheduler's micro-batch holds: the pipeline's cache over ``pp``."""
+        return self.deployment.kv_capacity_tokens // self.deployment.pp
+
 
 @dataclass(frozen=True)
 class Chunked(Colocated):

@@ -5,7 +5,7 @@ other mode).
 Request ``i`` belongs to user ``i mod users``: requests ``0 … users − 1`` arrive at t = 0 and
 request ``i`` at ``completion[i − users] + think_s``. The simulator's kernel generates those
 arrivals as requests complete (completions happen in time order, so arrivals do too); with
-replicas, each serves ``users / replicas`` of the users.
+replicas (and pipeline micro-batch schedulers), each serves an equal share of the users.
 """
 
 from __future__ import annotations

@@ -195,10 +195,15 @@ def _source(
     return draw if draw is not None else (lambda n: repeated(base, n))
 
 
+def decode_schedulers(arch: Architecture) -> int:
+    """Independent decode batches of ``arch``: its decode instances, or its replicas' pipeline
+    micro-batch schedulers."""
+    return arch.n_decode if isinstance(arch, Disaggregated) else arch.schedulers
+
+
 def sequence_slots(arch: Architecture) -> int:
-    """Sequences ``arch`` can decode at once: its decode instances × their batch limit."""
-    instances = arch.n_decode if isinstance(arch, Disaggregated) else arch.replicas
-    return instances * arch.max_seqs
+    """Sequences ``arch`` can decode at once: its decode batches × their batch limit."""
+    return decode_schedulers(arch) * arch.max_seqs
 
 
 def repeated(base: RequestStream, n: int) -> RequestStream:
@@ -283,14 +288,15 @@ def analytic_closed_loop(
     arch: Architecture, lengths, users: int, think_s: float = 0.0, rel_tol: float = 0.005
 ) -> float:
     """Throughput (req/s) of ``users`` closed-loop clients under the analytic engine: the rate
-    λ at which Little's law fills the system with them — decode batch + λ·(mean TTFT + think)
-    = users (mean TTFT: the average of its quantiles at :data:`MEAN_LEVELS`)."""
+    λ at which Little's law fills the system with them — the decode batches of every batch
+    scheduler + λ·(mean TTFT + think) = users (mean TTFT: the average of its quantiles at
+    :data:`MEAN_LEVELS`)."""
     from costcorrect.serving.analytic import analyze
 
     def users_at(rates: np.ndarray) -> np.ndarray:
         result = analyze(arch, lengths, rates, quantiles=MEAN_LEVELS)
         ttft = np.mean([result.ttft_s[q] for q in MEAN_LEVELS], axis=0)
-        present = result.decode_batch + rates * (ttft + think_s)
+        present = result.decode_batch * decode_schedulers(arch) + rates * (ttft + think_s)
         return np.where(result.stable & np.isfinite(present), present, np.inf)
 
     lo, hi = VANISHING_LOAD, analytic_saturation(arch, lengths)

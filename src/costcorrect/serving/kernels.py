@@ -17,19 +17,24 @@ N_Q = 12
 
 @njit(cache=True)
 def step_seconds(q, flop, nbytes, flop_rate, byte_rate, additive):
-    """Σ_j max(FLOP_j·q / F_j, bytes_j·q / B_j) + additive_j·q, seconds."""
+    """Σ_j max(FLOP_j·q / F_j, bytes_j·q / B_j) + min_w additive_jw·q, seconds."""
     total = 0.0
     for j in range(flop.shape[0]):
         f = 0.0
         b = 0.0
-        a = 0.0
         for k in range(N_Q):
             f += flop[j, k] * q[k]
             b += nbytes[j, k] * q[k]
-            a += additive[j, k] * q[k]
         x = f / flop_rate[j]
         y = b / byte_rate[j]
-        total += (x if x > y else y) + a
+        total += x if x > y else y
+        cheapest = np.inf
+        for w in range(additive.shape[1]):
+            a = 0.0
+            for k in range(N_Q):
+                a += additive[j, w, k] * q[k]
+            cheapest = min(cheapest, a)
+        total += cheapest
     return total
 
 

@@ -118,18 +118,19 @@ def _table(dep: Deployment) -> tuple:
     return (*t.arrays, t.moe_experts, t.moe_top_k, t.window)
 
 
-def _check_fits(stream: RequestStream, dep: Deployment, where: str) -> None:
+def _check_fits(stream: RequestStream, kv_tokens: int, where: str) -> None:
     longest = int((stream.input_tokens + stream.output_tokens).max())
-    if longest > dep.kv_capacity_tokens:
+    if longest > kv_tokens:
         raise InputError(
             "workload",
             f"a request of {longest} tokens",
-            f"requests that fit the {where} KV cache of {dep.kv_capacity_tokens} tokens",
+            f"requests that fit the {where} KV cache of {kv_tokens} tokens",
         )
 
 
 def _instance(
     dep: Deployment,
+    kv_tokens: int,
     arrival,
     todo,
     context,
@@ -153,7 +154,7 @@ def _instance(
         chunked,
         budget,
         max_seqs,
-        dep.kv_capacity_tokens,
+        kv_tokens,
         read_s,
         counted,
         TBT_EDGES,
@@ -173,15 +174,20 @@ def simulate(
     users: int = 0,
     think_s: float = 0.0,
 ) -> SimResult:
-    """Simulate ``arch`` serving ``stream``; replicas/instances get requests round-robin.
+    """Simulate ``arch`` serving ``stream``; replicas/instances (and a pipeline's micro-batch
+    schedulers, see :attr:`Colocated.schedulers`) get requests round-robin.
     ``users`` > 0: closed loop (:mod:`costcorrect.serving.closedloop`), ``stream``'s arrival
     times ignored; records come back in arrival order."""
     if not 0 <= warmup < 0.5:
         raise InputError("warmup", warmup, "a fraction in [0, 0.5)")
     if users and isinstance(arch, Disaggregated):
         raise InputError("concurrency", users, "a colocated or chunked deployment")
-    if users and users % arch.replicas:
-        raise InputError("concurrency", users, f"a multiple of the {arch.replicas} replicas")
+    if users and users % arch.schedulers:
+        raise InputError(
+            "concurrency",
+            users,
+            f"a multiple of the {arch.schedulers} batch schedulers (replicas × pipeline stages)",
+        )
     n = stream.n
     arrival = np.array(stream.arrival_s)  # closed loop: written by the kernel
     inp, out = stream.input_tokens.astype(np.int64), stream.output_tokens.astype(np.int64)
@@ -196,7 +202,7 @@ def simulate(
     steady[lo:hi] = True
     tbt = np.zeros(TBT_EDGES.size - 1, np.int64)
     if isinstance(arch, Disaggregated):
-        _check_fits(stream, arch.decode, "decode instance")
+        _check_fits(stream, arch.decode.kv_capacity_tokens, "decode instance")
         read_s = (
             arch.kv_bytes_per_token / arch.pool_bytes_per_s if isinstance(arch, KVPool) else 0.0
         )
@@ -232,6 +238,7 @@ def simulate(
         for part in _split_round_robin(order, arch.n_decode):
             _, d, p, _, bd, it, h = _instance(
                 arch.decode,
+                arch.decode.kv_capacity_tokens,
                 landed[part],
                 np.zeros(len(part), np.int64),
                 inp[part],
@@ -249,14 +256,15 @@ def simulate(
             busy_d += bd
             iterations += it
     else:
-        dep = arch.deployment
-        _check_fits(stream, dep, "instance")
+        dep, kv_tokens = arch.deployment, arch.scheduler_kv_tokens
+        _check_fits(stream, kv_tokens, "micro-batch" if dep.pp > 1 else "instance")
         chunked = isinstance(arch, Chunked)
         budget = arch.token_budget if chunked else arch.max_batch_tokens
-        for part in _split_round_robin(np.arange(n), arch.replicas):
+        for part in _split_round_robin(np.arange(n), arch.schedulers):
             arriving = arrival[part]
             f, d, p, bp, bd, it, h = _instance(
                 dep,
+                kv_tokens,
                 arriving,
                 inp[part] - cached[part],
                 cached[part],
@@ -267,7 +275,7 @@ def simulate(
                 arch.max_seqs,
                 0.0,
                 steady[part],
-                users // arch.replicas,
+                users // arch.schedulers,
                 think_s,
             )
             arrival[part] = arriving

@@ -345,15 +345,19 @@ def engines(
 
     def job() -> None:
         from costcorrect.catalog import load_catalog
+        from costcorrect.validate import iterations
         from costcorrect.validate.engines import (
             calibrate_all,
             engine_calibrations_yaml,
             report_markdown,
         )
 
+        catalog = load_catalog()
         with progress("fitting every GPU × engine to its kernel tables …"):
-            fitted = calibrate_all(load_catalog())
-        text = report_markdown(fitted)
+            fitted = calibrate_all(catalog)
+        with progress("composing Llama iterations from the kernel tables …"):
+            checked = iterations.check_all(catalog)
+        text = report_markdown(fitted) + "\n\n" + iterations.report_markdown(checked)
         typer.echo(text)
         if write is not None:
             atomic_write(write, ENGINES_PAGE + text + "\n")

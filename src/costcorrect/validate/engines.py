@@ -56,12 +56,16 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
         + ".",
         "",
         "Where it misses, and why: a roofline with one efficiency per op class cannot follow the "
-        "library's kernel choice shape by shape — the worst GEMMs are narrow ones (n ≈ 1–2k) "
-        "at small m, where few output tiles leave most SMs idle unless split-K kicks in; the "
-        "worst attention points are tiny prompts at large batch and decode batches of "
-        "1–16 sequences; the worst all-reduce points sit where the engine switches from "
-        "one-shot to two-shot or to NCCL (a single per-call latency, no algorithm choice by "
-        "size yet). Context attention shares `attn_hbm_eff` with decode attention, whose "
+        "library's kernel choice shape by shape — the worst bf16 GEMMs are the smallest ones "
+        "(a few µs, where the launch cost is the whole time) and m just past a tile boundary "
+        "(e.g. 225 rows: a second, nearly empty wave of tiles); FP8 and FP4 GEMMs scatter "
+        "most, their measured rate varying about 2× between shapes of one size as the "
+        "library switches kernels, where the model has one efficiency per format (fitted "
+        "with a per-call activation-quantisation cost); the worst attention points are tiny "
+        "prompts at large batch and decode batches of 1–16 sequences; the worst all-reduce "
+        "points are the largest messages and the sizes where the engine switches algorithm "
+        "(the model's two — one-shot and the bandwidth algorithm — leave out two-shot in "
+        "between). Context attention shares `attn_hbm_eff` with decode attention, whose "
         "table fits it first.",
     ]
     return "\n".join(lines)
