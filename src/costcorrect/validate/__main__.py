@@ -369,21 +369,28 @@ def engines(
 
 @app.command()
 def e2e(
-    write: Path | None = typer.Option(None, help="update this markdown file's section"),
+    write: Path | None = typer.Option(None, help="update this markdown file's sections"),
     summary: Path | None = typer.Option(None, help=SUMMARY_HELP),
+    shared: Path | None = typer.Option(
+        None, help="shared folder holding data/ (default: ../shared)"
+    ),
 ) -> None:
     """Pose each published end-to-end throughput result as one command; print predicted vs
-    measured."""
+    measured; then vLLM's measured inter-token latency at small batches (ML.ENERGY v3)."""
 
     def job() -> None:
         from costcorrect.catalog import load_catalog
+        from costcorrect.validate import vllm_itl
         from costcorrect.validate.endtoend import report_markdown, run
+        from costcorrect.validate.measurements import default_shared_path
 
         catalog = load_catalog()
         with progress("posing the published end-to-end results …"):
             result, bf16 = run(catalog), run(catalog, "bf16")
+        itl = vllm_itl.rows(shared or default_shared_path(), catalog)
         text = report_markdown(result, bf16)
-        typer.echo(text)
+        itl_text = vllm_itl.report_markdown(itl)
+        typer.echo(text + "\n" + itl_text)
         _summarize(
             summary,
             "e2e",
@@ -392,8 +399,17 @@ def e2e(
             "TensorRT-LLM max-throughput tables (H100, H200, B200)",
             "docs/validation.md",
         )
+        _summarize(
+            summary,
+            "vllm_itl",
+            itl["error"].abs().to_numpy(),
+            "median inter-token latency of vLLM at batches of at most 32",
+            "ML.ENERGY benchmark v3, LM-Arena chat (H100, B200)",
+            "docs/validation.md",
+        )
         if write is not None:
             write_section(write, text, TITLE)
+            write_section(write, itl_text, TITLE)
 
     run_guarded(job)
 
