@@ -255,6 +255,48 @@ def test_validation_meets_target(validation):
     assert validation.splitwise.ape.median() <= energy_report.APE_TARGET
 
 
+class _FakeDevice:
+    """NVML's energy counter (mJ) of a board drawing ``watts`` against a fake clock that each
+    step advances by ``step_s``: no GPU, no wall-clock timer."""
+
+    def __init__(self, watts: float, step_s: float) -> None:
+        self.watts, self.step_s, self.now = watts, step_s, 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def step(self) -> None:
+        self.now += self.step_s
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle) -> int:
+        return round(self.now * self.watts * 1e3)
+
+
+def test_energy_windows_are_long_repeated_and_give_an_interval():
+    from costcorrect.energy.measure import MIN_WINDOW_S, REPEATS, Measurement, measure_windows
+
+    device = _FakeDevice(watts=500.0, step_s=0.03)
+    kept, dropped = measure_windows(device, None, lambda: None, device.step, 700.0, device.clock)
+    assert dropped == 0 and len(kept) == REPEATS
+    assert all(w.seconds >= MIN_WINDOW_S and w.watts == pytest.approx(500.0) for w in kept)
+    m = Measurement("decode", 8, 1024, 8, kept)
+    e = m.j_per_token
+    assert e.value == pytest.approx(500.0 * 0.03 / 8, rel=1e-3) and e.low <= e.value <= e.high
+
+
+def test_energy_measure_never_reports_power_above_the_board_limit():
+    """A counter that reads 941 W on a 700 W board (what 0.1 s windows read on our H200):
+    every window is dropped and counted, and no J/token is reported."""
+    from costcorrect.energy.measure import Measurement, measure_windows
+
+    device = _FakeDevice(watts=941.0, step_s=0.03)
+    kept, dropped = measure_windows(device, None, lambda: None, device.step, 700.0, device.clock)
+    assert kept == [] and dropped == 3
+    entry = Measurement("prefill", 1, 2048, 2048, kept, dropped).to_dict()
+    assert entry["j_per_token"] is None and entry["watts"] is None
+    assert entry["dropped_above_limit"] == 3
+
+
 def test_measure_without_a_gpu_says_so_and_exits_0(tmp_path):
     out = tmp_path / "energy.json"
     result = CliRunner().invoke(app, ["energy", "measure", "--out", str(out)])

@@ -56,6 +56,8 @@ contract: {{ttft: {ttft}, tpot: 50ms}}
         ("H100-SXM", "1s", "routing_data: missing.csv", "routing_data"),
         ("H100-SXM", "1s", "colour: blue", "colour"),
         ("H100-SXM", "1s", "stack: vllm-0.0", "stack"),
+        ("H100-SXM", "1s", "weight_formats: [fp7]", "weight_formats"),
+        ("H100-SXM", "1s", "pp: [0]", "pp"),
         (
             "H100-SXM",
             "1s",

@@ -155,7 +155,8 @@ def test_precision_is_a_search_dimension(catalog):
     args += ["--token-budget", "2048", "--weight-format", "bf16,fp8", "--requests", "1500"]
     result = CliRunner().invoke(app, [*args, "--top-k", "1", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["winner"]["label"].find("fp8") > 0
+    winner = json.loads(result.output)["winner"]
+    assert winner["label"].find("fp8") > 0 and winner["weight_format"] == "fp8"
     with pytest.raises(InputError, match="weight_formats"):
         SearchSpace(weight_formats=("fp7",))
     bad = CliRunner().invoke(app, ["serve", "plan", "--kv-dtype", "fp7"])

@@ -217,8 +217,10 @@ def measure(
     out: Annotated[Path | None, typer.Option(help="write the measurements as JSON")] = None,
 ) -> None:
     """J/token of prefill and decode of a random-weight model of a real architecture,
-    measured with NVML's energy counter (reads only; clocks and limits are left alone). Without
-    an NVIDIA GPU it says so and exits 0."""
+    measured with NVML's energy counter over three windows of at least 1 s each, with a 95 %
+    interval (reads only; clocks and limits are left alone). A window averaging above the
+    board's power limit is a counter artefact: dropped and counted, never reported. Without an
+    NVIDIA GPU it says so and exits 0."""
 
     def job() -> None:
         import json
@@ -235,5 +237,11 @@ def measure(
 
             atomic_write(out, text + "\n")
         typer.echo(text)
+        if result.dropped:
+            typer.echo(
+                f"warning: {result.dropped} window(s) read above the {result.power_limit_w:.0f} W "
+                "board limit and were dropped (energy-counter artefacts)",
+                err=True,
+            )
 
     run_guarded(job)

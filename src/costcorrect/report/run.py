@@ -28,7 +28,6 @@ from costcorrect.route.premium import PremiumModel, premium_model
 from costcorrect.search.breakeven import BreakEven, break_even
 from costcorrect.search.frontier import Frontier, contract_frontier
 from costcorrect.search.plan import Plan, plan
-from costcorrect.search.space import SearchSpace
 from costcorrect.serving.contract import Contract
 from costcorrect.units import parse_quantity
 from costcorrect.verify.audit import audit
@@ -185,6 +184,7 @@ def run_scenario(
     catalog = catalog or load_catalog()
     c = scenario.contract
     contract = Contract(parse_quantity(c.ttft, "time"), parse_quantity(c.tpot, "time"), c.quantile)
+    space = scenario.search_space()
     say("serving plan: screening and confirming configurations")
     best = plan(
         scenario.model,
@@ -192,7 +192,7 @@ def run_scenario(
         scenario.workload,
         contract,
         scenario.demand_rps,
-        SearchSpace(stack=scenario.stack),
+        space,
         requests=scenario.requests,
         seed=scenario.seed,
         catalog=catalog,
@@ -207,7 +207,7 @@ def run_scenario(
         contract.tpot_s * TPOT_FACTORS,
         contract.quantile,
         scenario.demand_rps,
-        SearchSpace(stack=scenario.stack),
+        space,
         requests=scenario.requests,
         seed=scenario.seed,
         catalog=catalog,
@@ -218,7 +218,14 @@ def run_scenario(
     if winner is not None:
         gpu = winner.decode_gpu
         dep = Deployment.from_names(
-            scenario.model, gpu, winner.decode_tp, stack=scenario.stack, catalog=catalog
+            scenario.model,
+            gpu,
+            winner.decode_tp,
+            winner.decode_pp,
+            stack=scenario.stack,
+            catalog=catalog,
+            weight_format=winner.weight_format,
+            kv_dtype=winner.kv_dtype,
         )
         say("energy: modelled decode power and the two levers")
         energy = decode_energy_usd_per_million(

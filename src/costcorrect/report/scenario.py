@@ -16,6 +16,7 @@ from costcorrect.catalog import Catalog, load_catalog
 from costcorrect.catalog.base import input_error_from
 from costcorrect.errors import InputError
 from costcorrect.perf.calibration import select_calibration
+from costcorrect.search.space import SearchSpace
 from costcorrect.units import parse_quantity
 
 
@@ -100,6 +101,9 @@ class Scenario(BaseModel):
     model: str
     gpus: list[str] = Field(min_length=1)
     stack: str | None = None  # perf calibration stack of every GPU (None: each GPU's default)
+    pp: list[int] = Field(default_factory=lambda: [1], min_length=1)  # PP degrees to search
+    weight_formats: list[str] | None = None  # weight precisions to search (None: the model's)
+    kv_dtypes: list[str] | None = None  # KV-cache precisions to search (None: the model's)
     workload: str = "sharegpt"
     contract: ContractSpec = ContractSpec()
     demand_rps: float | None = Field(None, gt=0)
@@ -112,6 +116,16 @@ class Scenario(BaseModel):
     allocation: AllocationSpec | None = None
     verification: VerificationSpec | None = None
     measurements: MeasurementSpec | None = None
+
+    def search_space(self) -> SearchSpace:
+        """What the report's plan and frontier search: the default space on the scenario's
+        stack, PP degrees and precisions."""
+        return SearchSpace(
+            pp=tuple(self.pp),
+            stack=self.stack,
+            weight_formats=tuple(self.weight_formats or (None,)),
+            kv_dtypes=tuple(self.kv_dtypes or (None,)),
+        )
 
 
 DEFAULT = "data/default_scenario.yaml"
@@ -143,6 +157,7 @@ def load_scenario(path: str | Path | None = None, catalog: Catalog | None = None
     catalog.models.get(scenario.model)
     for gpu in scenario.gpus:
         select_calibration(catalog, catalog.hardware.get(gpu), scenario.stack)
+    scenario.search_space()  # the searched parallelism and precisions, checked like the rest
     catalog.workloads.get(scenario.workload)
     return _resolve_files(scenario, base)
 

@@ -44,9 +44,10 @@ class Screened:
 @dataclass(frozen=True)
 class Confirmed:
     """A configuration confirmed by the simulator: both goodputs, the simulated cost with its
-    three-term breakdown ($ per million output tokens), the GPU type and tensor-parallel
-    degree of the instances that decode, the ``GPU/stack`` calibrations it ran on, and its
-    converged simulation's length and verdict (``serving.goodput.simulated_goodput``)."""
+    three-term breakdown ($ per million output tokens), the GPU type, parallelism and
+    precisions of the instances that decode (None: the model's own), the ``GPU/stack``
+    calibrations it ran on, and its converged simulation's length and verdict
+    (``serving.goodput.simulated_goodput``)."""
 
     architecture: str
     label: str
@@ -60,6 +61,9 @@ class Confirmed:
     fleet_replicas: int | None
     decode_gpu: str
     decode_tp: int
+    decode_pp: int
+    weight_format: str | None
+    kv_dtype: str | None
     stacks: tuple[str, ...]
     simulated_requests: int | None  # the converged run's length
     converged: bool | None  # whether two run lengths agreed within 5 %
@@ -163,6 +167,9 @@ def _confirm_one(job: tuple) -> Confirmed:
         cost.fleet_replicas,
         decoder.hardware.name,
         decoder.tp,
+        decoder.pp,
+        decoder.weight_format,
+        decoder.kv_dtype,
         stacks,
         cost.simulated_requests,
         cost.converged,

@@ -21,6 +21,24 @@ class Estimate:
     high: float
 
 
+def t_half_width(samples: np.ndarray) -> float:
+    """Half-width of the Student-t confidence interval (:data:`CONFIDENCE`) of the mean of
+    independent ``samples`` (NaN below two)."""
+    k = len(samples)
+    if k < 2:
+        return np.nan
+    return float(sps.t.ppf(0.5 + CONFIDENCE / 2, k - 1) * np.std(samples, ddof=1) / np.sqrt(k))
+
+
+def sample_mean_ci(samples: np.ndarray) -> Estimate:
+    """Mean of independent ``samples`` (repeated measurements) with its Student-t interval."""
+    v = np.asarray(samples, dtype=float)
+    v = v[np.isfinite(v)]
+    point = float(v.mean()) if v.size else np.nan
+    half = t_half_width(v)
+    return Estimate(point, point - half, point + half)
+
+
 def quantile_ci(values: np.ndarray, q: float, batches: int = BATCHES) -> Estimate:
     """``q``-quantile of ``values`` (in arrival order) with a batch-means confidence interval:
     the quantile of each of ``batches`` consecutive batches, Student-t on their spread."""
@@ -32,8 +50,7 @@ def quantile_ci(values: np.ndarray, q: float, batches: int = BATCHES) -> Estimat
     k = min(batches, v.size // 10)
     if k < 2:
         return Estimate(point, np.nan, np.nan)
-    per_batch = np.array([np.quantile(b, q) for b in np.array_split(v, k)])
-    half = sps.t.ppf(0.5 + CONFIDENCE / 2, k - 1) * per_batch.std(ddof=1) / np.sqrt(k)
+    half = t_half_width(np.array([np.quantile(b, q) for b in np.array_split(v, k)]))
     return Estimate(point, point - half, point + half)
 
 
@@ -45,8 +62,7 @@ def mean_ci(values: np.ndarray, batches: int = BATCHES) -> Estimate:
     k = min(batches, v.size // 10)
     if k < 2:
         return Estimate(point, np.nan, np.nan)
-    means = np.array([b.mean() for b in np.array_split(v, k)])
-    half = sps.t.ppf(0.5 + CONFIDENCE / 2, k - 1) * means.std(ddof=1) / np.sqrt(k)
+    half = t_half_width(np.array([b.mean() for b in np.array_split(v, k)]))
     return Estimate(point, point - half, point + half)
 
 

@@ -260,6 +260,21 @@ class EnergyReport:
     trace_hours: float
     per_gpu_hours: float
     serving_stretch: float
+    short_window_w: tuple[float, float]  # (highest window W, board limit W), see short_windows
+
+
+#: `energy measure`'s output from before its windows were lengthened, run on our H200
+SHORT_WINDOWS = "data/h200/costcorrect_energy_measure.json"
+
+
+def short_windows(shared: Path) -> tuple[float, float]:
+    """(Highest average power of one window, the board's enforced limit), both W, of
+    `energy measure`'s single short windows on our H200 (:data:`SHORT_WINDOWS`)."""
+    import json
+
+    run = json.loads((shared / SHORT_WINDOWS).read_text())
+    watts = max(m["joules"] / m["seconds"] for m in run["measurements"])
+    return watts, float(run["power_limit_w"])
 
 
 def per_gpu_hours(trace, fleet: int, margin: float) -> float:
@@ -300,6 +315,7 @@ def report(shared: Path, validation: EnergyValidation | None = None) -> EnergyRe
         trace.hours,
         per_gpu_hours(trace, 64, 0.2),
         stretch,
+        short_windows(shared),
     )
 
 
@@ -655,9 +671,14 @@ def report_markdown(r: EnergyReport, figures: dict[str, str] | None = None) -> s
         "",
         "`costcorrect energy measure --model llama-3.1-8b --out energy.json` times prefill and "
         "decode of a random-weight model with the catalog model's shapes (PyTorch, bf16) and "
-        "reads NVML's total-energy counter around windows of at least 100 ms; it only reads "
-        "(clocks and power limits are never changed). This machine has no NVIDIA GPU and no "
-        "device was lent to this session, so no measurement is recorded yet; there the "
-        "command prints `no measurement: no NVIDIA device found …` and exits 0.",
+        "reads NVML's total-energy counter around three windows of at least 1 s each, with a "
+        "95 % interval over them; a window averaging above the board's enforced power limit "
+        "is a counter artefact, dropped and counted, never reported (tested with a fake "
+        "counter). It only reads (clocks and power limits are never changed). Its earlier "
+        "single windows of about 0.1 s, run on our H200 (`../shared/"
+        f"{SHORT_WINDOWS}`), read up to {r.short_window_w[0]:.0f} W on a board limited to "
+        f"{r.short_window_w[1]:.0f} W — why the windows are now long and checked. No device "
+        "was lent to this session, so no reading of the fixed command is recorded yet; "
+        "without a GPU it prints `no measurement: no NVIDIA device found …` and exits 0.",
     ]
     return "\n".join(lines) + "\n"
