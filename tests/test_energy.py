@@ -362,3 +362,20 @@ def test_verdict_sentences_follow_the_numbers():
     assert "lies within the published up to 32%" in inside and "(0 of 2 " in inside
     assert "reaches above the published up to 32%" in above and "(1 of 2 " in above
     assert "upper end" not in inside + above  # the old fixed text
+
+
+def test_power_model_fitted_to_our_h200_readings_predicts_held_out_groups():
+    """The model's form on real readings (issue 17): fitted to the H200 decoder's readings at
+    the clocks the board ran, each decode context and the prefills predicted by a fit without
+    them within a median 10 % on W, and the fitted model throttles where the board did at
+    context 2048 within one step of the batch grid."""
+    from costcorrect.validate.h200_power import study
+    from costcorrect.validate.measurements import default_shared_path
+
+    s = study(default_shared_path(), load_catalog())
+    assert len(s.rows) >= 20 and np.median(s.errors) <= 0.10
+    grid = sorted(s.rows.loc[s.rows["phase"] == "decode", "batch"].unique())
+    at_2048 = s.rows[(s.rows["phase"] == "decode") & (s.rows["tokens"] == 2048)]
+    measured = grid.index(at_2048.loc[at_2048["x"] < 0.999, "batch"].min())
+    predicted = grid.index(at_2048.loc[at_2048["predicted_x"] < 0.999, "batch"].min())
+    assert abs(measured - predicted) <= 1

@@ -16,7 +16,8 @@ class PerfParams(BaseModel):
     ``t_op = max(FLOP / (peak · flops_eff), bytes / (hbm · hbm_eff)) + kernel_launch_s`` per op;
     GEMMs in FP8 (FP4) tensor-core formats reach ``gemm_fp8_eff_ratio`` (``gemm_fp4_eff_ratio``)
     × ``gemm_flops_eff`` of their format's datasheet peak (1: the datasheet's speed-up holds)
-    and add ``gemm_quant_s`` per call (quantising the activations)
+    and add ``gemm_quant_s`` per call that quantises its own input (the attention output
+    projection's; ``perf.roofline.SEPARATE_QUANT_OPS``)
     (attention kernels add ``attn_fixed_s`` per call and ``attn_per_sequence_s`` per sequence);
     an iteration adds ``iteration_overhead_s + per_sequence_overhead_s · sequences``. A TP
     all-reduce of ``m`` bytes over ``t`` GPUs: ``ring`` (NCCL's ring, the papers' stacks) takes

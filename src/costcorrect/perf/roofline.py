@@ -260,8 +260,18 @@ def _gemm_flops(dep: Deployment) -> float:
     return hw.peak_flops(dtype) * min(p.gemm_flops_eff * ratio, 1.0)
 
 
-def _gemm_row(dep: Deployment, lin: Linear) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(FLOP, bytes, additive) coefficients of one layer's ``lin`` on one GPU.
+#: linears whose FP8/FP4 input engines quantise with a kernel of its own: the attention
+#: output's. The others read inputs that the RMSNorm or SiLU·mul kernel before them quantises as
+#: it writes (vLLM's norm/activation + quant fusion passes, docs.vllm.ai/en/stable/design/fusions;
+#: its attention + quant fusion is off by default)
+SEPARATE_QUANT_OPS = ("o_proj",)
+
+
+def _gemm_row(
+    dep: Deployment, lin: Linear, separate_quant: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(FLOP, bytes, additive) coefficients of one layer's ``lin`` on one GPU; with
+    ``separate_quant`` the call pays its input's quantisation (``gemm_quant_s``).
 
     Routed experts stream only the experts the batch touches (uniform routing)."""
     shard = dep.tp if lin.sharded else 1
@@ -273,7 +283,8 @@ def _gemm_row(dep: Deployment, lin: Linear) -> tuple[np.ndarray, np.ndarray, np.
     else:
         flop = _vec(tokens=2.0 * size)
         nbytes = _vec(active=size * dep.weight_bytes_per_param, tokens=act)
-    return flop, nbytes, _vec(active=dep.params.kernel_launch_s + _quant_s(dep))
+    quant = _quant_s(dep) if separate_quant else 0.0
+    return flop, nbytes, _vec(active=dep.params.kernel_launch_s + quant)
 
 
 def _quant_s(dep: Deployment) -> float:
@@ -298,7 +309,7 @@ def op_table(dep: Deployment) -> OpTable:
     gemm_rates = (_gemm_flops(dep), hbm * p.gemm_hbm_eff)
     rows = _Rows()
     for lin in m.linears():
-        flop, nbytes, additive = _gemm_row(dep, lin)
+        flop, nbytes, additive = _gemm_row(dep, lin, lin.op in SEPARATE_QUANT_OPS)
         rows.add(lin.op, flop * lin.layers, nbytes * lin.layers, gemm_rates, additive * lin.layers)
     _attention_rows(dep, rows)
     _ssm_rows(dep, rows, gemm_rates[0], hbm * p.elementwise_hbm_eff)
@@ -463,10 +474,12 @@ def allreduce_time(hw: Hardware, p: PerfParams, gpus: ArrayLike, nbytes: ArrayLi
 def gemm_time(
     dep: Deployment, lin: Linear, tokens: np.ndarray, sharpness: float | None = None
 ) -> np.ndarray:
-    """Seconds of one layer's ``lin`` on one GPU for ``tokens`` rows (kernel-level fits)."""
+    """Seconds of one layer's ``lin`` on one GPU for ``tokens`` rows as a kernel table times
+    it: a GEMM module quantising its own input (kernel-level fits)."""
     hbm = dep.hardware.hbm_bytes_per_s.value * dep.params.gemm_hbm_eff
     rates = (_gemm_flops(dep), hbm)
-    return _row_seconds(dep, Batch.prefill(tokens), _gemm_row(dep, lin), rates, sharpness)
+    row = _gemm_row(dep, lin, separate_quant=True)
+    return _row_seconds(dep, Batch.prefill(tokens), row, rates, sharpness)
 
 
 def elementwise_time(

@@ -28,6 +28,7 @@ from costcorrect.energy.iteration import iteration_energy
 from costcorrect.energy.power import TBPS, PowerModel
 from costcorrect.perf import Batch, Deployment
 from costcorrect.perf.calibration import calibrations_of
+from costcorrect.validate import h200_power
 from costcorrect.validate.measurements import MLENERGY_V2
 
 MODELS = {
@@ -261,6 +262,7 @@ class EnergyReport:
     per_gpu_hours: float
     serving_stretch: float
     short_window_w: tuple[float, float]  # (highest window W, board limit W), see short_windows
+    h200: object  # h200_power.H200Power: our H200's readings against the power model
 
 
 #: `energy measure`'s output from before its windows were lengthened, run on our H200
@@ -316,6 +318,7 @@ def report(shared: Path, validation: EnergyValidation | None = None) -> EnergyRe
         per_gpu_hours(trace, 64, 0.2),
         stretch,
         short_windows(shared),
+        h200_power.study(shared, catalog),
     )
 
 
@@ -666,6 +669,8 @@ def report_markdown(r: EnergyReport, figures: dict[str, str] | None = None) -> s
         *_arch_section(r.architectures),
         "",
         *_slack_section(r, figures.get("slack")),
+        "",
+        h200_power.report_markdown(r.h200),
         "",
         "## Measurement on a GPU",
         "",
