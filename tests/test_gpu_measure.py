@@ -7,6 +7,7 @@ from costcorrect.catalog import load_catalog
 from costcorrect.cli.app import app
 from costcorrect.measure.gpu import time_iterations
 from costcorrect.perf.fit import REQUIRED_COLUMNS, read_measurements
+from costcorrect.perf.torch_model import random_decoder
 
 
 def tiny_spec():
@@ -42,3 +43,24 @@ def test_commands_without_a_gpu_say_so(tmp_path):
     result = CliRunner().invoke(app, ["measure", "gpu", "--out", str(out)])
     assert result.exit_code == 0 and "no NVIDIA device found" in result.output
     assert not out.exists()
+
+
+def test_decode_with_a_static_cache_and_grouped_queries_matches_causal_attention():
+    """The measured decode step is the real computation: writing the new token's KV into the
+    static cache and attending with each KV head's query group as one multi-row query gives
+    the last position of a causal pass over the whole sequence (GQA without repeating KV)."""
+    import torch
+
+    torch.manual_seed(0)
+    blocks, (kv_heads, head) = random_decoder(tiny_spec(), 1, "cpu")
+    block = blocks[0].float()
+    seq = torch.randn(2, 9, 128)
+    with torch.inference_mode():
+        full = block(seq)  # prefill: causal over all 9 tokens
+        _, k, v = block.qkv(block.norm1(seq)).split([4 * head, 2 * head, 2 * head], -1)
+        cache = torch.zeros(2, 2, kv_heads, 9, head)
+        cache[0, :, :, :8] = k[:, :8].view(2, 8, kv_heads, head).transpose(1, 2)
+        cache[1, :, :, :8] = v[:, :8].view(2, 8, kv_heads, head).transpose(1, 2)
+        last = block(seq[:, 8:], cache, 8)  # decode the 9th token on 8 cached ones
+    torch.testing.assert_close(last[:, 0], full[:, 8], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(cache[0, :, :, 8], k[:, 8].view(2, kv_heads, head))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from costcorrect.perf.torch_model import random_decoder
+from costcorrect.perf.torch_model import decode_step, prefill_step, random_decoder
 from costcorrect.serving.stats import Estimate, sample_mean_ci
 
 MIN_WINDOW_S = 1.0  # long against the energy counter's update steps
@@ -184,37 +184,21 @@ def measure_energy(
     handle = pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device())
     limit = pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1e3
     layers = layers or spec.num_layers
-    model, (kv_heads, head) = random_decoder(spec, layers)
-    d = spec.hidden_size
+    blocks, kv = random_decoder(spec, layers)
     sync = torch.cuda.synchronize
     results = []
     with torch.inference_mode():
         for n in prompts:
-            x = torch.randn(1, n, d, device="cuda", dtype=torch.bfloat16)
-
-            def prefill(x=x):
-                h = x
-                for block in model:
-                    h = block(h, None)
-
-            prefill()
-            kept, dropped = measure_windows(pynvml, handle, sync, prefill, limit)
+            step = prefill_step(blocks, 1, n, "cuda")
+            step()
+            kept, dropped = measure_windows(pynvml, handle, sync, step, limit)
             results.append(Measurement("prefill", 1, n, n, kept, dropped))
         for b in batches:
-            x = torch.randn(b, 1, d, device="cuda", dtype=torch.bfloat16)
-            cache = [
-                torch.randn(2, b, kv_heads, context, head, device="cuda", dtype=torch.bfloat16)
-                for _ in model
-            ]
-
-            def decode(x=x, cache=cache):
-                h = x
-                for block, kv in zip(model, cache, strict=True):
-                    h = block(h, kv)
-
-            decode()
-            kept, dropped = measure_windows(pynvml, handle, sync, decode, limit)
+            step = decode_step(blocks, kv, b, context, "cuda")
+            step()
+            kept, dropped = measure_windows(pynvml, handle, sync, step, limit)
             results.append(Measurement("decode", b, context, b, kept, dropped))
+            del step
     name = pynvml.nvmlDeviceGetName(handle)
     return EnergyMeasurements(
         True,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from costcorrect.perf.torch_model import random_decoder
+from costcorrect.perf.torch_model import decode_step, prefill_step, random_decoder
 
 PREFILL_GRID = ((1, 128), (1, 512), (1, 2048), (4, 512), (8, 1024))  # (batch, prompt tokens)
 DECODE_GRID = ((1, 512), (8, 512), (32, 1024), (64, 2048), (128, 1024))  # (batch, context)
@@ -54,33 +54,17 @@ def time_iterations(
     """Median-of-repeats seconds of each grid point on ``device`` (layers default: all)."""
     import torch
 
-    blocks, (kv_heads, head) = random_decoder(spec, layers or spec.num_layers, device)
+    blocks, kv = random_decoder(spec, layers or spec.num_layers, device)
     measure = _timer(torch, device)
-    d, rows = spec.hidden_size, []
+    rows = []
     with torch.inference_mode():
         for batch, prompt in prefill:
-            x = torch.randn(batch, prompt, d, device=device, dtype=torch.bfloat16)
-
-            def run_prefill(x=x):
-                h = x
-                for block in blocks:
-                    h = block(h, None)
-
-            rows.append(("prefill", batch, prompt, 0, measure(run_prefill)))
+            step = prefill_step(blocks, batch, prompt, device)
+            rows.append(("prefill", batch, prompt, 0, measure(step)))
         for batch, context in decode:
-            x = torch.randn(batch, 1, d, device=device, dtype=torch.bfloat16)
-            cache = [
-                torch.randn(2, batch, kv_heads, context, head, device=device, dtype=torch.bfloat16)
-                for _ in blocks
-            ]
-
-            def run_decode(x=x, cache=cache):
-                h = x
-                for block, kv in zip(blocks, cache, strict=True):
-                    h = block(h, kv)
-
-            rows.append(("decode", batch, 0, context, measure(run_decode)))
-            del cache
+            step = decode_step(blocks, kv, batch, context, device)
+            rows.append(("decode", batch, 0, context, measure(step)))
+            del step
     frame = pd.DataFrame(
         rows, columns=["phase", "batch_size", "prompt_tokens", "context_tokens", "time_s"]
     )
