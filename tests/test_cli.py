@@ -78,6 +78,37 @@ def test_bad_input_is_one_line_without_traceback(args, field):
     assert "Traceback" not in r.stderr + r.stdout
 
 
+def test_output_paths_that_cannot_be_written_are_one_line_errors(tmp_path: Path):
+    """A folder, an unwritable place or a missing parent as `--out`: one line naming the output
+    and why, nothing left behind; a written file gets the usual 0666-less-umask permissions."""
+    for out, why in (
+        (tmp_path, "a file path, not a folder"),
+        (Path("/proc/costcorrect.csv"), "a writable folder"),
+        (tmp_path / "no" / "x.csv", "a path in an existing folder"),
+    ):
+        r = run("energy", "levers", "--batches", "8", "--out", str(out))
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and "output" in lines[0], r.stderr
+        assert why in lines[0] and "Traceback" not in r.stderr
+    assert list(tmp_path.iterdir()) == []
+    good = tmp_path / "levers.csv"
+    assert run("energy", "levers", "--batches", "8", "--out", str(good)).returncode == 0
+    assert good.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_huge_bad_value_is_shown_cut_to_one_line():
+    r = run("perf", "step", "--gpu", "H" * 5000)
+    line = r.stderr.strip()
+    assert r.returncode == 2 and "\n" not in line and len(line) < 400
+    assert "5,002 characters" in line  # the repr: 5,000 letters and two quotes
+
+
 def test_bad_catalog_file_and_no_partial_output(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("hardware:\n  - name: h100\n    memory_bytes: lots\n")

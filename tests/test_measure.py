@@ -151,6 +151,36 @@ async def _not_sse(reader, writer):
     writer.close()
 
 
+async def _malformed_fields(reader, writer):
+    """A stream whose usage is a number and whose choices and deltas have the wrong types."""
+    await reader.readuntil(b"\r\n\r\n")
+    events = [
+        {"choices": [{"delta": {"content": "a"}}]},
+        {"choices": "oops"},
+        {"choices": [7, {"delta": "x"}]},
+        {"choices": [{"delta": {"content": "b"}}]},
+        {"choices": [], "usage": 42},
+    ]
+    body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+    body += b"data: [DONE]\n\n"
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+    await writer.drain()
+    writer.close()
+
+
+def test_malformed_response_fields_are_per_request_errors():
+    """`usage` as a number (it crashed the run before) and choices/deltas of the wrong type:
+    every request keeps a record naming the reason, and the run goes on."""
+    run = asyncio.run(_with_server(_malformed_fields, {"rate": 20.0, "requests": 4}))
+    assert len(run.records) == 4
+    assert all(r.status == "error" and "malformed usage" in r.error for r in run.records)
+
+
 def test_client_against_stub_and_misbehaving_servers():
     kwargs = {"rate": 50.0, "requests": 20, "output_len": LengthDist.parse("3")}
     result = asyncio.run(_with_server(_serve, kwargs))

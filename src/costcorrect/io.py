@@ -12,18 +12,35 @@ from costcorrect.errors import InputError
 
 
 def atomic_write(path: str | Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename; the
+    file gets the usual permissions (0666 less the umask). A path that cannot be written is an
+    :class:`InputError` naming why, and leaves nothing behind."""
     path = Path(path)
     if not path.parent.is_dir():
         raise InputError("output", str(path), "a path in an existing folder")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise InputError("output", str(path), "a file path, not a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise InputError("output", str(path), f"a writable folder ({err.strerror})") from None
     try:
         with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError("output", str(path), f"a writable file ({err.strerror})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def data_date(paths: Iterable[str | Path]) -> dt.date:

@@ -147,11 +147,23 @@ def _payload(spec: LoadSpec, text: str, max_tokens: int, i: int = 0) -> dict:
 
 
 def _content(event: dict) -> bool:
-    for choice in event.get("choices") or []:
-        delta = choice.get("delta") or {}
+    """Whether an event carries generated text (malformed choices and deltas carry none)."""
+    choices = event.get("choices")
+    for choice in choices if isinstance(choices, list) else []:
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta")
+        delta = delta if isinstance(delta, dict) else {}
         if delta.get("content") or delta.get("reasoning_content") or choice.get("text"):
             return True
     return False
+
+
+def _count(value) -> int | None:
+    """A token count as the server sent it, or None unless it is a whole number ≥ 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
 
 
 async def _one(
@@ -213,10 +225,16 @@ def _event(record: RequestRecord, payload: str, times: list[float], now: float) 
     if "error" in event:
         record.error = json.dumps(event["error"])[:300]
     usage = event.get("usage")
-    if usage and usage.get("completion_tokens") is not None:
-        record.output_tokens = int(usage["completion_tokens"])
-        record.prompt_tokens = usage.get("prompt_tokens")
-        record.usage_reported = True
+    if isinstance(usage, dict) and usage.get("completion_tokens") is not None:
+        tokens = _count(usage["completion_tokens"])
+        if tokens is None:
+            record.error = f"malformed usage: {json.dumps(usage)[:80]}"
+        else:
+            record.output_tokens = tokens
+            record.prompt_tokens = _count(usage.get("prompt_tokens"))
+            record.usage_reported = True
+    elif usage is not None and not isinstance(usage, dict):
+        record.error = f"malformed usage: {json.dumps(usage)[:80]}"
     if not _content(event):
         return False
     if not times or now > times[-1]:
