@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-#: characters of an offending value an error line shows (the rest is elided)
-SHOWN_VALUE_CHARS = 60
+#: characters of an offending value an error line shows (the middle of a longer one is elided)
+SHOWN_VALUE_CHARS = 200
 
 
 def shown(value: Any) -> str:
-    """``repr(value)`` cut to :data:`SHOWN_VALUE_CHARS` characters, on one line."""
+    """``repr(value)`` on one line, its middle elided beyond :data:`SHOWN_VALUE_CHARS`
+    characters (both ends kept: a path keeps its file name)."""
     text = " ".join(repr(value).split())
     if len(text) <= SHOWN_VALUE_CHARS:
         return text
-    return f"{text[: SHOWN_VALUE_CHARS - 1]}… ({len(text):,} characters)"
+    half = SHOWN_VALUE_CHARS // 2
+    return f"{text[:half]}…{text[-half:]} ({len(text):,} characters)"
 
 
 class InputError(ValueError):
