@@ -68,6 +68,9 @@ def test_catalog_list_and_show():
             "hbm_bytes_per_s: got '3.35TB', expected a bandwidth",
         ),
         (("catalog", "list", "gpus"), "kind: got 'gpus'"),
+        # a price of 0 divided by zero, a negative one priced tokens below zero
+        (("--set", "hardware.H100-SXM.price_usd_per_s=$0/h", "serve", "cost"), "(above 0)"),
+        (("--set", "hardware.H100-SXM.price_usd_per_s=-5", "demo"), "price_usd_per_s: got -5"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(args, field):

@@ -114,11 +114,14 @@ _PATTERN = re.compile(
 )
 
 
-def parse_quantity(text: str | float | int, kind: Kind, field: str = "value") -> float:
+def parse_quantity(
+    text: str | float | int, kind: Kind, field: str = "value", positive: bool = False
+) -> float:
     """Parse ``text`` as a quantity of ``kind`` and return it in SI units.
 
     Plain numbers (``float``/``int`` or unitless strings) are taken as already SI. Raises
-    :class:`InputError` naming ``field`` when the text is not a quantity of that kind.
+    :class:`InputError` naming ``field`` when the text is not a finite quantity of that kind
+    (with ``positive``: not above 0).
     """
     if kind not in _KIND_DIMS:
         raise ValueError(f"unknown quantity kind {kind!r}")
@@ -128,6 +131,8 @@ def parse_quantity(text: str | float | int, kind: Kind, field: str = "value") ->
     value = float(text) if numeric else _parse_text(str(text), kind, field)
     if not math.isfinite(value):
         raise InputError(field, text, _EXPECTED_TEXT[kind] + " (finite)")
+    if positive and value <= 0:
+        raise InputError(field, text, _EXPECTED_TEXT[kind] + " (above 0)")
     return value
 
 

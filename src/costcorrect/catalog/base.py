@@ -18,18 +18,20 @@ from costcorrect.units import Kind, parse_quantity
 T = TypeVar("T")
 
 
-def quantity(kind: Kind) -> Any:
-    """An ``Annotated[float, ...]`` type that parses human units of ``kind`` into SI."""
-    return Annotated[float, BeforeValidator(lambda v: parse_quantity(v, kind))]
+def quantity(kind: Kind, positive: bool = False) -> Any:
+    """An ``Annotated[float, ...]`` type that parses human units of ``kind`` into SI (with
+    ``positive``: a value > 0, as every hardware figure is)."""
+
+    return Annotated[float, BeforeValidator(lambda v: parse_quantity(v, kind, positive=positive))]
 
 
 Seconds = quantity("time")
-Bytes = quantity("bytes")
-BytesPerSecond = quantity("bandwidth")
-FlopPerSecond = quantity("flop_rate")
-Watts = quantity("power")
-Hertz = quantity("frequency")
-UsdPerSecond = quantity("usd_rate")
+Bytes = quantity("bytes", positive=True)
+BytesPerSecond = quantity("bandwidth", positive=True)
+FlopPerSecond = quantity("flop_rate", positive=True)
+Watts = quantity("power", positive=True)
+Hertz = quantity("frequency", positive=True)
+UsdPerSecond = quantity("usd_rate", positive=True)
 Count = quantity("count")
 Fraction = quantity("fraction")
 
