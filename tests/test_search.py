@@ -200,3 +200,21 @@ def test_plan_reports_an_impossible_contract(catalog):
     )
     assert result.winner is None and math.isnan(result.margin)
     assert all(not math.isfinite(r.usd_per_million) for r in result.screened)
+
+
+def test_the_kv_transfer_tax_is_never_negative(catalog):
+    """The tax is the cost over the same pools with instantaneous KV movement, which cannot
+    serve less; run noise once made it −$0.03/M in docs/frontier.md's azure plan."""
+    space = SearchSpace(tp=(4,), max_seqs=(128,), token_budgets=(1024,), pool_sizes=(1,))
+    result = plan(
+        "llama-3.1-70b",
+        ("H100-SXM",),
+        "azure-conv-2023",
+        Contract(1.0, 0.05),
+        space=space,
+        requests=2000,
+        confirm_top=1,
+        catalog=catalog,
+    )
+    disaggregated = [c for c in result.best if c.architecture == "disaggregated"]
+    assert disaggregated and all(c.kv_usd_per_million >= 0 for c in disaggregated)

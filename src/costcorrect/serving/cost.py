@@ -211,7 +211,7 @@ def cost_per_token(
         network = _kv_bytes_per_request(arch, base) / 1e9 * pricing.network_usd_per_gb
         total += network / per_request * PER_MILLION
         prefill, decode = _pool_terms(
-            arch, contract, base, per_request, demand_rps, engine, pricing, load
+            arch, contract, base, per_request, demand_rps, engine, pricing, load, good.rate_per_s
         )
         kv = total - prefill - decode
     else:
@@ -260,18 +260,23 @@ def _kv_bytes_per_request(arch: Disaggregated, base: RequestStream) -> float:
 
 
 def _pool_terms(
-    arch, contract, base, per_request, demand_rps, engine, pricing, load
+    arch, contract, base, per_request, demand_rps, engine, pricing, load, real_rps
 ) -> tuple[float, float]:
+    """(prefill, decode) $ per million tokens: each pool priced over the goodput of the same
+    pools with instantaneous KV movement — never below ``real_rps``, the goodput with the real
+    link (moving KV faster cannot serve less; where the two runs' noise says otherwise, the KV
+    tax is 0 rather than negative)."""
     ideal = instantaneous(arch)
-    good = goodput(ideal, contract, base, engine, replace(load, converge=False))
-    if good.rate_per_s <= 0:
+    rate = goodput(ideal, contract, base, engine, replace(load, converge=False)).rate_per_s
+    rate = max(rate, real_rps)
+    if rate <= 0:
         return np.nan, np.nan
     scale = 1.0
     if demand_rps is not None:
-        scale = math.ceil(demand_rps / good.rate_per_s)
+        scale = math.ceil(demand_rps / rate)
         tokens_per_s = demand_rps * per_request
     else:
-        tokens_per_s = good.rate_per_s * per_request
+        tokens_per_s = rate * per_request
     prefill_usd = arch.prefill_usd_per_s + pricing.energy_usd_per_s(arch.prefill, arch.n_prefill)
     decode_usd = arch.decode_usd_per_s + pricing.energy_usd_per_s(arch.decode, arch.n_decode)
     prefill = scale * prefill_usd / tokens_per_s * PER_MILLION
