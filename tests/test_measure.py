@@ -138,11 +138,13 @@ async def _drops_mid_stream(reader, writer):
     writer.close()
 
 
-async def _not_sse(reader, writer):
+async def _respond(reader, writer, content_type: bytes, body: bytes) -> None:
+    """Read one request and answer it with ``body`` whole."""
     await reader.readuntil(b"\r\n\r\n")
-    body = b'{"choices": [{"message": {"content": "hi"}}]}'
     writer.write(
-        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+        b"HTTP/1.1 200 OK\r\ncontent-type: "
+        + content_type
+        + b"\r\ncontent-length: "
         + str(len(body)).encode()
         + b"\r\n\r\n"
         + body
@@ -151,9 +153,13 @@ async def _not_sse(reader, writer):
     writer.close()
 
 
+async def _not_sse(reader, writer):
+    body = b'{"choices": [{"message": {"content": "hi"}}]}'
+    await _respond(reader, writer, b"application/json", body)
+
+
 async def _malformed_fields(reader, writer):
     """A stream whose usage is a number and whose choices and deltas have the wrong types."""
-    await reader.readuntil(b"\r\n\r\n")
     events = [
         {"choices": [{"delta": {"content": "a"}}]},
         {"choices": "oops"},
@@ -163,14 +169,7 @@ async def _malformed_fields(reader, writer):
     ]
     body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
     body += b"data: [DONE]\n\n"
-    writer.write(
-        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: "
-        + str(len(body)).encode()
-        + b"\r\n\r\n"
-        + body
-    )
-    await writer.drain()
-    writer.close()
+    await _respond(reader, writer, b"text/event-stream", body)
 
 
 def test_malformed_response_fields_are_per_request_errors():

@@ -21,8 +21,12 @@ from costcorrect.search.space import Candidate, SearchSpace, candidates
 from costcorrect.serving.analytic import Lengths
 from costcorrect.serving.architectures import Disaggregated
 from costcorrect.serving.contract import Contract
-from costcorrect.serving.cost import Load, cost_per_token, unit_usd_per_million
-from costcorrect.serving.goodput import Goodput, analytic_goodput, analytic_load_goodput
+from costcorrect.serving.cost import (
+    Load,
+    analytic_goodput_under,
+    cost_per_token,
+    unit_usd_per_million,
+)
 from costcorrect.workload import synthetic_stream
 
 SENSITIVITY_SHIFT = 0.2  # ±20 % GPU price and achieved efficiency
@@ -119,16 +123,9 @@ class Plan:
         return out
 
 
-def _analytic(arch, contract: Contract, lengths: Lengths, load: Load) -> Goodput:
-    """The analytic engine's goodput of ``arch`` under ``load``'s mode."""
-    if load.offline or load.users:
-        return analytic_load_goodput(arch, contract, lengths, load.users, load.think_s)
-    return analytic_goodput(arch, contract, lengths)
-
-
 def _screen_one(job: tuple) -> Screened:
     candidate, contract, lengths, demand, load = job
-    good = _analytic(candidate.arch, contract, lengths, load)
+    good = analytic_goodput_under(candidate.arch, contract, lengths, load)
     cost = float(
         unit_usd_per_million(candidate.arch.usd_per_s, good.rate_per_s, lengths.mean_output, demand)
     )

@@ -138,27 +138,30 @@ class Load:
         return contract.describe()
 
 
+def analytic_goodput_under(arch: Architecture, contract: Contract, lengths, load: Load) -> Goodput:
+    """λ* under the analytic engine for ``lengths`` (``serving.analytic.Lengths``) and the
+    ``load`` mode."""
+    if load.offline or load.users:
+        return analytic_load_goodput(arch, contract, lengths, load.users, load.think_s)
+    return analytic_goodput(arch, contract, lengths)
+
+
 def goodput(
     arch: Architecture, contract: Contract, base: RequestStream, engine: str, load: Load = Load()
 ) -> Goodput:
     """λ* under the ``engine`` (``analytic`` or ``sim``) for ``base``'s request lengths and
     the ``load`` mode."""
-    if engine == "analytic" and (load.offline or load.users):
+    if engine == "analytic":
         from costcorrect.serving.analytic import Lengths
 
-        lengths = Lengths.from_stream(base)
-        return analytic_load_goodput(arch, contract, lengths, load.users, load.think_s)
+        return analytic_goodput_under(arch, contract, Lengths.from_stream(base), load)
+    if engine != "sim":
+        raise InputError("engine", engine, "'analytic' or 'sim'")
     if load.offline:
         return offline_throughput(arch, base, load.draw)
     if load.users:
         return closed_loop_goodput(arch, contract, base, load.users, load.think_s)
-    if engine == "sim":
-        return simulated_goodput(arch, contract, base, converge=load.converge, draw=load.draw)
-    if engine == "analytic":
-        from costcorrect.serving.analytic import Lengths
-
-        return analytic_goodput(arch, contract, Lengths.from_stream(base))
-    raise InputError("engine", engine, "'analytic' or 'sim'")
+    return simulated_goodput(arch, contract, base, converge=load.converge, draw=load.draw)
 
 
 def cost_per_token(

@@ -60,9 +60,9 @@ def readings(shared: Path, catalog: Catalog) -> tuple[pd.DataFrame, Deployment]:
     x = (raw["sm_mhz"] / F_MAX_MHZ).to_numpy()
     shares, catalog_w = [], []
     for row, clock in zip(raw.itertuples(), x, strict=True):
-        it = iteration_energy(dep, _batch(row), prior, clock)
-        shares.append([float(v) for v in (it.busy, it.compute, it.memory, it.overhead)])
-        catalog_w.append(float(iteration_energy(dep, _batch(row), prior, 1.0).power_w))
+        it = iteration_energy(dep, _batch(row), prior, np.array([clock, 1.0]))  # ran, f_max
+        shares.append([float(v[0]) for v in (it.busy, it.compute, it.memory, it.overhead)])
+        catalog_w.append(float(it.power_w[1]))
     busy, compute, memory, overhead = np.array(shares).T
     group = np.where(
         raw["phase"] == "decode", "decode, context " + raw["tokens"].astype(str), "prefill"
