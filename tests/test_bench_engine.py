@@ -116,13 +116,35 @@ def test_sweep_finds_a_confirmed_rate(engine):
     the server rejects (a miss), which a 1 s trial sends only when its seeded Poisson schedule
     holds 16 arrivals. So the same rates are tried and found on a busy machine."""
     base = spec(engine, rate=4, duration_s=1.0, model="," * 15 + "not-served")
-    result = sweep(base, Contract(ttft_s=5.0, tpot_s=0.5), start_rate=4, repeats=1, tolerance=0.25)
+    event_driven = dict(min_trial_s=0.0, keep_up=0.0, capacity_rps=math.inf)  # no timing
+    result = sweep(
+        base,
+        Contract(ttft_s=5.0, tpot_s=0.5),
+        start_rate=4,
+        repeats=1,
+        tolerance=0.25,
+        **event_driven,
+    )
     for trial in result.trials:
         arrivals = schedule(replace(base, rate=trial.rate, seed=trial.seed))[0].size
         assert trial.met == (arrivals < 16), (trial, arrivals)
     assert not all(trial.met for trial in result.trials)  # a miss ended the doubling
     assert result.rate > 0 and result.confirmed and result.rate == result.trials[-1].rate
     assert result.confirmation.contract_met
+
+
+def test_sweep_stops_where_the_engine_stops_keeping_up(engine):
+    """With a contract too loose to bind, the answer is where the engine's queue starts to
+    grow: within 25 % of its saturated throughput (a closed loop of 64 users, measured here),
+    finite, with its bracket — a fixed burst per trial used to answer 9.9e27 req/s."""
+    base = spec(engine, rate=1.0, requests=60)
+    users = run_load(replace(base, rate=None, concurrency=64, requests=64 * 8))
+    capacity = sum(r.status == "ok" for r in users.records) / users.wall_s
+    result = sweep(base, Contract(ttft_s=600.0, tpot_s=60.0), repeats=1, tolerance=0.25)
+    low, high = result.bracket
+    assert result.confirmed and low == result.rate < high < math.inf
+    assert 0.75 <= result.rate / capacity <= 1.25, (result.rate, capacity, result.trials)
+    assert not all(t.kept_up for t in result.trials)  # keeping up, not the contract, bound it
 
 
 def test_bench_cli_run_and_bad_input(engine, tmp_path):

@@ -155,3 +155,19 @@ def test_bad_user_yaml(tmp_path, text, message):
     user.write_text(text)
     with pytest.raises(InputError, match=message):
         load_catalog([user])
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "entry"),
+    [
+        ("hardware", "h100_sxm", "H100-SXM"),  # aiconfigurator's system names
+        ("hardware", "b200_sxm", "B200"),
+        ("hardware", "NVIDIA H100 80GB HBM3", "H100-SXM"),  # nvidia-smi --query-gpu=name
+        ("hardware", "NVIDIA A100-SXM4-40GB", "A100-40GB-SXM"),
+        ("hardware", "NVIDIA H200", "H200"),
+        ("models", "meta-llama/Llama-3.1-8B-Instruct", "llama-3.1-8b"),  # Hugging Face ids
+        ("models", "meta-llama/Llama-3.3-70B-Instruct", "llama-3.1-70b"),
+    ],
+)
+def test_names_as_other_tools_write_them(kind, name, entry):
+    assert getattr(load_catalog(), kind).get(name).name == entry

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from costcorrect.catalog.calibrations import PerfParams
@@ -284,6 +286,33 @@ def test_serve_malformed_trace(tmp_path: Path):
     out = tmp_path / "rec.csv"
     r = run("serve", "simulate", "--trace", str(trace), "--out", str(out))
     assert r.returncode == 2 and "output_tokens" in r.stderr and not out.exists()
+
+
+def test_a_trace_replays_at_its_own_times_unless_a_rate_is_given(tmp_path: Path):
+    trace = tmp_path / "t.csv"
+    gaps = np.full(400, 0.2)  # 5 req/s, not --rate's default of 1
+    frame = pd.DataFrame({"arrival_s": np.cumsum(gaps), "input_tokens": 100, "output_tokens": 50})
+    frame.to_csv(trace, index=False)
+    own = json.loads(run("serve", "simulate", "--trace", str(trace), "--json").stdout)
+    assert own["arrival_rate_per_s"] == pytest.approx(5.0, rel=0.01)
+    scaled = run("serve", "simulate", "--trace", str(trace), "--rate", "2", "--json")
+    assert json.loads(scaled.stdout)["arrival_rate_per_s"] == pytest.approx(2.0, rel=0.01)
+
+
+def test_a_few_requests_are_not_called_an_overload():
+    """Two arrivals cannot show a queue that outruns the deployment (one used to be an 'inf
+    req/s' overload); a rate needs two, so one is refused."""
+    r = run("serve", "simulate", "--requests", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["requests"] == 2
+    assert run("serve", "simulate", "--requests", "1").returncode == 2
+
+
+def test_a_run_too_large_for_memory_is_refused_up_front():
+    r = run("serve", "simulate", "--requests", str(10**13))
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert "requests here" in lines[0] and "needed" in lines[0]
 
 
 def test_serve_commands_take_pipeline_stages():

@@ -218,3 +218,41 @@ def test_the_kv_transfer_tax_is_never_negative(catalog):
     )
     disaggregated = [c for c in result.best if c.architecture == "disaggregated"]
     assert disaggregated and all(c.kv_usd_per_million >= 0 for c in disaggregated)
+
+
+def test_a_demand_gets_a_fleet_answer(catalog):
+    """With a demand the plan says what to buy: whole units, GPUs, $/h, $/month, and the
+    utilisation that the units' confirmed goodput implies."""
+    space = SearchSpace(tp=(1,), max_seqs=(256,), token_budgets=(2048,), pool_sizes=(1,))
+    demand = 25.0
+    result = plan(
+        "llama-3.1-8b",
+        ("H100-SXM",),
+        "sharegpt",
+        Contract(2.0, 0.1),
+        demand,
+        space=space,
+        requests=1000,
+        confirm_top=1,
+        catalog=catalog,
+    )
+    w, fleet = result.winner, result.fleet
+    assert (
+        fleet.units == math.ceil(demand / w.sim_goodput_rps) and fleet.gpus == fleet.units * w.gpus
+    )
+    price = catalog.hardware.get("H100-SXM").price_usd_per_s.value * 3600
+    assert fleet.usd_per_hour == pytest.approx(fleet.gpus * price)
+    assert fleet.usd_per_month == pytest.approx(730 * fleet.usd_per_hour)
+    assert (fleet.units - 1) / fleet.units < fleet.utilisation <= 1.0
+    assert "H100-SXM GPUs" in fleet.sentence(demand) and result.to_dict()["fleet"]["units"]
+    no_demand = plan(
+        "llama-3.1-8b",
+        ("H100-SXM",),
+        "sharegpt",
+        Contract(2.0, 0.1),
+        space=space,
+        requests=1000,
+        confirm_top=1,
+        catalog=catalog,
+    )
+    assert no_demand.fleet is None

@@ -76,9 +76,10 @@ def test_audit_record_and_summary(gsm8k, tmp_path):
     path, a = gsm8k
     out, page = tmp_path / "audit.json", tmp_path / "audit.md"
     args = ["verify", "audit", str(path), "--verifiers", "mixtral,gpt4", "--cpm", "10"]
-    result = runner.invoke(app, [*args, "--out", str(out), "--summary", str(page)])
+    result = runner.invoke(app, [*args, "--out", str(out), "--summary", str(page), "--json"])
     assert result.exit_code == 0, result.output
     record = json.loads(out.read_text())
+    assert json.loads(result.stdout) == record  # --json prints the record beside --out
     assert record["schema"] == "costcorrect.verify.audit/1" and record["dataset"]["rows"] == 1319
     assert sum(cell["probability"] for cell in record["joint_table"]) == pytest.approx(1.0)
     cov = np.mean(a[:, 0] * a[:, 1]) - a[:, 0].mean() * a[:, 1].mean()

@@ -8,6 +8,7 @@ number may be written plainly (``hbm_bandwidth: 3.35TB/s``) and then inherits th
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
@@ -90,9 +91,15 @@ class CatalogEntry(BaseModel):
         return data
 
     def matches(self, name: str) -> bool:
-        """True if ``name`` is this entry's name or an alias (case-insensitive)."""
-        key = name.casefold()
-        return key == self.name.casefold() or key in (a.casefold() for a in self.aliases)
+        """True if ``name`` is this entry's name or an alias, ignoring case and treating
+        spaces and underscores as hyphens (``h100_sxm``, ``NVIDIA H100 80GB HBM3``)."""
+        key = name_key(name)
+        return key == name_key(self.name) or key in (name_key(a) for a in self.aliases)
+
+
+def name_key(name: str) -> str:
+    """How catalog names compare: case-folded, runs of spaces/underscores as one hyphen."""
+    return re.sub(r"[\s_]+", "-", name.strip().casefold())
 
 
 def with_provenance(raw: Any, entry: dict[str, Any]) -> Any:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from costcorrect.catalog.base import CatalogEntry
 from costcorrect.errors import InputError
+from costcorrect.memory import require_requests_fit
 
 DATA_DIR = "data/workloads"
 """Folder of the packaged trace files, relative to the ``costcorrect.catalog`` package."""
@@ -155,6 +156,7 @@ class WorkloadSpec(CatalogEntry):
         """``n`` requests as (input tokens, output tokens), int64 arrays; deterministic per seed."""
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
             raise InputError("n", n, "a positive integer number of requests")
+        require_requests_fit("n", int(n))
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
             raise InputError("seed", seed, "a non-negative integer")
         rng = np.random.default_rng(seed)

@@ -8,11 +8,9 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import echo_json, run_guarded
+from costcorrect.cli.common import Json, echo_json, run_guarded
 
 app = typer.Typer(no_args_is_help=True, help="Training vs test-time compute allocation.")
-
-Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 @app.command()

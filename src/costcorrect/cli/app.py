@@ -20,7 +20,7 @@ from costcorrect.cli import (  # noqa: F401 (search_cmd registers `serve plan` e
     slack_cmd,
     verify_cmd,
 )
-from costcorrect.cli.common import echo_json, progress, run_guarded, state
+from costcorrect.cli.common import Json, echo_json, progress, run_guarded, state
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -67,7 +67,7 @@ def demo(
     tp: int = typer.Option(8, help="tensor-parallel GPUs"),
     pp: int = typer.Option(1, help="pipeline stages"),
     workload: str = typer.Option("sharegpt", help="catalog workload (mean lengths)"),
-    json_: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
+    json_: Json = False,
 ) -> None:
     """Performance and cost-per-token summary of a deployment (default: Llama-3.1-70B, 8×H100)."""
 
@@ -89,6 +89,7 @@ def report(
     out: Path = typer.Option(
         Path("reports/report.html"), "-o", "--out", help="the self-contained HTML report to write"
     ),
+    json_: Json = False,
 ) -> None:
     """One self-contained interactive HTML answer to a scenario: serving plan, Cost-correct,
     energy, routing, allocation and provenance; prints its path and the one-sentence answer."""
@@ -105,6 +106,9 @@ def report(
             result = run_scenario(loaded, catalog)
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, render(result))
+        if json_:
+            echo_json({"path": str(out), "answer": answer_sentence(result), **result.to_dict()})
+            return
         typer.echo(str(out))
         typer.echo(answer_sentence(result))
 
@@ -112,11 +116,11 @@ def report(
 
 
 @app.command()
-def version() -> None:
+def version(json_: Json = False) -> None:
     """Print the version."""
     from costcorrect import __version__
 
-    typer.echo(__version__)
+    echo_json({"version": __version__}) if json_ else typer.echo(__version__)
 
 
 def main() -> None:

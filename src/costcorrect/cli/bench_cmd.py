@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import echo_json, run_guarded
+from costcorrect.cli.common import Json, echo_json, run_guarded, seed_option
 
 app = typer.Typer(no_args_is_help=True, help="Measure a real deployment under load.")
 
@@ -28,10 +28,16 @@ Cost = Annotated[
     str | None,
     typer.Option("--gpus-cost", help="price of the GPUs behind the endpoint, e.g. '$2.99/h'"),
 ]
+Burstiness = Annotated[
+    float,
+    typer.Option(
+        help="as vLLM's: the gamma shape of inter-arrival gaps; 1 = Poisson, < 1 burstier, "
+        "> 1 smoother (CV = 1/√burstiness)"
+    ),
+]
 Timeout = Annotated[float, typer.Option(help="per-request timeout, seconds")]
-Seed = Annotated[int, typer.Option(help="seed of arrivals and lengths")]
+Seed = seed_option("seed of arrivals and lengths")
 Model = Annotated[str | None, typer.Option(help="model field to send (default: omitted)")]
-Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 def _spec(
@@ -107,7 +113,7 @@ def run(
             help="open loop: start times from a trace (CSV/JSONL/Parquet, as `serve simulate`)"
         ),
     ] = None,
-    burstiness: Annotated[float, typer.Option(help="CV of inter-arrival gaps (1: Poisson)")] = 1.0,
+    burstiness: Burstiness = 1.0,
     requests: Requests = None,
     duration: Duration = None,
     input_len: InLen = "128",
@@ -174,21 +180,27 @@ def sweep(
     ttft: Ttft = "1s",
     tpot: Tpot = "100ms",
     quantile: Quantile = 0.99,
-    start_rate: Annotated[float, typer.Option(help="first rate tried, requests/s")] = 1.0,
-    requests: Annotated[int, typer.Option(help="requests per trial")] = 60,
+    start_rate: Annotated[
+        float | None,
+        typer.Option(help="first rate tried, requests/s (default: half the probed capacity)"),
+    ] = None,
+    requests: Annotated[
+        int, typer.Option(min=1, help="requests per trial, at least (trials also last ≥ 5 s)")
+    ] = 60,
     repeats: Annotated[int, typer.Option(help="trials per rate (all must meet)")] = 2,
     max_time: Annotated[float, typer.Option(help="total time budget, seconds")] = 600.0,
     input_len: InLen = "128",
     output_len: OutLen = "64",
-    burstiness: Annotated[float, typer.Option(help="CV of inter-arrival gaps")] = 1.0,
+    burstiness: Burstiness = 1.0,
     timeout: Timeout = 60.0,
     seed: Seed = 0,
     model: Model = None,
     gpus_cost: Cost = None,
     json_: Json = False,
 ) -> None:
-    """The largest Poisson rate whose runs meet the contract (bracketing, then bisection with
-    repeated trials, within --max-time), confirmed by a fresh run."""
+    """The largest Poisson rate whose runs meet the contract and that the server keeps up
+    with (a closed-loop capacity probe first; trials of ≥ 5 s; doubling, then bisection with
+    repeated trials, within --max-time), confirmed by a fresh run, with its bracket."""
 
     def job() -> None:
         from costcorrect.cli.common import progress
@@ -198,7 +210,7 @@ def sweep(
         spec = _spec(
             url,
             endpoint,
-            start_rate,
+            start_rate or 1.0,
             None,
             None,
             burstiness,
@@ -217,6 +229,8 @@ def sweep(
         usd = _usd(gpus_cost)
         data = {
             "rate": result.rate,
+            "bracket": list(result.bracket),
+            "capacity_rps": result.capacity_rps,
             "confirmed": result.confirmed,
             "contract": contract.describe(),
             "wall_s": result.wall_s,
@@ -234,8 +248,11 @@ def sweep(
 
         print_frame(pd.DataFrame(data["trials"]).round(4), f"trials ({contract.describe()})")
         verdict = "confirmed" if result.confirmed else "no rate met the contract"
+        high = result.bracket[1]
         console.print(
-            f"largest rate: [bold]{result.rate:.3g} req/s[/bold] ({verdict}; {result.wall_s:.0f} s)"
+            f"largest rate: [bold]{result.rate:.3g} req/s[/bold] ({verdict}; the first rate "
+            f"that failed: {high:.3g} req/s; probed capacity {result.capacity_rps:.3g} req/s; "
+            f"{result.wall_s:.0f} s)"
         )
 
     run_guarded(job)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from costcorrect.cli.common import echo_json, run_guarded, state
+from costcorrect.cli.common import Json, echo_json, run_guarded, state
 
 app = typer.Typer(no_args_is_help=True, help="Hardware, models, workloads, prices, calibrations.")
 KINDS_HELP = "hardware | models | workloads | calibrations | prices"
@@ -13,7 +13,7 @@ KINDS_HELP = "hardware | models | workloads | calibrations | prices"
 @app.command("list")
 def list_(
     kind: str = typer.Argument(..., help=KINDS_HELP),
-    json_: bool = typer.Option(False, "--json", help="print JSON"),
+    json_: Json = False,
 ) -> None:
     """One row per entry of KIND with its key numbers (human units)."""
 
@@ -31,7 +31,7 @@ def list_(
 def show(
     kind: str = typer.Argument(..., help=KINDS_HELP),
     name: str = typer.Argument(..., help="entry name or alias"),
-    json_: bool = typer.Option(False, "--json", help="print JSON"),
+    json_: Json = False,
 ) -> None:
     """Every field of one entry, with the source and date of each number (a calibration: each
     parameter with its 95 % interval and whether the data or the fit's prior set it)."""

@@ -12,6 +12,8 @@ import typer
 
 from costcorrect.errors import InputError
 
+#: ``--json``: print the command's typed result as JSON on stdout (every command has it)
+Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 #: ``--stack``: the perf calibration a command's deployments use (one option for every command)
 StackOption = Annotated[
     str | None,
@@ -22,12 +24,20 @@ StackOption = Annotated[
         "`catalog list calibrations`)",
     ),
 ]
+
+
+def seed_option(help: str = "random seed") -> Any:
+    """``--seed``: a non-negative integer (numpy's generators refuse negative seeds)."""
+    return Annotated[int, typer.Option(min=0, help=f"{help} (an integer ≥ 0)")]
+
+
 #: the load modes of ``serve cost`` and ``serve plan`` (``serving.cost.Load``)
 Concurrency = Annotated[
     int | None,
     typer.Option(
+        min=1,
         help="closed loop: this many users, each sending its next request when the previous "
-        "completes (+ --think); the simulator"
+        "completes (+ --think); the simulator",
     ),
 ]
 Think = Annotated[str, typer.Option(help="closed loop: think time between requests, e.g. 1s")]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import echo_json, run_guarded
+from costcorrect.cli.common import Json, echo_json, run_guarded
 
 
 def correct(
@@ -36,7 +36,7 @@ def correct(
     r: Annotated[float, typer.Option("--r", help="R: billed output / answer tokens")] = 1.0,
     rho: Annotated[float, typer.Option("--rho", help="ρ̄: extra rollouts per answer")] = 0.0,
     alpha: Annotated[float, typer.Option("--alpha", help="α: verifier accept rate")] = 1.0,
-    json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    json_: Json = False,
 ) -> None:
     """Cost per correct answer ($ per million answer tokens and per answer), its elasticities
     and which lever moves it most."""

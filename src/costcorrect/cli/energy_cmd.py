@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import echo_json, run_guarded, state
+from costcorrect.cli.common import Json, echo_json, run_guarded, state
 
 app = typer.Typer(no_args_is_help=True, help="Energy per token: power model, levers, measurement.")
 
-Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 Model = Annotated[str, typer.Option(help="catalog model")]
 Gpu = Annotated[str, typer.Option(help="catalog GPU")]
 Tp = Annotated[int, typer.Option(help="tensor-parallel GPUs")]
@@ -46,7 +45,7 @@ def model_(
     tp: Tp = 1,
     batches: Annotated[str, typer.Option(help="decode batch sizes")] = "1,8,32,64,128,256",
     context: Annotated[float, typer.Option(help="KV tokens per sequence (decode)")] = 1024,
-    prompt: Annotated[int, typer.Option(help="prompt tokens (prefill)")] = 2048,
+    prompt: Annotated[int, typer.Option(min=1, help="prompt tokens (prefill)")] = 2048,
     usd_per_kwh: Kwh = 0.10,
     pue: Pue = 1.2,
     json_: Json = False,
@@ -163,7 +162,7 @@ def arch(
     model: Model = "llama-3.1-8b",
     gpu: Gpu = "H200",
     tp: Tp = 1,
-    prompt: Annotated[int, typer.Option(help="prompt tokens")] = 2048,
+    prompt: Annotated[int, typer.Option(min=1, help="prompt tokens")] = 2048,
     batches: Annotated[str, typer.Option(help="decode batch sizes")] = "1,8,32,128",
     json_: Json = False,
 ) -> None:
@@ -213,8 +212,9 @@ def arch(
 @app.command()
 def measure(
     model: Model = "llama-3.1-8b",
-    layers: Annotated[int | None, typer.Option(help="decoder layers (default: all)")] = None,
+    layers: Annotated[int | None, typer.Option(min=1, help="decoder layers (default: all)")] = None,
     out: Annotated[Path | None, typer.Option(help="write the measurements as JSON")] = None,
+    json_: Json = False,
 ) -> None:
     """J/token of prefill and decode of a random-weight model of a real architecture,
     measured with NVML's energy counter over three windows of at least 1 s each, with a 95 %
@@ -229,7 +229,7 @@ def measure(
 
         result = measure_energy(state.catalog().models.get(model), layers)
         if not result.available:
-            typer.echo(f"no measurement: {result.reason}")
+            echo_json(result.to_dict()) if json_ else typer.echo(f"no measurement: {result.reason}")
             return
         text = json.dumps(result.to_dict(), indent=2)
         if out is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from costcorrect.cli.common import StackOption, echo_json, progress, run_guarded, state
+from costcorrect.cli.common import Json, StackOption, echo_json, progress, run_guarded, state
 from costcorrect.io import atomic_write
 
 app = typer.Typer(no_args_is_help=True, help="Iteration-time model of prefill and decode steps.")
@@ -33,7 +33,7 @@ def step(
     weight_format: str | None = typer.Option(None, help="bf16|fp16|fp8|int8|awq-int4|fp4"),
     kv_dtype: str | None = typer.Option(None, help="bf16|fp16|fp8|int8"),
     stack: StackOption = None,
-    json_: bool = typer.Option(False, "--json", help="print JSON"),
+    json_: Json = False,
 ) -> None:
     """Time of one prefill or decode iteration, with its per-op breakdown."""
 
@@ -89,7 +89,7 @@ def fit(
     out: Path | None = typer.Option(None, help="write a calibration YAML entry here"),
     gpu: str | None = typer.Option(None, help="only rows of this GPU (default: the only one)"),
     stack: str = typer.Option("user", help="name of the software stack measured"),
-    json_: bool = typer.Option(False, "--json", help="print JSON"),
+    json_: Json = False,
 ) -> None:
     """Fit the model's efficiencies and overheads to your measured iteration times."""
 
@@ -132,7 +132,7 @@ def calibrate(
         None, help="aiconfigurator-core's systems/data folder (default: the installed package's)"
     ),
     out: Path | None = typer.Option(None, help="write a calibration YAML entry here"),
-    json_: bool = typer.Option(False, "--json", help="print JSON"),
+    json_: Json = False,
 ) -> None:
     """Fit a stack of today's engine to its measured GEMM, attention and all-reduce kernels;
     print the held-out error per op class and the fitted parameters."""

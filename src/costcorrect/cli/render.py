@@ -212,8 +212,10 @@ def print_plan(p) -> None:
     if p.winner is None:
         console.print("[bold red]No configuration meets the contract.[/bold red]")
         return
-    margin = "" if p.margin != p.margin else f", {p.margin:.1%} cheaper than the next architecture"
+    margin = "" if p.margin != p.margin else f"; the next architecture costs {p.margin:.1%} more"
     console.print(f"Winner: [bold]{p.winner.architecture}[/bold] — {p.winner.label}{margin}.")
+    if p.fleet is not None:
+        console.print(p.fleet.sentence(p.demand_rps) + ".")
     for line in p.validation:
         console.print(f"Stack: {line}.")
     table = Table(title="Sensitivity (analytic, scaled to the simulator at the plan point)")
@@ -333,7 +335,7 @@ def print_bench(s) -> None:
         "output tokens/s"
     )
     console.print(head)
-    table = Table(title="latency (95 % bootstrap intervals)")
+    table = Table(title="latency (95 % order-statistic intervals)")
     table.add_column("metric")
     for q in s.metrics["ttft_s"]:
         table.add_column(f"p{q.q * 100:g}")

@@ -8,11 +8,9 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import echo_json, progress, run_guarded
+from costcorrect.cli.common import Json, echo_json, progress, run_guarded, seed_option
 
 app = typer.Typer(no_args_is_help=True, help="Routing premium: does difficulty routing pay?")
-
-Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 def _pct(x: float) -> str:
@@ -171,7 +169,7 @@ def evaluate(
         str | None,
         typer.Option(help="comma-separated models to route between (default: every model found)"),
     ] = None,
-    seed: Annotated[int, typer.Option(help="seed of the split, router folds and bootstrap")] = 0,
+    seed: seed_option("seed of the split, router folds and bootstrap") = 0,
     test_share: Annotated[float, typer.Option(help="held-out share of queries")] = 0.5,
     resamples: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
     router_overhead: Annotated[

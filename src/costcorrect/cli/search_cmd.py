@@ -11,6 +11,7 @@ import typer
 
 from costcorrect.cli.common import (
     Concurrency,
+    Json,
     Offline,
     StackOption,
     Think,
@@ -18,6 +19,7 @@ from costcorrect.cli.common import (
     parse_ints,
     progress,
     run_guarded,
+    seed_option,
     spinner_updates,
     state,
 )
@@ -110,8 +112,7 @@ MaxSeqsOpt = Annotated[str, typer.Option("--max-seqs", help="max-batch values to
 BudgetOpt = Annotated[str, typer.Option("--token-budget", help="chunk budgets τ to try")]
 KvLinkOpt = Annotated[str, typer.Option("--kv-link", help="KV link per prefill instance")]
 PrefixHit = Annotated[float, typer.Option(help="prefix-cache hit ratio (enables kvpool)")]
-Seed = Annotated[int, typer.Option(help="random seed")]
-Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+Seed = seed_option()
 Executor = Annotated[str, typer.Option(help="local | process | ray")]
 Address = Annotated[
     str | None, typer.Option(help="Ray cluster: auto or HOST:PORT (default: start a local one)")
@@ -141,8 +142,12 @@ def plan(
     offline: Offline = False,
     concurrency: Concurrency = None,
     think: Think = "0s",
-    requests: Annotated[int, typer.Option(help="simulated requests per confirmation")] = 4000,
-    top_k: Annotated[int, typer.Option(help="configurations confirmed per architecture")] = 2,
+    requests: Annotated[
+        int, typer.Option(min=1, help="simulated requests per confirmation")
+    ] = 4000,
+    top_k: Annotated[
+        int, typer.Option(min=1, help="configurations confirmed per architecture")
+    ] = 2,
     seed: Seed = 0,
     executor: Executor = "local",
     address: Address = None,

@@ -10,6 +10,7 @@ import typer
 
 from costcorrect.cli.common import (
     Concurrency,
+    Json,
     Offline,
     StackOption,
     Think,
@@ -17,6 +18,7 @@ from costcorrect.cli.common import (
     parse_ints,
     progress,
     run_guarded,
+    seed_option,
     spinner_updates,
     state,
 )
@@ -26,32 +28,40 @@ app = typer.Typer(no_args_is_help=True, help="Serving engines: simulate, goodput
 Arch = Annotated[str, typer.Option("--arch", help="colocated | chunked | disaggregated | kvpool")]
 Model = Annotated[str, typer.Option(help="catalog model")]
 Gpu = Annotated[str, typer.Option(help="catalog GPU (both pools unless overridden)")]
-Tp = Annotated[int, typer.Option(help="tensor-parallel GPUs per instance")]
-Pp = Annotated[int, typer.Option(help="pipeline stages per instance, each on its own micro-batch")]
+Tp = Annotated[int, typer.Option(min=1, help="tensor-parallel GPUs per instance")]
+Pp = Annotated[
+    int, typer.Option(min=1, help="pipeline stages per instance, each on its own micro-batch")
+]
 WeightFormat = Annotated[
     str | None, typer.Option(help="weights: bf16 | fp16 | fp8 | int8 | awq-int4 | fp4")
 ]
 KvDtype = Annotated[str | None, typer.Option(help="KV cache: bf16 | fp16 | fp8 | int8")]
-Replicas = Annotated[int, typer.Option(help="colocated/chunked: instances sharing the traffic")]
-Budget = Annotated[int, typer.Option(help="chunked: token budget τ per iteration")]
-MaxTokens = Annotated[int, typer.Option(help="prefill batch token cap")]
-MaxSeqs = Annotated[int, typer.Option(help="max sequences per instance")]
-NPrefill = Annotated[int, typer.Option(help="disaggregated: prefill instances")]
-NDecode = Annotated[int, typer.Option(help="disaggregated: decode instances")]
+Replicas = Annotated[
+    int, typer.Option(min=1, help="colocated/chunked: instances sharing the traffic")
+]
+Budget = Annotated[int, typer.Option(min=1, help="chunked: token budget τ per iteration")]
+MaxTokens = Annotated[int, typer.Option(min=1, help="prefill batch token cap")]
+MaxSeqs = Annotated[int, typer.Option(min=1, help="max sequences per instance")]
+NPrefill = Annotated[int, typer.Option(min=1, help="disaggregated: prefill instances")]
+NDecode = Annotated[int, typer.Option(min=1, help="disaggregated: decode instances")]
 PrefillGpu = Annotated[str | None, typer.Option(help="disaggregated: prefill GPU type")]
 DecodeGpu = Annotated[str | None, typer.Option(help="disaggregated: decode GPU type")]
-PrefillTp = Annotated[int | None, typer.Option(help="disaggregated: prefill TP")]
-DecodeTp = Annotated[int | None, typer.Option(help="disaggregated: decode TP")]
+PrefillTp = Annotated[int | None, typer.Option(min=1, help="disaggregated: prefill TP")]
+DecodeTp = Annotated[int | None, typer.Option(min=1, help="disaggregated: decode TP")]
 KvLink = Annotated[str, typer.Option(help="KV link bandwidth per prefill instance, e.g. 50GB/s")]
 KvLatency = Annotated[str, typer.Option(help="KV transfer latency, e.g. 1ms")]
-KvOverlap = Annotated[float, typer.Option(help="fraction of a transfer hidden by streaming")]
+KvOverlap = Annotated[
+    float, typer.Option(min=0.0, max=1.0, help="fraction of a transfer hidden by streaming")
+]
 Pool = Annotated[str, typer.Option(help="kvpool: prefix-pool read bandwidth")]
 Reject = Annotated[
     str | None, typer.Option(help="kvpool: reject prompts that would wait longer, e.g. 2s")
 ]
 Workload = Annotated[str, typer.Option(help="catalog workload (length distribution)")]
 Trace = Annotated[str | None, typer.Option(help="replay a CSV/JSONL trace instead")]
-Requests = Annotated[int, typer.Option(help="requests to generate")]
+Requests = Annotated[
+    int, typer.Option(min=2, help="requests to generate (at least 2: a rate needs two arrivals)")
+]
 Isl = Annotated[
     int | None, typer.Option(help="fixed input tokens per request (with --osl; not --workload)")
 ]
@@ -67,9 +77,8 @@ def _isl_osl(isl: int | None, osl: int | None) -> tuple[int, int] | None:
     return None if isl is None else (isl, osl)
 
 
-Seed = Annotated[int, typer.Option(help="random seed")]
+Seed = seed_option()
 PrefixHit = Annotated[float, typer.Option(help="prefix-cache hit ratio of prompts")]
-Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 def _spec(options: dict):
@@ -86,7 +95,12 @@ def _spec(options: dict):
 
 @app.command()
 def simulate(
-    rate: Annotated[str, typer.Option(help="arrival rate, requests/s")] = "1",
+    rate: Annotated[
+        str | None,
+        typer.Option(
+            help="arrival rate, requests/s (default 1; a --trace keeps its own times unless given)"
+        ),
+    ] = None,
     arch: Arch = "colocated",
     model: Model = "llama-3.1-8b",
     gpu: Gpu = "H100-SXM",
@@ -144,7 +158,7 @@ def simulate(
             n = max(n, REQUESTS_PER_USER * concurrency)
         stream = build_stream(
             workload,
-            rate,
+            rate if rate is not None or trace is not None else "1",
             n,
             seed,
             trace,

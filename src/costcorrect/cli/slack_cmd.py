@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import echo_json, run_guarded, state
+from costcorrect.cli.common import Json, echo_json, run_guarded, seed_option, state
 
 
 def slack(
@@ -35,8 +35,8 @@ def slack(
     r: Annotated[float, typer.Option("--r", help="R")] = 1.0,
     rho: Annotated[float, typer.Option("--rho", help="ρ̄: extra rollouts per answer")] = 15.0,
     alpha: Annotated[float, typer.Option("--alpha", help="α")] = 1.0,
-    seed: Annotated[int, typer.Option(help="seed of the synthetic trace")] = 0,
-    json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    seed: seed_option("seed of the synthetic trace") = 0,
+    json_: Json = False,
 ) -> None:
     """Harvestable GPU-hours above the SLO margin, the marginal-of-idle price m, the
     effective rollout price and Cost' = CPM · R · (1 + m·ρ̄) / α."""

@@ -8,12 +8,11 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import echo_json, progress, run_guarded
+from costcorrect.cli.common import Json, echo_json, progress, run_guarded, seed_option
 
 app = typer.Typer(no_args_is_help=True, help="Verifier calibration and composition.")
 
 Data = Annotated[Path, typer.Argument(help="CSV, JSONL or Parquet, one row per instance")]
-Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 @app.command()
@@ -24,7 +23,7 @@ def calibrate(
     bins: Annotated[int, typer.Option(help="ECE bins")] = 15,
     strategy: Annotated[str, typer.Option(help="uniform | quantile bins")] = "uniform",
     resamples: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
-    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    seed: seed_option("bootstrap seed") = 0,
     json_: Json = False,
 ) -> None:
     """Scores (Brier, log, spherical), ECE and smooth ECE with 95 % bootstrap intervals."""
@@ -80,8 +79,8 @@ def simulate(
     ),
     k1: Annotated[int, typer.Option(help="candidates for the first verifier")] = 30,
     k2: Annotated[int, typer.Option(help="candidates for the second verifier")] = 30,
-    trials: Annotated[int, typer.Option(help="simulated selections per N")] = 400,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    trials: Annotated[int, typer.Option(min=1, help="simulated selections per N")] = 400,
+    seed: seed_option() = 0,
     json_: Json = False,
 ) -> None:
     """Selecting a verifier pair: regret of the joint vs the marginal scoring mechanism
@@ -131,9 +130,10 @@ def audit(
     outcome: Annotated[str | None, typer.Option(help="0/1 ground-truth column")] = None,
     out: Annotated[Path | None, typer.Option(help="write the JSON record here")] = None,
     summary: Annotated[Path | None, typer.Option(help="write the one-page summary here")] = None,
+    json_: Json = False,
 ) -> None:
     """The audit record of a composed pipeline (JSON, schema in the module docs) and a
-    one-page summary."""
+    one-page summary. The record is printed unless --out is given (--json: printed always)."""
 
     def job() -> None:
         import json
@@ -149,7 +149,7 @@ def audit(
             atomic_write(out, text)
         if summary is not None:
             atomic_write(summary, summary_markdown(record))
-        if out is None:
+        if out is None or json_:
             typer.echo(text, nl=False)
 
     run_guarded(job)

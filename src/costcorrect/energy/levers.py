@@ -9,6 +9,7 @@ until the power fits (:func:`costcorrect.energy.iteration.capped_clock`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -23,10 +24,10 @@ from costcorrect.serving.cost import JOULES_PER_KWH, PER_MILLION
 
 def energy_usd_per_million(j_per_token, usd_per_kwh: float, pue: float):
     """Energy $ per million tokens at ``usd_per_kwh`` and facility ``pue``."""
-    if not usd_per_kwh >= 0:
-        raise InputError("usd_per_kwh", usd_per_kwh, "an energy price ≥ 0 in $/kWh")
-    if not pue >= 1:
-        raise InputError("pue", pue, "a power usage effectiveness ≥ 1")
+    if not 0 <= usd_per_kwh < math.inf:
+        raise InputError("usd_per_kwh", usd_per_kwh, "a finite energy price ≥ 0 in $/kWh")
+    if not 1 <= pue < math.inf:
+        raise InputError("pue", pue, "a finite power usage effectiveness ≥ 1")
     return np.asarray(j_per_token) * PER_MILLION / JOULES_PER_KWH * usd_per_kwh * pue
 
 

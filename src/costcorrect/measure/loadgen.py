@@ -2,10 +2,11 @@
 with connection pooling).
 
 Open loop (``rate``): each request starts at its scheduled time whatever the server does —
-Poisson, or gamma with a burstiness CV, or a trace's times — and its lag behind the schedule
-is recorded. Closed loop (``concurrency``): N users each send the next request when the last
-one ends. Errors, HTTP 4xx/5xx, timeouts and dropped connections are recorded per request and
-never stop the run; every record goes to ``sink`` as soon as its request ends.
+Poisson, or gamma with vLLM's burstiness (the gaps' shape: CV = 1/√burstiness), or a trace's
+times — and its lag behind the schedule is recorded. Closed loop (``concurrency``): N users
+each send the next request when the last one ends. Errors, HTTP 4xx/5xx, timeouts and dropped
+connections are recorded per request and never stop the run; every record goes to ``sink`` as
+soon as its request ends.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class LoadSpec:
     endpoint: str = "chat"
     rate: float | None = None
     concurrency: int | None = None
-    burstiness: float = 1.0
+    burstiness: float = 1.0  # vLLM's --burstiness: gamma shape of the gaps, CV = 1/√burstiness
     requests: int | None = None
     duration_s: float | None = None
     input_len: LengthDist = DEFAULT_INPUT
@@ -88,8 +89,12 @@ class LoadSpec:
             raise InputError("rate", self.rate, "requests per second > 0")
         if self.concurrency is not None and self.concurrency < 1:
             raise InputError("concurrency", self.concurrency, "at least 1 concurrent user")
-        if not self.burstiness > 0:
-            raise InputError("burstiness", self.burstiness, "a CV > 0 (1 = Poisson)")
+        if not 0 < self.burstiness < math.inf:
+            raise InputError(
+                "burstiness",
+                self.burstiness,
+                "a gamma shape > 0 (vLLM's: 1 = Poisson, < 1 burstier)",
+            )
         if self.requests is None and self.duration_s is None and self.arrivals_s is None:
             raise InputError("requests", None, "--requests N or --duration S")
         if self.requests is not None and self.requests < 1:
@@ -112,7 +117,7 @@ def schedule(spec: LoadSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         gen = (
             poisson_arrivals(spec.rate, n, spec.seed)
             if spec.burstiness == 1.0
-            else gamma_arrivals(spec.rate, spec.burstiness, n, spec.seed)
+            else gamma_arrivals(spec.rate, 1.0 / math.sqrt(spec.burstiness), n, spec.seed)
         )
         times = gen if spec.duration_s is None else gen[gen < spec.duration_s]
         if spec.requests is not None:

@@ -3,6 +3,8 @@ verifier audit, energy levers, the routing plane and the allocation threshold.""
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -45,7 +47,7 @@ def ledger_section(r: ScenarioResult) -> str:
     return (
         "<h2>Cost-correct</h2>"
         f"<p>C = CPM · R · (1 + ρ̄) / α with CPM = serving ${r.plan.winner.usd_per_million:.3f} "
-        f"+ energy ${r.energy_usd_per_m:.3f} per M tokens, R = {a.reasoning_multiplier:g}, "
+        f"+ {r.energy_phrase()}, R = {a.reasoning_multiplier:g}, "
         f"ρ̄ = {a.extra_rollouts:g}, α = {a.accept_rate:g}: "
         f"<b>${c.usd_per_million_answer_tokens:.3f}</b> per million answer tokens, "
         f"${c.usd_per_answer:.5f} per answer of {a.answer_tokens:g} tokens.</p>"
@@ -56,6 +58,12 @@ def ledger_section(r: ScenarioResult) -> str:
 
 def energy_section(r: ScenarioResult) -> str:
     s = r.levers
+    if s is None:
+        return (
+            f"<h2>Energy</h2><p>Not modelled: {html.escape(r.energy_gpu)} has no power "
+            "parameters in the catalog (docs/energy.md lists the GPUs that have them); the "
+            "costs above leave energy out.</p>"
+        )
     fig = go.Figure()
     for lever, dash in (("clock", "solid"), ("cap", "dot")):
         for batch in sorted({p.batch for p in s.points}):

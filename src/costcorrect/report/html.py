@@ -38,8 +38,7 @@ def answer_sentence(r: ScenarioResult) -> str:
         f"${w.usd_per_million:.2f} per million SLO-compliant output tokens (simulated with "
         f"stack {'; '.join(r.plan.validation)}; the analytic engine is {w.goodput_error:+.0%} on "
         "its goodput), and a correct "
-        f"answer costs ${r.ledger.usd_per_answer:.4f} with energy at "
-        f"${r.energy_usd_per_m:.3f}/M tokens."
+        f"answer costs ${r.ledger.usd_per_answer:.4f} with {r.energy_phrase()}."
     )
 
 
@@ -57,7 +56,7 @@ def render(r: ScenarioResult) -> str:
             econ.verification_section(r),
             econ.routing_section(r),
             econ.allocation_section(r),
-            econ.energy_section(r) if r.levers else "",
+            econ.energy_section(r) if r.ledger else "",
             serving.measured_section(r),
             "<h2>Provenance</h2>",
             f'<p class="note">costcorrect {html.escape(r.version)}, seed {r.scenario.seed}, '

@@ -14,6 +14,7 @@ import numpy as np
 
 from costcorrect.allocate.threshold import AllocationDecision, allocation_threshold
 from costcorrect.catalog import Catalog, load_catalog
+from costcorrect.catalog.power import power_gpus
 from costcorrect.catalog.validation import HeldOutError, load_validation
 from costcorrect.correct.ledger import CostCorrect, OperatingPoint, Prices, cost_correct
 from costcorrect.energy.levers import LeverStudy, lever_study
@@ -29,7 +30,7 @@ from costcorrect.search.breakeven import BreakEven, break_even
 from costcorrect.search.frontier import Frontier, contract_frontier
 from costcorrect.search.plan import Plan, plan
 from costcorrect.serving.contract import Contract
-from costcorrect.units import parse_quantity
+from costcorrect.units import format_quantity, parse_quantity
 from costcorrect.verify.audit import audit
 from costcorrect.verify.calibration import Reliability, ece, reliability
 from costcorrect.verify.data import binary, probability, read_table
@@ -75,7 +76,8 @@ class ScenarioResult:
     break_even: BreakEven
     io_ratio: float  # the workload's mean input ÷ mean output tokens
     ledger: CostCorrect | None
-    energy_usd_per_m: float
+    energy_gpu: str  # the GPU whose power the energy figures model
+    energy_usd_per_m: float | None  # None: that GPU has no power parameters
     levers: LeverStudy | None
     routing: PremiumModel | None
     systems: list[tuple[str, PatternPoint, bool]]  # id, point, independently calibrated
@@ -85,6 +87,24 @@ class ScenarioResult:
     provenance: list[tuple[str, str, str, str]]
     version: str
     validation: dict[str, HeldOutError]
+
+    def to_dict(self) -> dict:
+        """The report's headline numbers: the plan, the ledger, energy and the version."""
+        return {
+            "scenario": self.scenario.title,
+            "model": self.scenario.model,
+            "gpus": list(self.scenario.gpus),
+            "plan": self.plan.to_dict(),
+            "cost_correct": self.ledger.to_dict() if self.ledger else None,
+            "energy_usd_per_million": self.energy_usd_per_m,
+            "version": self.version,
+        }
+
+    def energy_phrase(self, digits: int = 3) -> str:
+        """'energy $x per M tokens', or why energy is not counted."""
+        if self.energy_usd_per_m is None:
+            return f"energy not modelled ({self.energy_gpu} has no power parameters)"
+        return f"energy ${self.energy_usd_per_m:.{digits}f} per M tokens"
 
     def validation_note(self, key: str) -> str:
         """The held-out error of model ``key`` (perf, analytic, energy), as a sentence."""
@@ -99,22 +119,16 @@ def _provenance(scenario: Scenario, catalog) -> list[tuple[str, str, str, str]]:
     rows.append((f"model {model.name}", "config", model.source, str(model.date)))
     for name in scenario.gpus:
         hw = catalog.hardware.get(name)
-        for label, item in (
-            ("price", hw.price_usd_per_s),
-            ("HBM bandwidth", hw.hbm_bytes_per_s),
-            ("memory", hw.memory_bytes),
-            ("TDP", hw.tdp_w),
-            ("idle power", hw.idle_power_w),
+        for label, item, kind in (
+            ("price", hw.price_usd_per_s, "usd_rate"),
+            ("HBM bandwidth", hw.hbm_bytes_per_s, "bandwidth"),
+            ("memory", hw.memory_bytes, "bytes"),
+            ("TDP", hw.tdp_w, "power"),
+            ("idle power", hw.idle_power_w, "power"),
+            ("bf16 peak", hw.flops_per_s["bf16"], "flop_rate"),
         ):
-            rows.append((f"{hw.name} {label}", f"{item.value:g}", item.source, str(item.date)))
-        rows.append(
-            (
-                f"{hw.name} bf16 peak",
-                f"{hw.flops_per_s['bf16'].value:g}",
-                hw.flops_per_s["bf16"].source,
-                str(hw.flops_per_s["bf16"].date),
-            )
-        )
+            value = format_quantity(item.value, kind)
+            rows.append((f"{hw.name} {label}", value, item.source, str(item.date)))
     workload = catalog.workloads.get(scenario.workload)
     rows.append((f"workload {workload.name}", "lengths", workload.source, str(workload.date)))
     files = [("routing data", scenario.routing_data)]
@@ -212,7 +226,7 @@ def run_scenario(
         seed=scenario.seed,
         catalog=catalog,
     )
-    ledger, energy, levers = None, 0.0, None
+    ledger, energy, levers = None, None, None
     winner = best.winner
     gpu = scenario.gpus[0]
     if winner is not None:
@@ -227,20 +241,21 @@ def run_scenario(
             weight_format=winner.weight_format,
             kv_dtype=winner.kv_dtype,
         )
-        say("energy: modelled decode power and the two levers")
-        energy = decode_energy_usd_per_million(
-            dep, scenario.energy.usd_per_kwh, scenario.energy.pue
-        )
-        levers = lever_study(
-            dep,
-            "decode",
-            (8, 32, 64, 128),
-            1024,
-            usd_per_kwh=scenario.energy.usd_per_kwh,
-            pue=scenario.energy.pue,
-        )
+        if gpu in power_gpus():  # else the report says energy is not modelled for it
+            say("energy: modelled decode power and the two levers")
+            energy = decode_energy_usd_per_million(
+                dep, scenario.energy.usd_per_kwh, scenario.energy.pue
+            )
+            levers = lever_study(
+                dep,
+                "decode",
+                (8, 32, 64, 128),
+                1024,
+                usd_per_kwh=scenario.energy.usd_per_kwh,
+                pue=scenario.energy.pue,
+            )
         a = scenario.answer
-        cpm = winner.usd_per_million + energy
+        cpm = winner.usd_per_million + (energy or 0.0)
         ledger = cost_correct(
             Prices(cpm, cpm),
             OperatingPoint(
@@ -292,6 +307,7 @@ def run_scenario(
         break_even=crossing,
         io_ratio=_io_ratio(scenario, catalog),
         ledger=ledger,
+        energy_gpu=gpu,
         energy_usd_per_m=energy,
         levers=levers,
         routing=routing,

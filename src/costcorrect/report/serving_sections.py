@@ -40,6 +40,9 @@ def plan_section(r: ScenarioResult) -> str:
         yaxis_title="$ per million output tokens",
     )
     margin = "" if math.isnan(r.plan.margin) else f" The winner leads by {r.plan.margin:.0%}."
+    fleet = r.plan.fleet
+    if fleet is not None:
+        margin += f" {fleet.sentence(r.plan.demand_rps)}."
     flips = [s.case for s in r.plan.sensitivity if s.flips]
     sens = (
         f" The winner changes under: {', '.join(flips)}."

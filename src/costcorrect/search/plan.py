@@ -63,6 +63,7 @@ class Confirmed:
     decode_usd_per_million: float
     kv_usd_per_million: float
     fleet_replicas: int | None
+    unit_usd_per_hour: float  # one deployment unit (its GPUs, energy if priced)
     decode_gpu: str
     decode_tp: int
     decode_pp: int
@@ -78,6 +79,28 @@ class Confirmed:
         if self.sim_goodput_rps <= 0:
             return math.nan
         return self.analytic_goodput_rps / self.sim_goodput_rps - 1.0
+
+
+HOURS_PER_MONTH = 730.0  # 8,760 h / 12
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """What a demand needs of the winning configuration: whole units, GPUs, $ and how busy."""
+
+    units: int
+    gpus: int
+    gpu_kinds: str  # e.g. "H100-SXM", or "H100-SXM + H200" for mixed disaggregated pools
+    usd_per_hour: float
+    usd_per_month: float
+    utilisation: float  # demand ÷ the units' confirmed goodput
+
+    def sentence(self, demand_rps: float) -> str:
+        return (
+            f"Fleet for {demand_rps:.3g} req/s: {self.units} × the winner = {self.gpus} "
+            f"{self.gpu_kinds} GPUs, ${self.usd_per_hour:,.2f}/h, ${self.usd_per_month:,.0f}/month"
+            f" ({HOURS_PER_MONTH:.0f} h), {self.utilisation:.0%} of its confirmed goodput in use"
+        )
 
 
 @dataclass(frozen=True)
@@ -116,10 +139,28 @@ class Plan:
         """Cost of the cheapest other architecture over the winner's, − 1 (nan: no rival)."""
         return _winner(_best_by_architecture(self.best))[1]
 
+    @property
+    def fleet(self) -> Fleet | None:
+        """The winner's fleet for ``demand_rps`` (None without a demand or a winner)."""
+        w = self.winner
+        if w is None or self.demand_rps is None or not w.fleet_replicas:
+            return None
+        kinds = " + ".join(dict.fromkeys(s.split("/")[0] for s in w.stacks))
+        per_hour = w.fleet_replicas * w.unit_usd_per_hour
+        return Fleet(
+            w.fleet_replicas,
+            w.fleet_replicas * w.gpus,
+            kinds,
+            per_hour,
+            per_hour * HOURS_PER_MONTH,
+            self.demand_rps / (w.fleet_replicas * w.sim_goodput_rps),
+        )
+
     def to_dict(self) -> dict:
         out = asdict(self)
         out["winner"] = asdict(self.winner) if self.winner else None
         out["margin"] = self.margin
+        out["fleet"] = asdict(self.fleet) if self.fleet else None
         return out
 
 
@@ -162,6 +203,7 @@ def _confirm_one(job: tuple) -> Confirmed:
         cost.decode_usd_per_million,
         cost.kv_usd_per_million,
         cost.fleet_replicas,
+        cost.usd_per_hour,
         decoder.hardware.name,
         decoder.tp,
         decoder.pp,

@@ -13,8 +13,9 @@ progress, so its TTFT is v + w + min(ρ·(w + age), full batch). Per architectur
   (compound Poisson over its lifetime, gamma-approximated) and the decode batch's swelling,
   whose deviations add coherently; TTFT = the batching prompt queue + a decode residual.
 - **chunked** — iterations carry ``B`` decodes and up to ``τ_budget − B`` prefill tokens; the
-  prefill token server has utilisation ρ; TPOT mixes full and decode-only iterations (with the
-  fluctuation of the busy fraction over a request's life); TTFT = M/G/1 wait + chunked prefill.
+  prefill token server has utilisation ρ; TPOT = decode steps + the prefill work done during a
+  request's life (compound Poisson over prompts, gamma-approximated, with a busy period's
+  variance: the life grows with the work it admits); TTFT = M/G/1 wait + chunked prefill.
 - **disaggregated / kvpool** — prefill pool as batching servers (several: M/G/c scaled by the
   batching gain of one), KV transfer exposed time plus link queueing, decode pool by Little's
   fixed point with the batch-size fluctuation a request averages over its life.
@@ -347,6 +348,45 @@ def _widened_gamma(mean, var, extra_sd):
     return mean**2 / var, var / np.maximum(mean, 1e-30)
 
 
+def _stalled_tpot(t_dec, sd_b, gaps_d, m, ez, ez2, lengths: Lengths, levels):
+    """TPOT quantiles (s) when a request's decode steps (``t_dec``, batch noise ``sd_b`` per
+    step) are stretched by stalls: over its ``gaps_d`` steps a Poisson number (mean ``m``) of
+    stalls of size Z (moments ``ez``, ``ez2``) add a compound-Poisson total, gamma-approximated
+    given at least one stall; with none, the TPOT is the decode step smeared by the noise."""
+    cond = -np.expm1(-m)
+    mean_x = np.where(cond > 0, m * ez / np.maximum(cond, 1e-300), 0.0)
+    second = np.where(cond > 0, (m * ez2 + (m * ez) ** 2) / np.maximum(cond, 1e-300), 0.0)
+    var_x = np.maximum(second - mean_x**2, 1e-30)
+    # the batch noise smears the no-stall atom (normal) and widens the stalled part (gamma)
+    shape_b, scale_b = _widened_gamma(mean_x, var_x, sd_b * gaps_d)
+    # bracket: no class's TPOT exceeds its stall mean + 10 sd (per gap) + 6 sd of batch noise
+    tail = (mean_x + 10.0 * np.sqrt(var_x)) / gaps_d
+    hi = t_dec + tail.max(axis=-1) + 6 * sd_b.max(axis=-1) + 1e-9
+    lo = np.maximum(t_dec - 6 * sd_b.max(axis=-1), 0.0)
+    n, k = np.size(t_dec), lengths.classes
+
+    def grid(x):
+        return np.ascontiguousarray(np.broadcast_to(x, (n, k)), dtype=float)
+
+    return _quantiles(
+        lambda q: quantile_kernels.stalled_tpot_quantile(
+            q,
+            np.nan_to_num(t_dec),
+            grid(np.nan_to_num(sd_b)),
+            gaps_d[0],
+            lengths.output_weight,
+            grid(np.exp(-m)),
+            grid(cond),
+            grid(np.nan_to_num(shape_b, nan=1.0)),
+            grid(np.nan_to_num(scale_b, nan=1.0)),
+            np.nan_to_num(lo),
+            np.nan_to_num(hi, nan=1.0),
+            ROOT_ITERATIONS,
+        ),
+        levels,
+    )
+
+
 def _quantiles(q_fn, levels: tuple[float, ...]) -> dict[float, np.ndarray]:
     return {q: q_fn(q) for q in levels}
 
@@ -383,10 +423,6 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
     ms = mean_s[..., None] + extra  # E[Z]
     ms2 = mean_s2[..., None] + 2.0 * extra * mean_s[..., None] + extra**2  # E[Z²]
     m = (lam / m_batch)[..., None] * (life + ms)
-    cond = -np.expm1(-m)
-    mean_x = np.where(cond > 0, m * ms / np.maximum(cond, 1e-300), 0.0)
-    second = np.where(cond > 0, (m * ms2 + (m * ms) ** 2) / np.maximum(cond, 1e-300), 0.0)
-    var_x = np.maximum(second - mean_x**2, 1e-30)
     gaps_d = np.maximum(d - 1.0, 1.0)
 
     def stall_variance(window):
@@ -396,35 +432,7 @@ def _colocated(arch, lengths: Lengths, rate: np.ndarray, levels) -> AnalyticResu
     sd_b, overflow = _batch_noise(
         dep, arch.scheduler_kv_tokens, b, lengths, tau, queue.state.batch, stall_variance
     )
-    # the batch noise smears the no-stall atom (normal) and widens the stalled part (gamma)
-    shape_b, scale_b = _widened_gamma(mean_x, var_x, sd_b * gaps_d)
-    no_stall = np.exp(-m)
-    # bracket: no class's TPOT exceeds its stall mean + 10 sd (per gap) + 6 sd of batch noise
-    tail = (mean_x + 10.0 * np.sqrt(var_x)) / gaps_d
-    hi = t_dec + tail.max(axis=-1) + 6 * sd_b.max(axis=-1) + 1e-9
-    lo = np.maximum(t_dec - 6 * sd_b.max(axis=-1), 0.0)
-    n, k = rate.size, lengths.classes
-
-    def grid(x):
-        return np.ascontiguousarray(np.broadcast_to(x, (n, k)), dtype=float)
-
-    tpot = _quantiles(
-        lambda q: quantile_kernels.stalled_tpot_quantile(
-            q,
-            np.nan_to_num(t_dec),
-            grid(np.nan_to_num(sd_b)),
-            gaps_d[0],
-            lengths.output_weight,
-            grid(no_stall),
-            grid(cond),
-            grid(np.nan_to_num(shape_b, nan=1.0)),
-            grid(np.nan_to_num(scale_b, nan=1.0)),
-            np.nan_to_num(lo),
-            np.nan_to_num(hi, nan=1.0),
-            ROOT_ITERATIONS,
-        ),
-        levels,
-    )
+    tpot = _stalled_tpot(t_dec, sd_b, gaps_d, m, ms, ms2, lengths, levels)
     # TTFT: the batching prompt queue, plus the residual of a decode iteration in progress
     residual = np.where(b > 0, t_dec / 2.0, 0.0)
     values = service + residual[..., None]
@@ -480,23 +488,20 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
     t_full, t_dec, chunk = iteration_times(b)
     t_mean, rho = mean_iteration(b)
     stable &= rho < 1
-    # TPOT: t_dec + (t_full − t_dec)·f, f the share of a request's iterations that carry
-    # prefill (iterations, not time: a long prefill iteration is still one token)
-    full = np.where(rho < 1, rho / t_full * t_mean, 1.0)
+    # TPOT: decode steps stretched by the prefill work done during a request's life. Each prompt
+    # adds its new tokens' share of a full iteration's extra time (compound Poisson, rate λ);
+    # the life L = base + X(L) grows with the work it admits, so X's variance is a busy
+    # period's (Takács): λ·base·E[x²]/(1 − ρₓ)³, ρₓ = the extra-time share, base = gaps·t_dec
     d = lengths.output[None, :]
-    iters = np.maximum(d - 1.0, 1.0)
-    # its spread keeps the time-share form it was validated with at τ = 512 (an iteration-share
-    # variance, f(1 − f), under-states the p99 TPOT by 5–10 points on docs/validation.md's grid)
-    busy_len = (new_tokens / chunk)[..., None] / np.maximum(1 - rho[..., None], 1e-9)
-    corr = busy_len * (1.0 - rho[..., None])
-    var_f = rho[..., None] * (1 - rho[..., None]) * _averaging_variance_factor(iters, corr)
-    delta = (t_full - t_dec)[..., None]
-    mean = t_dec[..., None] + delta * full[..., None]
+    gaps_d = np.maximum(d - 1.0, 1.0)
+    delta = t_full - t_dec
+    x = (lengths.prompt * (1 - lengths.hit_ratio))[None, :] * (delta / chunk)[..., None]
+    ex, ex2 = lengths.prompt_mean(x), lengths.prompt_mean(x**2)
+    rho_x = np.minimum(rho * delta / t_full, 1.0 - 1e-9)
+    m = lam[..., None] * gaps_d * t_mean[..., None]  # prompts arriving during the life
     sd_b, overflow = _batch_noise(dep, arch.scheduler_kv_tokens, b, lengths, t_mean)
-    sd = np.sqrt((delta**2) * var_f + sd_b**2)
-    tpot = _quantiles(
-        lambda q: _normal_mixture_quantile(mean, sd, lengths.output_weight, q), levels
-    )
+    ez2 = (ex2 / (1.0 - rho_x) ** 2)[..., None]
+    tpot = _stalled_tpot(t_dec, sd_b, gaps_d, m, ex[..., None], ez2, lengths, levels)
     # TTFT: prompt tokens are served FCFS at chunk tokens per full iteration (an M/G/1 on
     # prompts); a prompt's own chunks end on an iteration boundary (at least one iteration),
     # after the residual of the iteration in progress when it arrived

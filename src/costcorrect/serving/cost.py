@@ -49,12 +49,12 @@ class Pricing:
 
     def __post_init__(self) -> None:
         for name in ("energy_usd_per_kwh", "network_usd_per_gb"):
-            if not getattr(self, name) >= 0:
-                raise InputError(name, getattr(self, name), "a price ≥ 0")
-        if not self.pue >= 1.0:
-            raise InputError("pue", self.pue, "a power usage effectiveness ≥ 1")
-        if self.watts_per_gpu is not None and not self.watts_per_gpu > 0:
-            raise InputError("watts_per_gpu", self.watts_per_gpu, "a power > 0 in W")
+            if not 0 <= getattr(self, name) < math.inf:
+                raise InputError(name, getattr(self, name), "a finite price ≥ 0")
+        if not 1.0 <= self.pue < math.inf:
+            raise InputError("pue", self.pue, "a finite power usage effectiveness ≥ 1")
+        if self.watts_per_gpu is not None and not 0 < self.watts_per_gpu < math.inf:
+            raise InputError("watts_per_gpu", self.watts_per_gpu, "a finite power > 0 in W")
 
     def energy_usd_per_s(self, dep, instances: int) -> float:
         """Energy $/s of ``instances`` copies of deployment ``dep``."""

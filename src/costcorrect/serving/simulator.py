@@ -25,6 +25,7 @@ from costcorrect.workload import RequestStream
 DEFAULT_WARMUP = 0.1  # fraction of requests dropped at each end of the stream
 #: bins of the time-between-tokens histogram: 0.1 ms to 1000 s, 40 per decade (6 % wide)
 TBT_EDGES = np.geomspace(1e-4, 1e3, 7 * 40 + 1)
+MIN_JUDGED_REQUESTS = 20  # fewer arrivals cannot show a queue outrunning the deployment
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,13 @@ class SimResult:
     @property
     def unstable(self) -> bool:
         """True when the load outran the deployment: draining took over a quarter of the
-        arrival span (a stable queue drains within a few request lifetimes)."""
-        span = float(self.records.arrival_s.max() - self.records.arrival_s.min())
-        return self.backlog_s > 0.25 * span
+        arrival span (a stable queue drains within a few request lifetimes). A run of fewer
+        than :data:`MIN_JUDGED_REQUESTS` requests, or with every arrival at once, cannot tell
+        (one request's own latency is not a backlog) and is not called unstable."""
+        arrivals = self.records.arrival_s
+        span = float(arrivals.max() - arrivals.min())
+        judgeable = arrivals.size >= MIN_JUDGED_REQUESTS and span > 0
+        return judgeable and self.backlog_s > 0.25 * span
 
 
 def _table(dep: Deployment) -> tuple:

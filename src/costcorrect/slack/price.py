@@ -17,6 +17,7 @@ training spend (rollouts that generate training data), the harvested discount lo
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -90,6 +91,8 @@ def marginal_of_idle(
 
 def cost_with_slack(cpm: float, r: float, rho: float, alpha: float, m: float) -> float:
     """Cost' = CPM · R · (1 + m·ρ̄) / α ($ per million answer tokens)."""
+    _check("cpm", cpm, 0 <= cpm < math.inf, "a finite CPM ≥ 0 ($ per M tokens)")
+    _check("r", r, 1 <= r < math.inf, "a finite R ≥ 1")
     _check("alpha", alpha, 0 < alpha <= 1, "α in (0, 1]")
     _check("m", m, m >= 0, "m ≥ 0")
     _check("rho", rho, rho >= 0, "ρ̄ ≥ 0")

@@ -7,6 +7,7 @@ rest can run rollouts for that step. Harvestable GPU-hours = Σ free GPUs × ste
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,8 +110,8 @@ def harvestable(trace: LoadTrace, fleet: int, margin: float = 0.2) -> Harvest:
     """GPU-hours free above serving's ``margin`` (headroom share above the load)."""
     if not (isinstance(fleet, int | np.integer) and fleet > 0):
         raise InputError("fleet", fleet, "a positive number of GPUs")
-    if not margin >= 0:
-        raise InputError("margin", margin, "a safety margin ≥ 0")
+    if not 0 <= margin < math.inf:
+        raise InputError("margin", margin, "a finite safety margin ≥ 0")
     serving = np.minimum(fleet, np.ceil(trace.utilisation * fleet * (1 + margin) - 1e-9))
     free = fleet - serving.astype(np.int64)
     seconds = int(free.sum()) * trace.step_s
