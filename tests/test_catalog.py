@@ -171,3 +171,105 @@ def test_bad_user_yaml(tmp_path, text, message):
 )
 def test_names_as_other_tools_write_them(kind, name, entry):
     assert getattr(load_catalog(), kind).get(name).name == entry
+
+
+#: configs as the Hugging Face hub publishes them (the fields the import reads, and others)
+HF_CONFIGS = {
+    "llama-3.1-8b": {
+        "_name_or_path": "meta-llama/Llama-3.1-8B",
+        "architectures": ["LlamaForCausalLM"],
+        "attention_bias": False,
+        "hidden_act": "silu",
+        "hidden_size": 4096,
+        "intermediate_size": 14336,
+        "max_position_embeddings": 131072,
+        "mlp_bias": False,
+        "model_type": "llama",
+        "num_attention_heads": 32,
+        "num_hidden_layers": 32,
+        "num_key_value_heads": 8,
+        "rope_theta": 500000.0,
+        "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16",
+        "vocab_size": 128256,
+    },
+    "qwen3-32b": {
+        "architectures": ["Qwen3ForCausalLM"],
+        "attention_bias": False,
+        "head_dim": 128,
+        "hidden_size": 5120,
+        "intermediate_size": 25600,
+        "max_position_embeddings": 40960,
+        "model_type": "qwen3",
+        "num_attention_heads": 64,
+        "num_hidden_layers": 64,
+        "num_key_value_heads": 8,
+        "sliding_window": None,
+        "tie_word_embeddings": False,
+        "use_sliding_window": False,
+        "vocab_size": 151936,
+    },
+    "deepseek-v3": {
+        "architectures": ["DeepseekV3ForCausalLM"],
+        "first_k_dense_replace": 3,
+        "hidden_size": 7168,
+        "intermediate_size": 18432,
+        "kv_lora_rank": 512,
+        "max_position_embeddings": 163840,
+        "model_type": "deepseek_v3",
+        "moe_intermediate_size": 2048,
+        "n_routed_experts": 256,
+        "n_shared_experts": 1,
+        "num_attention_heads": 128,
+        "num_experts_per_tok": 8,
+        "num_hidden_layers": 61,
+        "num_key_value_heads": 128,
+        "q_lora_rank": 1536,
+        "qk_nope_head_dim": 128,
+        "qk_rope_head_dim": 64,
+        "quantization_config": {"quant_method": "fp8"},
+        "v_head_dim": 128,
+        "vocab_size": 129280,
+    },
+}
+
+
+@pytest.mark.parametrize("name", HF_CONFIGS)
+def test_a_hugging_face_config_imports_to_the_catalogs_shapes(name):
+    """Dense GQA, QK-norm and MoE + MLA configs give the curated entries' parameter count,
+    KV bytes per token and weight format."""
+    from costcorrect.catalog.hf_config import model_from_hf_config
+
+    curated = load_catalog().models.get(name)
+    imported = model_from_hf_config(HF_CONFIGS[name], "imported", curated.date)
+    assert imported.param_count == curated.param_count
+    assert imported.active_param_count == curated.active_param_count
+    assert imported.kv_bytes_per_token() == curated.kv_bytes_per_token()
+    assert imported.weight_format == curated.weight_format
+
+
+def test_catalog_add_model_writes_a_user_catalog(tmp_path):
+    import json
+    import os
+
+    from typer.testing import CliRunner
+
+    from costcorrect.cli.app import app
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(HF_CONFIGS["llama-3.1-8b"]))
+    os.utime(config, (1.7e9, 1.7e9))  # dated by the file (2023-11-14), never by today
+    out = tmp_path / "mine.yaml"
+    runner = CliRunner()
+    args = ["catalog", "add", "model", "--from", str(config), "--name", "mine", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["date"] == "2023-11-14"
+    entry = load_catalog([out]).models.get("mine")
+    assert entry.hf_id == "meta-llama/Llama-3.1-8B" and entry.published_params.value == 8030261248
+    step = runner.invoke(app, ["--catalog", str(out), "perf", "step", "--model", "mine", "--json"])
+    assert step.exit_code == 0, step.output
+    config.write_text(json.dumps({**HF_CONFIGS["llama-3.1-8b"], "model_type": "bert"}))
+    bad = runner.invoke(app, [*args, "--out", str(tmp_path / "bad.yaml")])
+    assert bad.exit_code == 2 and "model_type" in bad.output
+    assert not (tmp_path / "bad.yaml").exists()

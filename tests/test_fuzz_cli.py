@@ -80,3 +80,57 @@ def test_a_meaningless_number_is_refused_cleanly(path, option, value, tmp_path, 
     )
     assert "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def _alias_bomb() -> bytes:
+    """A 'billion laughs' YAML: nine levels of nine aliases (387 million nodes expanded)."""
+    levels = ['  - &a0 ["x","x","x","x","x","x","x","x","x"]']
+    levels += [f"  - &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    return ("title: t\nmodel: llama-3.1-8b\npp:\n" + "\n".join(levels) + "\ngpus: *a8\n").encode()
+
+
+BAD_FILES = {
+    "binary": bytes(range(256)) * 8,
+    "empty": b"",
+    "alias-bomb": _alias_bomb(),
+    "missing": None,
+}
+#: every command that reads a file the user brings ({f}: the file)
+FILE_COMMANDS = [
+    ["report", "{f}", "--out", "r.html"],
+    ["--catalog", "{f}", "catalog", "list", "hardware"],
+    ["correct", "--config", "{f}"],
+    ["catalog", "add", "model", "--from", "{f}", "--name", "m", "--out", "m.yaml"],
+    ["slack", "--trace", "{f}"],
+    ["serve", "simulate", "--trace", "{f}", "--out", "rec.csv"],
+    ["perf", "fit", "{f}", "--out", "x.yaml"],
+    ["verify", "calibrate", "{f}"],
+    ["verify", "compose", "{f}", "--verifiers", "a,b"],
+    ["verify", "audit", "{f}", "--verifiers", "a,b", "--out", "audit.json"],
+    ["route", "evaluate", "{f}"],
+    ["allocate", "fit", "{f}"],
+    *(["bench", "ingest", "{f}", "--format", f] for f in ("vllm", "aiperf", "guidellm")),
+    ["bench", "fit", "{f}", "{f}", "--model", "llama-3.1-8b", "--gpu", "H100", "--out", "f.json"],
+]
+FILE_CASES = [(c, kind) for c in FILE_COMMANDS for kind in BAD_FILES]
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    FILE_CASES,
+    ids=[f"{' '.join(c[:3])} {k}" for c, k in FILE_CASES],
+)
+def test_a_bad_file_is_refused_cleanly(command, kind, tmp_path, monkeypatch):
+    """Binary, empty, alias-bomb and missing files: one clean refusal, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "input.yaml"
+    if BAD_FILES[kind] is not None:
+        path.write_bytes(BAD_FILES[kind])
+    args = [str(path) if a == "{f}" else a for a in command]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0, f"accepted: {result.output[-300:]}"
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )[:300]
+    left = sorted(p.name for p in tmp_path.iterdir() if p != path)
+    assert left == [], left

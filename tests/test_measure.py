@@ -3,10 +3,13 @@ and the client against small local servers that misbehave in known ways."""
 
 import asyncio
 import json
+import re
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from costcorrect.cli.app import app
 from costcorrect.errors import InputError
 from costcorrect.measure.lengths import LengthDist
 from costcorrect.measure.loadgen import LoadSpec, run_load_async, schedule
@@ -185,6 +188,45 @@ async def _malformed_fields(reader, writer):
     body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
     body += b"data: [DONE]\n\n"
     await _respond(reader, writer, b"text/event-stream", body)
+
+
+def test_api_key_headers_and_ignore_eos_reach_the_server(monkeypatch):
+    """`--api-key` (or $OPENAI_API_KEY) as a bearer token, `--header` lines and
+    `--ignore-eos` in the body, on the probe and on every request."""
+    seen: list[bytes] = []
+
+    async def record(reader, writer):
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"content-length: *(\d+)", head, re.I)[1])
+        seen.append(head + await reader.readexactly(length))
+        body = b'data: {"choices": [{"delta": {"content": "a"}}]}\n\ndata: [DONE]\n\n'
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
+        await writer.drain()
+        writer.close()
+
+    async def serve_and_run():
+        server = await asyncio.start_server(record, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            args = ["bench", "run", "--url", f"http://127.0.0.1:{port}", "--rate", "20"]
+            args += ["--requests", "3", "--header", "X-Team: infra", "--ignore-eos", "--json"]
+            return await asyncio.to_thread(CliRunner().invoke, app, args)
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    result = asyncio.run(serve_and_run())
+    assert result.exit_code == 0, result.output
+    assert len(seen) == 4  # the probe and three requests
+    for request in seen:
+        head, _, body = request.partition(b"\r\n\r\n")
+        assert b"Authorization: Bearer sk-test" in head and b"X-Team: infra" in head
+        assert json.loads(body)["ignore_eos"] is True
+    bad = CliRunner().invoke(app, ["bench", "run", "--rate", "1", "--header", "no colon"])
+    assert bad.exit_code == 2 and "header" in bad.output
 
 
 def test_malformed_response_fields_are_per_request_errors():

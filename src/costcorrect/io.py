@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from costcorrect.errors import InputError
 
@@ -74,3 +75,57 @@ def read_section(path: str | Path, heading: str) -> str:
     start = text.index(heading)
     end = text.find("\n## ", start + len(heading))
     return text[start : end + 1 if end != -1 else len(text)]
+
+
+def read_text(path: str | Path, field: str) -> str:
+    """The UTF-8 text of a file the user gave as ``field``; a missing, unreadable or binary
+    file is an :class:`InputError` naming it."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(field, str(path), f"a UTF-8 text file (byte {err.start} is not)") from None
+    except OSError as err:
+        raise InputError(field, str(path), f"a readable file ({err.strerror})") from None
+
+
+#: nodes a user YAML file may expand to once its aliases are followed (a "billion laughs"
+#: file of a few hundred bytes expands to hundreds of millions and hangs validation)
+MAX_YAML_NODES = 100_000
+
+
+def load_yaml(text: str, field: str) -> Any:
+    """``text`` parsed as YAML (safe loader), refused as an :class:`InputError` on ``field`` when
+    its aliases expand it beyond :data:`MAX_YAML_NODES` nodes; YAML errors propagate."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    root = yaml.compose(text, Loader=loader)
+    if root is not None:
+        nodes = _expanded_nodes(root)
+        if nodes > MAX_YAML_NODES:
+            raise InputError(
+                field,
+                f"YAML expanding to {nodes:,} nodes",
+                f"at most {MAX_YAML_NODES:,} once aliases are followed (an alias bomb?)",
+            )
+    return yaml.load(text, Loader=loader)
+
+
+def _expanded_nodes(root) -> int:
+    """Nodes of the YAML graph under ``root`` with every alias expanded (memoised by node)."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+
+    def size(node) -> int:
+        key = id(node)
+        if key not in sizes:
+            sizes[key] = 1  # a cycle counts once (safe loading refuses recursive objects)
+            if isinstance(node, yaml.SequenceNode):
+                sizes[key] = 1 + sum(size(child) for child in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                sizes[key] = 1 + sum(size(k) + size(v) for k, v in node.value)
+        return sizes[key]
+
+    return size(root)

@@ -26,6 +26,7 @@ from costcorrect.catalog.hardware import Hardware
 from costcorrect.catalog.models import ModelSpec
 from costcorrect.catalog.workloads import WorkloadSpec
 from costcorrect.errors import InputError
+from costcorrect.io import load_yaml, read_text
 
 SCHEMA_VERSION = 1
 KINDS: dict[str, type[CatalogEntry]] = {
@@ -93,7 +94,7 @@ class Catalog:
 
 def _read_yaml(text: str, origin: str) -> dict[str, Any]:
     try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = load_yaml(text, origin)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -192,7 +193,7 @@ def load_catalog(user_files: Iterable[str | Path] = (), overrides: Iterable[str]
         p = Path(path)
         if not p.is_file():
             raise InputError("catalog", str(path), "an existing YAML file")
-        texts.append((str(p), p.read_text()))
+        texts.append((str(p), read_text(p, "catalog")))
     texts += [("--set", _override_yaml(o)) for o in overrides]
     return _validate(_raw_entries(texts), tuple(o for o, _ in texts))
 

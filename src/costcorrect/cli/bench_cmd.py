@@ -28,6 +28,21 @@ Cost = Annotated[
     str | None,
     typer.Option("--gpus-cost", help="price of the GPUs behind the endpoint, e.g. '$2.99/h'"),
 ]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        envvar="OPENAI_API_KEY", help="bearer token for the server (default: $OPENAI_API_KEY)"
+    ),
+]
+Header = Annotated[
+    list[str] | None, typer.Option("--header", help="extra HTTP header 'Name: value' (repeatable)")
+]
+IgnoreEos = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-eos", help="ask the server (vLLM, SGLang) to generate every requested token"
+    ),
+]
 Burstiness = Annotated[
     float,
     typer.Option(
@@ -54,9 +69,22 @@ def _spec(
     timeout,
     seed,
     model,
+    api_key=None,
+    headers=None,
+    ignore_eos=False,
 ):
+    from costcorrect.errors import InputError
     from costcorrect.measure.lengths import LengthDist
     from costcorrect.measure.loadgen import LoadSpec
+
+    pairs = []
+    for header in headers or ():
+        name, sep, value = header.partition(":")
+        if not sep:
+            raise InputError("header", header, "'Name: value'")
+        pairs.append((name.strip(), value.strip()))
+    if api_key:
+        pairs.append(("Authorization", f"Bearer {api_key}"))
 
     arrivals = None
     if trace is not None:
@@ -77,6 +105,8 @@ def _spec(
         seed,
         model,
         arrivals,
+        tuple(pairs),
+        ignore_eos,
     )
 
 
@@ -121,6 +151,9 @@ def run(
     timeout: Timeout = 60.0,
     seed: Seed = 0,
     model: Model = None,
+    api_key: ApiKey = None,
+    header: Header = None,
+    ignore_eos: IgnoreEos = False,
     ttft: Ttft = None,
     tpot: Tpot = None,
     quantile: Quantile = 0.99,
@@ -152,6 +185,9 @@ def run(
             timeout,
             seed,
             model,
+            api_key,
+            header,
+            ignore_eos,
         )
         contract, usd = _contract(ttft, tpot, quantile), _usd(gpus_cost)
         probe(spec)
@@ -195,6 +231,9 @@ def sweep(
     timeout: Timeout = 60.0,
     seed: Seed = 0,
     model: Model = None,
+    api_key: ApiKey = None,
+    header: Header = None,
+    ignore_eos: IgnoreEos = False,
     gpus_cost: Cost = None,
     json_: Json = False,
 ) -> None:
@@ -221,6 +260,9 @@ def sweep(
             timeout,
             seed,
             model,
+            api_key,
+            header,
+            ignore_eos,
         )
         contract = _contract(ttft, tpot, quantile)
         probe(spec)

@@ -72,9 +72,10 @@ def _with_config(values: dict, path: Path, ctx: typer.Context) -> dict:
     import yaml
 
     from costcorrect.errors import InputError
+    from costcorrect.io import load_yaml, read_text
 
     try:
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = load_yaml(read_text(path, "config"), "config") or {}
     except (OSError, yaml.YAMLError) as err:
         raise InputError("config", str(path), f"a readable YAML mapping ({err})") from None
     if not isinstance(loaded, dict):

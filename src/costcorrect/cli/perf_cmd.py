@@ -21,7 +21,7 @@ class Phase(StrEnum):
 
 @app.command()
 def step(
-    model: str = typer.Option("llama-3.1-70b", help="catalog model name or alias"),
+    model: str = typer.Option("llama-3.1-8b", help="catalog model name or alias"),
     gpu: str = typer.Option("H100-SXM", help="catalog GPU name or alias"),
     tp: int = typer.Option(1, help="tensor-parallel GPUs"),
     pp: int = typer.Option(1, help="pipeline stages"),
@@ -44,6 +44,8 @@ def step(
         for name, value in (("batch", batch), ("context", context), ("prompt", prompt)):
             if value < (1 if name != "context" else 0):
                 raise InputError(name, value, "a positive integer")
+        if cached < 0:
+            raise InputError("cached", cached, "a number of cached tokens ≥ 0")
         dep = Deployment.from_names(
             model,
             gpu,

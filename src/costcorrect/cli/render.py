@@ -142,7 +142,8 @@ def print_cost(c) -> None:
         return
     console.print(
         f"[bold]{c.architecture}[/bold] under {c.contract}: goodput {c.goodput_rps:.3g} req/s "
-        f"({c.token_goodput_per_s:,.0f} {c.token_basis}/s) on {c.gpus} GPUs at "
+        f"({c.token_goodput_per_s:,.0f} {c.token_basis}/s, {c.tokens_per_s_per_gpu:,.0f} per "
+        f"GPU) on {c.gpus} GPU{'s' if c.gpus != 1 else ''} at "
         f"{format_quantity(c.usd_per_hour / 3600, 'usd_rate')}"
         + (f"; fleet of {c.fleet_replicas} replicas" if c.fleet_replicas else "")
     )

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from costcorrect.errors import InputError
+from costcorrect.io import read_text
 from costcorrect.measure.records import RequestRecord
 
 FORMATS = ("vllm", "aiperf", "guidellm", "inference-perf")
@@ -184,7 +185,7 @@ def read_results(path: str | Path, fmt: str) -> list[RequestRecord]:
         raise InputError("format", fmt, f"one of {', '.join(FORMATS)}")
     if not path.is_file():
         raise InputError("file", str(path), f"an existing {fmt} result file")
-    text = path.read_text()
+    text = read_text(path, "file")
     try:
         if fmt == "aiperf":
             data = [json.loads(line) for line in text.splitlines() if line.strip()]

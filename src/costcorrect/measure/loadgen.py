@@ -76,6 +76,8 @@ class LoadSpec:
     seed: int = 0
     model: str | None = None  # comma-separated: round-robin (e.g. LoRA adapters); "" omits it
     arrivals_s: tuple[float, ...] | None = None  # a trace's start times (overrides rate)
+    headers: tuple[tuple[str, str], ...] = ()  # extra HTTP headers (e.g. Authorization)
+    ignore_eos: bool = False  # ask vLLM/SGLang to generate every requested output token
 
     def __post_init__(self) -> None:
         if self.endpoint not in ENDPOINTS:
@@ -103,6 +105,9 @@ class LoadSpec:
             raise InputError("duration", self.duration_s, "seconds > 0")
         if not self.timeout_s > 0:
             raise InputError("timeout", self.timeout_s, "seconds > 0")
+        for name, value in self.headers:
+            if not name.strip() or any(c in name + value for c in "\r\n"):
+                raise InputError("header", f"{name}: {value}", "'Name: value' on one line")
 
 
 def schedule(spec: LoadSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -144,6 +149,8 @@ def _payload(spec: LoadSpec, text: str, max_tokens: int, i: int = 0) -> dict:
         body["messages"] = [{"role": "user", "content": text}]
     else:
         body["prompt"] = text
+    if spec.ignore_eos:
+        body["ignore_eos"] = True  # vLLM's and SGLang's sampling extension
     if spec.model:
         names = spec.model.split(",")
         if names[i % len(names)].strip():
@@ -274,7 +281,9 @@ async def run_load_async(
 
     loop = asyncio.get_running_loop()
     start = time.perf_counter()
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, headers=dict(spec.headers)
+    ) as client:
         t0 = loop.time()
         if spec.concurrency is None:
             # one dispatcher sleeps until each start and spawns the request: few timers, and

@@ -17,7 +17,7 @@ async def _probe(spec: LoadSpec, timeout_s: float) -> None:
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     try:
         async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
+            aiohttp.ClientSession(timeout=timeout, headers=dict(spec.headers)) as session,
             session.post(url, json=_payload(spec, "probe", 1)) as response,
         ):
             if response.status >= 400:

@@ -215,7 +215,7 @@ def verification_section(r: ScenarioResult) -> str:
             )
     out = (
         "<h2>Verification audit</h2><p>The scenario's verifiers composed by the rule "
-        f"<b>{rec['rule']}</b>; 95 % bootstrap intervals. A non-zero composition error is the "
+        f"<b>{rec['rule']}</b>; 95 % Wilson score intervals. A non-zero composition error is the "
         "covariance the per-verifier numbers alone cannot show.</p>"
         + table_html(["quantity", "value"], rows)
         + fig_html(fig, "fig-verification")

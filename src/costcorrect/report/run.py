@@ -151,11 +151,9 @@ def _io_ratio(scenario: Scenario, catalog: Catalog) -> float:
     return float(stream.mean_input_tokens / stream.mean_output_tokens)
 
 
-def verification_audit(spec: VerificationSpec, cpm_usd_per_m: float | None, seed: int):
+def verification_audit(spec: VerificationSpec, cpm_usd_per_m: float | None):
     """The audit of the scenario's verifier table at ``cpm_usd_per_m`` ($ per M tokens)."""
-    record = audit(
-        spec.data, tuple(spec.verifiers), spec.rule, cpm_usd_per_m, spec.outcome, seed=seed
-    )
+    record = audit(spec.data, tuple(spec.verifiers), spec.rule, cpm_usd_per_m, spec.outcome)
     if spec.confidence is None or spec.outcome is None:
         return VerificationAudit(record)
     frame = read_table(spec.data)
@@ -280,7 +278,7 @@ def run_scenario(
     if scenario.verification is not None:
         say("verification: auditing the composed verifiers")
         cpm = ledger.cpm_usd_per_m if ledger is not None else None
-        verification = verification_audit(scenario.verification, cpm, scenario.seed)
+        verification = verification_audit(scenario.verification, cpm)
     measured = []
     if scenario.measurements is not None:
         say("measurements: replaying the measured runs through the fitted simulator")

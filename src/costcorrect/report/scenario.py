@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from costcorrect.catalog import Catalog, load_catalog
 from costcorrect.catalog.base import input_error_from
 from costcorrect.errors import InputError
+from costcorrect.io import load_yaml, read_text
 from costcorrect.perf.calibration import select_calibration
 from costcorrect.search.space import SearchSpace
 from costcorrect.units import parse_quantity
@@ -142,9 +143,9 @@ def load_scenario(path: str | Path | None = None, catalog: Catalog | None = None
         path = Path(path)
         if not path.is_file():
             raise InputError("scenario", str(path), "an existing scenario YAML file")
-        text, origin, base = path.read_text(), str(path), path.parent
+        text, origin, base = read_text(path, "scenario"), str(path), path.parent
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text, "scenario")
     except yaml.YAMLError as err:
         raise InputError("scenario", origin, f"valid YAML ({err})") from None
     if not isinstance(raw, dict):

@@ -84,8 +84,13 @@ class CostBreakdown:
     converged: bool | None = None  # whether two run lengths agreed (None: not checked)
     goodput_interval_rps: tuple[float, float] | None = None  # the two run lengths' goodputs
 
+    @property
+    def tokens_per_s_per_gpu(self) -> float:
+        """SLO-compliant tokens/s per GPU of one unit (the figure engines' tables quote)."""
+        return self.token_goodput_per_s / self.gpus
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu}
 
 
 def unit_usd_per_million(usd_per_s, goodput_rps, tokens_per_request, demand_rps=None):

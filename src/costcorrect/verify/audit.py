@@ -41,7 +41,6 @@ def audit(
     cpm_usd_per_m: float | None = None,
     outcome: str | None = None,
     created: dt.date | None = None,
-    seed: int = 0,
 ) -> dict:
     """The audit record of ``verifiers`` (0/1 accept columns of ``path``) composed by
     ``rule_text``."""
@@ -51,7 +50,7 @@ def audit(
     frame = read_table(path)
     decisions = np.column_stack([binary(frame, v) for v in verifiers])
     rule = parse_rule(rule_text, len(verifiers))
-    c = compose_decisions(decisions, verifiers, rule, seed)
+    c = compose_decisions(decisions, verifiers, rule)
     cells = (np.arange(2**rule.k)[:, None] >> np.arange(rule.k)) & 1
     record = {
         "schema": SCHEMA,
@@ -90,7 +89,7 @@ def audit(
         accepted = comp.accepted(rule, decisions)
         if not accepted.any():
             raise InputError("rule", rule_text, "a pipeline that accepts at least one instance")
-        record["precision"] = asdict(proportion(correct[accepted], seed))
+        record["precision"] = asdict(proportion(correct[accepted]))
     return record
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import binomtest
 
 from costcorrect.errors import InputError
 
@@ -279,16 +280,17 @@ def bootstrap(
     return interval(float(metric(p, y)), values, level, bounds)
 
 
-def proportion(values, seed: int = 0, resamples: int = 1000, level: float = 0.95) -> Interval:
-    """The share of 1s in 0/1 ``values`` with its :func:`interval`: resampled counts of a
-    proportion are binomial(N, share), so they are drawn directly (seeded)."""
+def proportion(values, level: float = 0.95) -> Interval:
+    """The share of 1s in 0/1 ``values`` with its Wilson score interval (scipy's
+    ``binomtest``), which keeps its coverage near 0 and 1 where resampled shares collapse."""
     x = np.asarray(values, dtype=float)
     if x.size == 0:
         raise InputError("values", "an empty array", "at least one 0/1 value")
-    _check_settings(resamples, level)
-    share = float(x.mean())
-    draws = np.random.default_rng(seed).binomial(x.size, share, resamples) / x.size
-    return interval(share, draws, level, (0.0, 1.0))
+    if not 0 < level < 1:
+        raise InputError("level", level, "a confidence level in (0, 1)")
+    ones = int(x.sum())
+    ci = binomtest(ones, x.size).proportion_ci(confidence_level=level, method="wilson")
+    return Interval(ones / x.size, float(ci.low), float(ci.high), level)
 
 
 @dataclass(frozen=True)

@@ -46,12 +46,12 @@ def parse_rule(text: str, k: int) -> comp.Rule:
 
 
 def compose_decisions(
-    decisions: np.ndarray, names: tuple[str, ...], rule: comp.Rule, seed: int = 0
+    decisions: np.ndarray, names: tuple[str, ...], rule: comp.Rule
 ) -> Composition:
     """The :class:`Composition` of an (N, k) 0/1 decision matrix."""
     joint = comp.joint_table(decisions)
     p = comp.marginals(joint, rule.k)
-    rate = proportion(comp.accepted(rule, decisions), seed)
+    rate = proportion(comp.accepted(rule, decisions))
     independent = float(comp.independent_accept_rate(rule, p))
     terms = {
         "×".join(names[i] for i in subset): float(value)
