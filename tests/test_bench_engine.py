@@ -189,10 +189,12 @@ def test_bench_cli_run_and_bad_input(engine, tmp_path):
         (["--url", "http://127.0.0.1:9", "--rate", "1", "--requests", "1"], "url"),
         (["--url", engine, "--rate", "0", "--requests", "1"], "rate"),
         (["--url", engine + "/health", "--rate", "1", "--requests", "1"], "url"),
+        (["--url", engine, "--rate", "1", "--requests", "1", "--out", f"{tmp_path}/r.csv"], "out"),
     ):
         bad = runner.invoke(app, ["bench", "run", *args])
         assert bad.exit_code == 2 and field in bad.output, bad.output
         assert len(bad.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["records.parquet"]  # no r.csv, no partial
 
 
 def test_summary_counts_failed_requests_as_misses(engine):

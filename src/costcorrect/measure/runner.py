@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from costcorrect.errors import InputError
 from costcorrect.measure.loadgen import LoadSpec, run_load_async
 from costcorrect.measure.records import RequestRecord, read_records, write_records
 from costcorrect.measure.summary import RunSummary, summarize
@@ -22,9 +23,12 @@ def run_and_record(
     on_record: Callable[[RequestRecord], None] | None = None,
 ) -> tuple[RunSummary, bool]:
     """(summary, interrupted). With ``out``, records are appended to ``out`` (.jsonl) or to
-    ``out``.partial.jsonl, converted to ``out`` (.parquet) at the end. ``on_record`` is called
-    with each record once it is written (e.g. to stop the run after N requests)."""
+    ``out``.partial.jsonl, converted to ``out`` (.parquet) at the end — also after Ctrl-C, so
+    the finished records are where the user asked. ``on_record`` is called with each record
+    once it is written (e.g. to stop the run after N requests)."""
     stream_path = None
+    if out is not None and out.suffix not in (".jsonl", ".parquet"):
+        raise InputError("out", str(out), "a .jsonl (written as requests end) or .parquet path")
     if out is not None:
         stream_path = out if out.suffix == ".jsonl" else out.with_suffix(".partial.jsonl")
         stream_path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +66,7 @@ def run_and_record(
             handle.close()
     wall = time.perf_counter() - start
     records = sorted(done, key=lambda r: r.id)
-    if out is not None and out.suffix == ".parquet" and not interrupted:
+    if out is not None and out.suffix == ".parquet":
         write_records(out, read_records(stream_path))
         stream_path.unlink()
     return summarize(records, wall, contract, usd_per_hour), interrupted
