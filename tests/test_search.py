@@ -225,17 +225,8 @@ def test_a_demand_gets_a_fleet_answer(catalog):
     utilisation that the units' confirmed goodput implies."""
     space = SearchSpace(tp=(1,), max_seqs=(256,), token_budgets=(2048,), pool_sizes=(1,))
     demand = 25.0
-    result = plan(
-        "llama-3.1-8b",
-        ("H100-SXM",),
-        "sharegpt",
-        Contract(2.0, 0.1),
-        demand,
-        space=space,
-        requests=1000,
-        confirm_top=1,
-        catalog=catalog,
-    )
+    common = dict(space=space, requests=1000, confirm_top=1, catalog=catalog)
+    result = plan("llama-3.1-8b", ("H100-SXM",), "sharegpt", Contract(2.0, 0.1), demand, **common)
     w, fleet = result.winner, result.fleet
     assert (
         fleet.units == math.ceil(demand / w.sim_goodput_rps) and fleet.gpus == fleet.units * w.gpus
@@ -245,14 +236,5 @@ def test_a_demand_gets_a_fleet_answer(catalog):
     assert fleet.usd_per_month == pytest.approx(730 * fleet.usd_per_hour)
     assert (fleet.units - 1) / fleet.units < fleet.utilisation <= 1.0
     assert "H100-SXM GPUs" in fleet.sentence(demand) and result.to_dict()["fleet"]["units"]
-    no_demand = plan(
-        "llama-3.1-8b",
-        ("H100-SXM",),
-        "sharegpt",
-        Contract(2.0, 0.1),
-        space=space,
-        requests=1000,
-        confirm_top=1,
-        catalog=catalog,
-    )
+    no_demand = plan("llama-3.1-8b", ("H100-SXM",), "sharegpt", Contract(2.0, 0.1), **common)
     assert no_demand.fleet is None

@@ -99,9 +99,11 @@ def load_yaml(text: str, field: str) -> Any:
     its aliases expand it beyond :data:`MAX_YAML_NODES` nodes; YAML errors propagate."""
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    root = yaml.compose(text, Loader=loader)
-    if root is not None:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:  # compose once, count the expanded nodes, construct from the same graph
+        root = loader.get_single_node()
+        if root is None:
+            return None
         nodes = _expanded_nodes(root)
         if nodes > MAX_YAML_NODES:
             raise InputError(
@@ -109,7 +111,9 @@ def load_yaml(text: str, field: str) -> Any:
                 f"YAML expanding to {nodes:,} nodes",
                 f"at most {MAX_YAML_NODES:,} once aliases are followed (an alias bomb?)",
             )
-    return yaml.load(text, Loader=loader)
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
 
 
 def _expanded_nodes(root) -> int:
