@@ -129,18 +129,32 @@ def test_offline_throughput_is_at_least_the_server_goodput(spec, catalog):
     assert offline.usd_per_million_tokens <= server.usd_per_million_tokens
 
 
+LITTLE_CASES = {
+    "one user": ServeSpec("chunked", max_seqs=64),
+    "two replicas": ServeSpec("chunked", max_seqs=64, replicas=2),
+    "think time": ServeSpec("chunked", max_seqs=64),
+    "pipeline": ServeSpec("chunked", max_seqs=64, pp=2),
+    "disaggregated": ServeSpec("disaggregated", max_seqs=64, n_prefill=2, n_decode=3),
+    "kv-pool, think": ServeSpec("kvpool", max_seqs=64, n_prefill=2, n_decode=2),
+}
+
+
 @pytest.mark.parametrize(
-    ("users", "think_s", "replicas", "pp"),
-    [(1, 0.0, 1, 1), (48, 0.0, 2, 1), (16, 2.0, 1, 1), (32, 0.0, 1, 2)],
+    ("case", "users", "think_s"),
+    [
+        ("one user", 1, 0.0),
+        ("two replicas", 48, 0.0),
+        ("think time", 16, 2.0),
+        ("pipeline", 32, 0.0),
+        ("disaggregated", 40, 0.0),
+        ("kv-pool, think", 24, 1.0),
+    ],
 )
-def test_closed_loop_obeys_littles_law(users, think_s, replicas, pp, catalog):
+def test_closed_loop_obeys_littles_law(case, users, think_s, catalog):
     """N users = throughput × (response time + think time), and with no think time every user
     always has exactly one request in the system (also when a pipeline splits them among its
-    micro-batches)."""
-    spec = ServeSpec(
-        "chunked", "llama-3.1-8b", "H100-SXM", 1, pp=pp, max_seqs=64, replicas=replicas
-    )
-    arch = build_architecture(spec, catalog)
+    micro-batches, and when disaggregated pools pass each request from prefill to decode)."""
+    arch = build_architecture(LITTLE_CASES[case], catalog)
     requests = synthetic_stream("sharegpt", 1.0, REQUESTS_PER_USER * users, 3, catalog=catalog)
     run = closed_loop(arch, requests, users, think_s)
     records, steady = run.result.records, run.result.steady
@@ -179,15 +193,31 @@ def test_closed_loop_refuses_what_it_cannot_model(catalog):
     two = build_architecture(ServeSpec("colocated", "llama-3.1-8b", replicas=2), catalog)
     with pytest.raises(InputError, match="concurrency"):
         closed_loop(two, requests, 3)  # users not a multiple of the replicas
-    disagg = build_architecture(ServeSpec("disaggregated", "llama-3.1-8b"), catalog)
-    with pytest.raises(InputError, match="concurrency"):
-        closed_loop(disagg, requests, 4)
-    # the analytic engine answers it: some throughput, below the pools' saturation
-    users = cost_per_token(disagg, CONTRACT, requests, engine="analytic", load=Load(users=4))
-    offline = cost_per_token(disagg, CONTRACT, requests, engine="analytic", load=Load(offline=True))
-    assert 0 < users.goodput_rps < offline.goodput_rps
     with pytest.raises(InputError, match="requests"):
         closed_loop(two, requests, 200)
+
+
+def test_disaggregated_closed_loop_matches_the_analytic_engine(catalog):
+    """32 users on 1 prefill + 1 decode H100: the simulator's closed loop (users' requests
+    through the shared prefill queue, the KV link and the decode batch, one event loop) and the
+    analytic engine's (decode batch + λ·(mean TTFT + think) = N) within 10 %, both below the
+    pools' offline throughput, and an early-rejecting KV pool's refused requests come back after
+    the user's think time."""
+    requests = synthetic_stream("sharegpt", 1.0, 32 * REQUESTS_PER_USER, 0, catalog=catalog)
+    disagg = build_architecture(ServeSpec("disaggregated", "llama-3.1-8b"), catalog)
+    loose = Contract(60.0, 1.0)
+    answers = [
+        cost_per_token(disagg, loose, requests, engine=e, load=Load(users=32)).goodput_rps
+        for e in ("sim", "analytic")
+    ]
+    assert answers[1] == pytest.approx(answers[0], rel=0.10)
+    offline = cost_per_token(disagg, loose, requests, engine="analytic", load=Load(offline=True))
+    assert max(answers) < offline.goodput_rps
+    pool = ServeSpec("kvpool", n_prefill=1, n_decode=2, reject_after="50ms")
+    run = closed_loop(build_architecture(pool, catalog), requests, 32, think_s=0.5)
+    rejected = run.result.records.rejected
+    assert 0 < rejected.sum() < rejected.size  # a prefill queue past 50 ms turns requests away
+    assert np.isnan(run.result.records.completion_s[rejected]).all()
 
 
 def test_serve_cost_at_a_concurrency_judges_the_contract():

@@ -164,15 +164,15 @@ def test_precision_is_a_search_dimension(catalog):
 
 
 def test_plan_prices_a_closed_loop_and_an_offline_load(catalog):
-    """`serve plan --concurrency N` ranks colocated and chunked configurations by the price of
-    what N users get through within the contract; `--offline` by the throughput at
+    """`serve plan --concurrency N` ranks every architecture (disaggregated pools too) by the
+    price of what N users get through within the contract; `--offline` by the throughput at
     saturation, which no closed loop of a few users exceeds."""
     space = SearchSpace(tp=(1,), max_seqs=(256,), token_budgets=(2048,), pool_sizes=(1,))
     common = dict(space=space, requests=1000, confirm_top=1, catalog=catalog)
     contract = Contract(2.0, 0.1)
     users = plan("llama-3.1-8b", ("H100-SXM",), "sharegpt", contract, load=Load(users=16), **common)
     assert "16 concurrent users" in users.contract
-    assert {c.architecture for c in users.best} == {"colocated", "chunked"}
+    assert {c.architecture for c in users.best} == {"colocated", "chunked", "disaggregated"}
     offline = plan(
         "llama-3.1-8b", ("H100-SXM",), "sharegpt", contract, load=Load(offline=True), **common
     )

@@ -347,11 +347,11 @@ def plan(
     )
     lengths = Lengths.from_stream(stream)
     cands = candidates(model, tuple(gpus), space, cat, prefix_hit)
-    if load.users:  # the simulator's closed loop: colocated and chunked schedulers only
+    if load.users:  # colocated and chunked schedulers each serve an equal share of the users
         cands = [
             c
             for c in cands
-            if not isinstance(c.arch, Disaggregated) and load.users % c.arch.schedulers == 0
+            if isinstance(c.arch, Disaggregated) or load.users % c.arch.schedulers == 0
         ]
         if not cands:
             raise InputError("concurrency", load.users, "a multiple of some candidate's replicas")

@@ -7,6 +7,8 @@ times come from the deployment's op table (:mod:`costcorrect.perf.roofline`), ev
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -120,31 +122,124 @@ def simulate_instance(
     if users > 0:
         known = min(users, n)
         arrival[:known] = 0.0
+    inst = instance(new_instances(1, n, max_seqs), 0)
+    inst.counters[KNOWN] = known
     first = np.full(n, -1.0)
     done = np.full(n, -1.0)
     preempted = np.zeros(n, np.int64)
-    todo = todo0.copy()
-    context = context0.copy()
-    emitted = emitted0.copy()
-    held = np.zeros(n, np.int64)  # KV tokens reserved by a running request
-    fetched = np.zeros(n, np.bool_)
-    queue = np.empty(2 * n + 1, np.int64)  # deque: preempted requests re-enter at the front
-    head = n
-    tail = n
-    running = np.empty(max_seqs, np.int64)
-    chunk = np.zeros(max_seqs, np.int64)
-    n_run = 0
-    kv_used = 0
-    q = np.zeros(N_Q)
-    t = 0.0
-    nxt = 0
-    finished = 0
-    busy_prefill = 0.0
-    busy_decode = 0.0
-    iterations = 0
     last = np.where(emitted0 > 0, arrival, -1.0)  # time of each request's latest token
     tbt = np.zeros(tbt_edges.shape[0] - 1, np.int64)
-    while finished < n:
+    advance(
+        inst, order, arrival, todo0.copy(), todo0, context0.copy(), context0, output,
+        emitted0.copy(), np.zeros(n, np.int64), np.zeros(n, np.bool_), last, first, done,
+        preempted, counted, flop, nbytes, flop_rate, byte_rate, additive, moe_experts,
+        moe_top_k, window, chunked, token_budget, max_seqs, kv_capacity,
+        read_s_per_context_token, tbt_edges, tbt, n, users, think_s, np.inf, False,
+    )  # fmt: skip
+    busy_prefill, busy_decode = inst.clock[CLOCK_PREFILL_BUSY], inst.clock[CLOCK_DECODE_BUSY]
+    return first, done, preempted, busy_prefill, busy_decode, inst.counters[ITERATIONS], tbt
+
+
+# InstanceState.counters and .clock slots
+HEAD, TAIL, N_RUN, KV_USED, NEXT, KNOWN, FINISHED, ITERATIONS, N_DONE = range(9)
+CLOCK_NOW, CLOCK_PREFILL_BUSY, CLOCK_DECODE_BUSY = range(3)
+
+
+#: the resumable state of an instance (see :func:`new_instances`), or of several (2-D arrays,
+#: one row per instance; :func:`instance` takes one's rows)
+InstanceState = namedtuple("InstanceState", "counters clock queue running chunk completed")
+
+
+@njit(cache=True)
+def new_instances(count, requests, max_seqs):
+    """The resumable states of ``count`` instances serving up to ``requests`` requests each:
+    (counters — see the slot names —, clock [s: now, prefill-attributed busy,
+    decode-attributed busy], queue deque, running requests, their chunks this iteration, the
+    requests completed by the last iteration), a row per instance."""
+    counters = np.zeros((count, 9), np.int64)
+    counters[:, HEAD] = requests
+    counters[:, TAIL] = requests
+    return InstanceState(
+        counters,
+        np.zeros((count, 3)),
+        np.empty((count, 2 * requests + 1), np.int64),  # preempted requests re-enter in front
+        np.empty((count, max_seqs), np.int64),
+        np.zeros((count, max_seqs), np.int64),
+        np.empty((count, max_seqs), np.int64),
+    )
+
+
+@njit(cache=True)
+def instance(states, k):
+    """Instance ``k``'s state: views of its rows of ``states``."""
+    return InstanceState(
+        states.counters[k],
+        states.clock[k],
+        states.queue[k],
+        states.running[k],
+        states.chunk[k],
+        states.completed[k],
+    )
+
+
+@njit(cache=True)
+def advance(
+    inst,
+    order,  # int64: request ids in arrival order; inst.counters[KNOWN] of them have arrived
+    arrival,
+    todo,  # int64[n] prefill tokens still to compute (updated)
+    todo0,
+    context,  # int64[n] KV tokens held (updated)
+    context0,
+    output,
+    emitted,  # int64[n] tokens generated so far (updated)
+    held,  # int64[n] KV tokens reserved by a running request (updated)
+    fetched,  # bool[n] whether a request's arrival KV was read (updated)
+    last,  # float64[n] s: time of each request's latest token (updated)
+    first,
+    done,
+    preempted,
+    counted,
+    flop,
+    nbytes,
+    flop_rate,
+    byte_rate,
+    additive,
+    moe_experts,
+    moe_top_k,
+    window,
+    chunked,
+    token_budget,
+    max_seqs,
+    kv_capacity,
+    read_s_per_context_token,
+    tbt_edges,
+    tbt,
+    n_mine,  # requests this instance serves in all
+    users,
+    think_s,
+    until,  # s: make no decision at or after this time
+    pause_on_completion,  # bool: return after an iteration that completes a request
+):
+    """Run ``inst`` (see :func:`simulate_instance` for the batching) until it has finished
+    ``n_mine`` requests, is idle with no request arrived, reaches ``until``, or (with
+    ``pause_on_completion``) completes requests — their ids in ``inst.completed[:N_DONE]``."""
+    counters, clock, queue, running, chunk, completed = inst
+    head, tail, n_run, kv_used = counters[HEAD], counters[TAIL], counters[N_RUN], counters[KV_USED]
+    nxt, known, finished, iterations = (
+        counters[NEXT],
+        counters[KNOWN],
+        counters[FINISHED],
+        counters[ITERATIONS],
+    )
+    t, busy_prefill, busy_decode = (
+        clock[CLOCK_NOW],
+        clock[CLOCK_PREFILL_BUSY],
+        clock[CLOCK_DECODE_BUSY],
+    )
+    q = np.zeros(N_Q)
+    n_done = 0
+    while finished < n_mine and t < until:
         while nxt < known and arrival[order[nxt]] <= t:
             queue[tail] = order[nxt]
             tail += 1
@@ -236,8 +331,9 @@ def simulate_instance(
                 head -= 1
                 queue[head] = i
         if n_run == 0:
-            if nxt < known:
-                t = max(t, arrival[order[nxt]])
+            if nxt == known:
+                break  # idle until a request arrives
+            t = max(t, arrival[order[nxt]])
             continue
         for r in range(n_run):
             i = running[r]
@@ -265,6 +361,7 @@ def simulate_instance(
         busy_decode += dt * (1.0 - share)
         # --- apply the iteration's results ----------------------------------------------------
         keep = 0
+        n_done = 0
         for r in range(n_run):
             i = running[r]
             emit = False
@@ -290,7 +387,9 @@ def simulate_instance(
                     kv_used -= held[i]
                     held[i] = 0
                     finished += 1
-                    if users > 0 and i + users < n:
+                    completed[n_done] = i
+                    n_done += 1
+                    if users > 0 and i + users < arrival.shape[0]:
                         arrival[i + users] = t + think_s
                         order[known] = i + users
                         known += 1
@@ -299,7 +398,16 @@ def simulate_instance(
             chunk[keep] = 0
             keep += 1
         n_run = keep
-    return first, done, preempted, busy_prefill, busy_decode, iterations, tbt
+        if pause_on_completion and n_done > 0:
+            break
+    counters[HEAD], counters[TAIL], counters[N_RUN], counters[KV_USED] = head, tail, n_run, kv_used
+    counters[NEXT], counters[KNOWN], counters[FINISHED] = nxt, known, finished
+    counters[ITERATIONS], counters[N_DONE] = iterations, n_done
+    clock[CLOCK_NOW], clock[CLOCK_PREFILL_BUSY], clock[CLOCK_DECODE_BUSY] = (
+        t,
+        busy_prefill,
+        busy_decode,
+    )
 
 
 @njit(cache=True)
@@ -325,6 +433,7 @@ def simulate_prefill_pool(
     ``reject_after_s`` when its turn comes is rejected (Mooncake's early rejection; inf: never)
     and costs nothing. Returns (completion s — NaN if rejected, instance — −1, busy s)."""
     n = arrival.shape[0]
+    ids = np.arange(n)
     done = np.empty(n)
     where = np.empty(n, np.int64)
     free = np.zeros(instances)
@@ -332,54 +441,103 @@ def simulate_prefill_pool(
     busy = 0.0
     i = 0
     while i < n:
-        k = 0
-        for m in range(1, instances):
-            if free[m] < free[k]:
-                k = m
-        t = max(free[k], arrival[i])
-        if t - arrival[i] > reject_after_s:
+        j, k, t, dt = prefill_batch(
+            ids, i, n, arrival, todo, context, free, q, flop, nbytes, flop_rate, byte_rate,
+            additive, moe_experts, moe_top_k, window, token_budget, read_s_per_context_token,
+            reject_after_s,
+        )  # fmt: skip
+        if dt < 0.0:
             done[i] = np.nan
             where[i] = -1
-            i += 1
-            continue
-        ptok = 0.0
-        pairs = 0.0
-        pkv = 0.0
-        fetch_s = 0.0
-        j = i
-        while j < n and arrival[j] <= t and (j == i or ptok + todo[j] <= token_budget):
-            w_pairs, w_kv = _chunk_work(float(todo[j]), float(context[j]), window)
-            ptok += todo[j]
-            pairs += w_pairs
-            pkv += w_kv
-            fetch_s += context[j] * read_s_per_context_token
-            j += 1
-        fill_quantities(q, ptok, pairs, pkv, float(j - i), 0.0, 0.0, moe_experts, moe_top_k)
-        dt = step_seconds(q, flop, nbytes, flop_rate, byte_rate, additive) + fetch_s
-        for m in range(i, j):
-            done[m] = t + dt
-            where[m] = k
-        free[k] = t + dt
-        busy += dt
+        else:
+            done[i:j] = t + dt
+            where[i:j] = k
+            busy += dt
         i = j
     return done, where, busy
 
 
 @njit(cache=True)
+def prefill_start(ids, i, arrival, free):
+    """(instance, start s) of the next prefill batch, headed by request ``ids[i]``: the
+    earliest free instance, once the head has arrived."""
+    k = 0
+    for m in range(1, free.shape[0]):
+        if free[m] < free[k]:
+            k = m
+    return k, max(free[k], arrival[ids[i]])
+
+
+@njit(cache=True)
+def prefill_batch(
+    ids,  # int64: request ids in arrival order
+    i,  # the batch's head in ids
+    arrived,  # ids[:arrived] have arrived (or will, by the batch's start)
+    arrival,
+    todo,
+    context,
+    free,  # float64[instances] s: when each prefill instance is free (updated)
+    q,
+    flop,
+    nbytes,
+    flop_rate,
+    byte_rate,
+    additive,
+    moe_experts,
+    moe_top_k,
+    window,
+    token_budget,
+    read_s_per_context_token,
+    reject_after_s,
+):
+    """The next batch of a prefill pool (see :func:`simulate_prefill_pool`): ``ids[i:j]`` on
+    instance ``k`` from ``t`` for ``dt`` seconds. Returns (j, k, t, dt); dt < 0: the head
+    waited past ``reject_after_s`` and is rejected (j = i + 1)."""
+    k, t = prefill_start(ids, i, arrival, free)
+    if t - arrival[ids[i]] > reject_after_s:
+        return i + 1, k, t, -1.0
+    ptok = 0.0
+    pairs = 0.0
+    pkv = 0.0
+    fetch_s = 0.0
+    j = i
+    while j < arrived and arrival[ids[j]] <= t and (j == i or ptok + todo[ids[j]] <= token_budget):
+        r = ids[j]
+        w_pairs, w_kv = _chunk_work(float(todo[r]), float(context[r]), window)
+        ptok += todo[r]
+        pairs += w_pairs
+        pkv += w_kv
+        fetch_s += context[r] * read_s_per_context_token
+        j += 1
+    fill_quantities(q, ptok, pairs, pkv, float(j - i), 0.0, 0.0, moe_experts, moe_top_k)
+    dt = step_seconds(q, flop, nbytes, flop_rate, byte_rate, additive) + fetch_s
+    free[k] = t + dt
+    return j, k, t, dt
+
+
+@njit(cache=True)
 def transfer_kv(ready, link, nbytes, links, bytes_per_s, latency_s, overlap):
-    """KV hand-off over per-instance links shared FIFO. A transfer of ``nbytes`` may start
-    ``overlap`` of its duration before its prefill ends (layer-wise streaming) and lands no
-    earlier than ``ready + latency``. Returns arrival times at the decode side, seconds."""
+    """KV hand-off over per-instance links shared FIFO (see :func:`transfer_one`), in order of
+    readiness. Returns arrival times at the decode side, seconds."""
     n = ready.shape[0]
     order = np.argsort(ready)
     free = np.zeros(links)
     landed = np.empty(n)
     for idx in range(n):
         i = order[idx]
-        k = link[i]
-        duration = nbytes[i] / bytes_per_s
-        start = max(ready[i] - overlap * duration, free[k])
-        end = start + duration
-        free[k] = end
-        landed[i] = max(end, ready[i]) + latency_s
+        landed[i] = transfer_one(
+            ready[i], link[i], nbytes[i], free, bytes_per_s, latency_s, overlap
+        )
     return landed
+
+
+@njit(cache=True)
+def transfer_one(ready, link, nbytes, free, bytes_per_s, latency_s, overlap):
+    """One KV transfer of ``nbytes`` ready at ``ready`` s on ``link`` (free from ``free[link]``,
+    updated): it may start ``overlap`` of its duration before its prefill ends (layer-wise
+    streaming) and lands no earlier than ``ready + latency``. Returns the landing time, s."""
+    duration = nbytes / bytes_per_s
+    start = max(ready - overlap * duration, free[link])
+    end = start + duration
+    free[link] = end
+    return max(end, ready) + latency_s

@@ -13,7 +13,7 @@ import numpy as np
 
 from costcorrect.errors import InputError
 from costcorrect.perf import Deployment
-from costcorrect.serving import kernels
+from costcorrect.serving import disaggregated_loop, kernels
 from costcorrect.serving.architectures import (
     Architecture,
     Chunked,
@@ -185,9 +185,7 @@ def simulate(
     times ignored; records come back in arrival order."""
     if not 0 <= warmup < 0.5:
         raise InputError("warmup", warmup, "a fraction in [0, 0.5)")
-    if users and isinstance(arch, Disaggregated):
-        raise InputError("concurrency", users, "a colocated or chunked deployment")
-    if users and users % arch.schedulers:
+    if users and not isinstance(arch, Disaggregated) and users % arch.schedulers:
         raise InputError(
             "concurrency",
             users,
@@ -213,6 +211,34 @@ def simulate(
         )
         pool_cached = cached if isinstance(arch, KVPool) else np.zeros(n, np.int64)
         reject = arch.reject_after_s if isinstance(arch, KVPool) else np.inf
+    if users and isinstance(arch, Disaggregated):
+        link = arch.link
+        arrival, first, done, preempt, busy_p, busy_d, iterations, tbt = (
+            disaggregated_loop.simulate_disaggregated_closed(
+                users,
+                think_s,
+                inp - pool_cached,
+                pool_cached,
+                inp,
+                out,
+                arch.kv_bytes_per_token,
+                _table(arch.prefill),
+                _table(arch.decode),
+                arch.n_prefill,
+                arch.n_decode,
+                arch.max_batch_tokens,
+                arch.max_seqs,
+                arch.decode.kv_capacity_tokens,
+                read_s,
+                reject,
+                link.bytes_per_s,
+                link.latency_s,
+                link.overlap,
+                steady,
+                TBT_EDGES,
+            )
+        )
+    elif isinstance(arch, Disaggregated):
         ready, where, busy = kernels.simulate_prefill_pool(
             stream.arrival_s,
             inp - pool_cached,
