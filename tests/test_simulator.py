@@ -21,6 +21,9 @@ def dep8b():
     return Deployment.from_names("llama-3.1-8b", "H100-SXM", tp=1)
 
 
+FIELDS = ("input_tokens", "output_tokens", "cached_tokens")
+
+
 def fixed_stream(n, rate, prompt, output, seed=0, cached=0):
     return RequestStream(
         arrival_s=poisson_arrivals(rate, n, seed),
@@ -73,6 +76,22 @@ def test_low_load_tpot_equals_decode_step_time(dep8b):
     assert np.allclose(result.records.tpot_s, expected, rtol=1e-9)
     prefill = float(step_time(dep8b, Batch.prefill(prompt)).total_s)
     assert np.allclose(result.records.ttft_s, prefill, rtol=1e-9)
+
+
+@pytest.mark.parametrize(("model", "tp"), [("llama-3.1-8b", 1), ("mixtral-8x7b", 2)])
+def test_a_batch_decodes_at_the_op_tables_step_times(model, tp):
+    """Four prompts at t = 0 share one prefill, then decode together: each completion is the
+    prefill plus the op table's decode steps of four sequences (numpy evaluator), the fast path
+    for an unchanging decode batch (dense and MoE costs) included."""
+    dep = Deployment.from_names(model, "H100-SXM", tp=tp)
+    prompt, output = 300, 40
+    stream = fixed_stream(4, 1.0, prompt, output)
+    stream = RequestStream(np.zeros(4), *(getattr(stream, f) for f in FIELDS), name="batch")
+    result = simulate(Colocated(dep), stream, warmup=0.0)
+    prefill = float(step_time(dep, Batch.prefill(prompt, 4)).total_s)
+    decode = step_time(dep, Batch.decode(4, prompt + np.arange(output - 1))).total_s
+    assert np.allclose(result.records.completion_s, prefill + decode.sum(), rtol=1e-12)
+    assert result.iterations == output and result.tbt_counts.sum() == 4 * (output - 1)
 
 
 def test_tbt_histogram_counts_every_steady_interval_at_the_step_time(dep8b):

@@ -40,6 +40,127 @@ def step_seconds(q, flop, nbytes, flop_rate, byte_rate, additive):
     return total
 
 
+#: the quantities a decode-only iteration's cost is linear in: 1, sequences, KV tokens read,
+#: routed experts touched (see :func:`decode_coefficients`)
+_DECODE_BASIS = 4
+
+
+@njit(cache=True)
+def decode_coefficients(flop, nbytes, flop_rate, byte_rate, additive):
+    """The op table restricted to decode-only iterations: per row with any decode cost, the
+    (compute seconds, memory seconds, each additive way's seconds) per unit of
+    (1, sequences, KV tokens read, experts touched) — ``(rows, 2 + ways, 4)``, for
+    :func:`decode_seconds`."""
+    ways = additive.shape[1]
+    coeffs = np.zeros((flop.shape[0], 2 + ways, _DECODE_BASIS))
+    kept = 0
+    for j in range(flop.shape[0]):
+        row = coeffs[kept]
+        for c, (table, rate) in enumerate(((flop[j], flop_rate[j]), (nbytes[j], byte_rate[j]))):
+            row[c, 0] = (table[_ACT] + table[_DACT]) / rate
+            row[c, 1] = (table[_TOKENS] + table[_DSEQ]) / rate
+            row[c, 2] = table[_DKV] / rate
+            row[c, 3] = table[_MOE] / rate
+        for w in range(ways):
+            a = additive[j, w]
+            row[2 + w, 0] = a[_ACT] + a[_DACT]
+            row[2 + w, 1] = a[_TOKENS] + a[_DSEQ]
+            row[2 + w, 2] = a[_DKV]
+            row[2 + w, 3] = a[_MOE]
+        if np.any(row != 0.0):
+            kept += 1
+    return coeffs[:kept]
+
+
+@njit(cache=True)
+def decode_seconds(dseq, dkv, moe_experts, moe_top_k, coeffs):
+    """Seconds of a decode-only iteration of ``dseq`` sequences reading ``dkv`` KV tokens:
+    :func:`step_seconds` on :func:`decode_coefficients` (the same sum, fewer terms)."""
+    moe = 0.0
+    if moe_experts > 0:
+        moe = moe_experts * (1.0 - (1.0 - moe_top_k / moe_experts) ** dseq)
+    total = 0.0
+    for j in range(coeffs.shape[0]):
+        row = coeffs[j]
+        x = row[0, 0] + row[0, 1] * dseq + row[0, 2] * dkv + row[0, 3] * moe
+        y = row[1, 0] + row[1, 1] * dseq + row[1, 2] * dkv + row[1, 3] * moe
+        total += x if x > y else y
+        cheapest = np.inf
+        for w in range(2, row.shape[0]):
+            cheapest = min(
+                cheapest, row[w, 0] + row[w, 1] * dseq + row[w, 2] * dkv + row[w, 3] * moe
+            )
+        total += cheapest
+    return total
+
+
+@njit(cache=True)
+def decode_run(
+    running,  # int64: the batch's requests, all decoding
+    todo,
+    output,
+    emitted,  # updated
+    counted,
+    context,  # updated
+    held,  # updated
+    last,  # updated
+    kv_free,  # KV tokens still free
+    t,  # s: when the next iteration starts
+    stop_at,  # s: start no iteration at or after this time (an arrival, a horizon)
+    dkv,  # KV tokens the batch read in its last iteration
+    moe_experts,
+    moe_top_k,
+    decode_rows,  # decode_coefficients(...)
+    tbt_edges,
+    tbt,  # updated
+):
+    """Decode-only iterations of an unchanging batch, each one token per sequence, up to the
+    iteration before its first completion, while the KV cache holds the growth, starting
+    before ``stop_at`` — the iterations the instance's loop would run, without its per-request
+    work. Returns (time after the last, iterations run, their busy seconds)."""
+    n = running.shape[0]
+    steps = kv_free // n
+    n_counted = 0
+    for r in range(n):
+        i = running[r]
+        if todo[i] > 0:
+            return t, 0, 0.0
+        steps = min(steps, output[i] - emitted[i] - 1)
+        if counted[i]:
+            n_counted += 1
+    dseq = float(n)
+    done = 0
+    busy = 0.0
+    b = -1  # the last interval's TBT bin
+    while done < steps and t < stop_at:
+        dkv += dseq
+        dt = decode_seconds(dseq, dkv, moe_experts, moe_top_k, decode_rows)
+        t_prev = t
+        t += dt
+        busy += dt
+        done += 1
+        if n_counted:
+            gap = t - t_prev
+            if not (b >= 0 and tbt_edges[b] < gap <= tbt_edges[b + 1]):
+                b = tbt_bin(tbt_edges, gap)
+            tbt[b] += n_counted
+    if done:
+        for r in range(n):
+            i = running[r]
+            context[i] += done
+            held[i] += done
+            emitted[i] += done
+            last[i] = t
+    return t, done, busy
+
+
+@njit(cache=True)
+def tbt_bin(edges, gap):
+    """Bin of a time between tokens ``gap`` (s) over ``edges`` (under/overflow: the end bins)."""
+    k = np.searchsorted(edges, gap) - 1
+    return min(max(k, 0), edges.shape[0] - 2)
+
+
 @njit(cache=True)
 def fill_quantities(q, ptok, pairs, pkv, pseq, dseq, dkv, moe_experts, moe_top_k):
     """Write one iteration's quantities into ``q`` (window caps already applied)."""
@@ -238,6 +359,7 @@ def advance(
         clock[CLOCK_DECODE_BUSY],
     )
     q = np.zeros(N_Q)
+    decode_rows = decode_coefficients(flop, nbytes, flop_rate, byte_rate, additive)
     n_done = 0
     while finished < n_mine and t < until:
         while nxt < known and arrival[order[nxt]] <= t:
@@ -352,9 +474,14 @@ def advance(
                 dseq += 1.0
                 ctx = float(context[i])
                 dkv += min(ctx, float(window)) if window > 0 else ctx
-        fill_quantities(q, ptok, pairs, pkv, pseq, dseq, dkv, moe_experts, moe_top_k)
-        dt = step_seconds(q, flop, nbytes, flop_rate, byte_rate, additive) + fetch_s
+        if ptok == 0.0:
+            dt = decode_seconds(dseq, dkv, moe_experts, moe_top_k, decode_rows)
+        else:
+            fill_quantities(q, ptok, pairs, pkv, pseq, dseq, dkv, moe_experts, moe_top_k)
+            dt = step_seconds(q, flop, nbytes, flop_rate, byte_rate, additive) + fetch_s
+        t_prev = t
         t += dt
+        gap_bin = -1  # TBT bin of t − t_prev: every request that also emitted last iteration
         iterations += 1
         share = ptok / (ptok + dseq) if ptok + dseq > 0 else 0.0
         busy_prefill += dt * share
@@ -376,9 +503,12 @@ def advance(
                 emit = True
             if emit:
                 emitted[i] += 1
-                if counted[i] and last[i] >= 0.0:
-                    k = np.searchsorted(tbt_edges, t - last[i]) - 1
-                    tbt[min(max(k, 0), tbt.shape[0] - 1)] += 1
+                if counted[i] and last[i] == t_prev:
+                    if gap_bin < 0:
+                        gap_bin = tbt_bin(tbt_edges, t - t_prev)
+                    tbt[gap_bin] += 1
+                elif counted[i] and last[i] >= 0.0:
+                    tbt[tbt_bin(tbt_edges, t - last[i])] += 1
                 last[i] = t
                 if first[i] < 0.0:
                     first[i] = t
@@ -400,6 +530,17 @@ def advance(
         n_run = keep
         if pause_on_completion and n_done > 0:
             break
+        if ptok == 0.0 and not colocated_prefill and n_done == 0 and head == tail and window == 0:
+            # an unchanged decode batch: run its iterations until something would change
+            stop_at = min(until, arrival[order[nxt]]) if nxt < known else until
+            t, steps, busy = decode_run(
+                running[:n_run], todo, output, emitted, counted, context, held, last,
+                kv_capacity - kv_used, t, stop_at, dkv, moe_experts, moe_top_k, decode_rows,
+                tbt_edges, tbt,
+            )  # fmt: skip
+            iterations += steps
+            busy_decode += busy
+            kv_used += n_run * steps
     counters[HEAD], counters[TAIL], counters[N_RUN], counters[KV_USED] = head, tail, n_run, kv_used
     counters[NEXT], counters[KNOWN], counters[FINISHED] = nxt, known, finished
     counters[ITERATIONS], counters[N_DONE] = iterations, n_done
