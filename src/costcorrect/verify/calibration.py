@@ -319,11 +319,12 @@ def calibration_report(
     seed: int = 0,
     bandwidth: float = 0.05,
 ) -> CalibrationReport:
-    """Brier, log and spherical scores, ECE and smooth ECE with intervals from a compiled
-    Poisson bootstrap (bin edges held at the full sample's): :func:`gap_interval` for binned ECE,
-    whose bias depends on the unknown per-bin gaps, :func:`interval` for the others (means, and
-    smooth ECE, whose kernel-correlated cells the per-bin null does not model)."""
-    from costcorrect.verify.bootstrap_kernels import POISSON1_CDF, poisson_bootstrap
+    """Brier, log and spherical scores, ECE and smooth ECE with intervals from a grouped
+    Poisson bootstrap (:mod:`costcorrect.verify.grouped_bootstrap`; bin edges held at the full
+    sample's): :func:`gap_interval` for binned ECE, whose bias depends on the unknown per-bin
+    gaps, :func:`interval` for the others (means, and smooth ECE, whose kernel-correlated cells
+    the per-bin null does not model)."""
+    from costcorrect.verify.grouped_bootstrap import poisson_bootstrap
 
     p, y = check(p, y)
     _check_settings(resamples, level)
@@ -337,7 +338,7 @@ def calibration_report(
     )
     coarse = _bins(p, bins, strategy)
     sums, total, per_bin, cells = poisson_bootstrap(
-        terms, p, y, coarse, bins, _fine(p), FINE_CELLS, resamples, seed, POISSON1_CDF
+        terms, p, y, coarse, bins, _fine(p), FINE_CELLS, resamples, seed
     )
     weight = np.maximum(total, 1.0)
     draws = {
