@@ -1,5 +1,6 @@
 """Every numeric option of every command, given a meaningless value (negative, NaN, ±inf),
-is refused with a clean error: non-zero exit, no traceback, no file left behind."""
+is refused with a clean error: one ``error:`` line, non-zero exit, no traceback, no file left
+behind."""
 
 from __future__ import annotations
 
@@ -79,6 +80,8 @@ def test_a_meaningless_number_is_refused_cleanly(path, option, value, tmp_path, 
         result.exception
     )
     assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output[-300:]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -132,5 +135,30 @@ def test_a_bad_file_is_refused_cleanly(command, kind, tmp_path, monkeypatch):
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
         result.exception
     )[:300]
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output[-300:]
     left = sorted(p.name for p in tmp_path.iterdir() if p != path)
     assert left == [], left
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["serve", "cost", "--requests", "1"], "error: requests: got '1', input should be"),
+        (["serve", "cost", "--tp=x"], "error: tp: got 'x', input should be a valid integer"),
+        (["serve", "cost", "--bogus", "3"], "error: No such option: --bogus"),
+        (["verify", "calibrate"], "error: Missing argument 'data'"),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_the_option_and_value(args, line):
+    """typer's own refusals (range, type, unknown option, missing argument) print as ours do:
+    one ``error:`` line, exit 2 — no boxed panel, no usage block."""
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output.strip().startswith(line) and len(result.output.splitlines()) == 1
+
+
+def test_help_still_prints_and_succeeds():
+    assert CliRunner().invoke(app, ["serve", "cost", "--help"]).exit_code == 0
+    bare = CliRunner().invoke(app, ["serve"])
+    assert bare.exit_code == 2 and "Commands" in bare.output

@@ -20,10 +20,11 @@ def shown(value: Any) -> str:
 
 class InputError(ValueError):
     """Bad user input. The CLI prints ``str(err)`` on one line and exits non-zero; the value is
-    shown cut to one line (:func:`shown`)."""
+    shown cut to one line (:func:`shown`), and what was expected folded onto it (a library's
+    multi-line reason included)."""
 
     def __init__(self, field: str, value: Any, expected: str) -> None:
         self.field = field
         self.value = value
-        self.expected = expected
-        super().__init__(f"{field}: got {shown(value)}, expected {expected}")
+        self.expected = " ".join(str(expected).split())
+        super().__init__(f"{field}: got {shown(value)}, expected {self.expected}")

@@ -20,9 +20,10 @@ from costcorrect.cli import (  # noqa: F401 (search_cmd registers `serve plan` e
     slack_cmd,
     verify_cmd,
 )
-from costcorrect.cli.common import Json, echo_json, progress, run_guarded, state
+from costcorrect.cli.common import Json, OneLineErrors, echo_json, progress, run_guarded, state
 
 app = typer.Typer(
+    cls=OneLineErrors,
     no_args_is_help=True,
     add_completion=False,
     help="Inference economics: $ per SLO-compliant token and per correct answer.",

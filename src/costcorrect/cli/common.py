@@ -9,8 +9,10 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
-from costcorrect.errors import InputError
+from costcorrect.errors import InputError, shown
 
 #: ``--json``: print the command's typed result as JSON on stdout (every command has it)
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
@@ -73,6 +75,46 @@ def run_guarded(job: Callable[[], Any]) -> Any:
     except InputError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
+
+
+class OneLineErrors(TyperGroup):
+    """The root command group: a usage error typer raises itself (an unknown option, a value
+    outside an option's range, a missing argument) is one ``error:`` line on stderr naming the
+    option and the value given, exit 2 — as :func:`run_guarded` prints ours."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            code = 1
+        except TyperException as err:
+            if not hasattr(err, "format_message"):
+                raise
+            if type(err).__name__ != "NoArgsIsHelpError":  # (a bare group printed its help)
+                typer.echo(f"error: {usage_error_line(err, argv)}", err=True)
+            code = err.exit_code
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_error_line(err: TyperException, argv: list[str]) -> str:
+    """``option: got VALUE, reason`` for a bad option value (the value read back from
+    ``argv``), else typer's own message."""
+    message = err.format_message()
+    param = getattr(err, "param", None)
+    opts = getattr(param, "opts", None)
+    if not opts:
+        return message
+    reason = message.split(": ", 1)[-1]
+    for i, token in enumerate(argv):
+        name, _, inline = token.partition("=")
+        if name in opts:
+            value = inline or (argv[i + 1] if i + 1 < len(argv) else "")
+            return f"{opts[0].lstrip('-')}: got {shown(value)}, {reason[:1].lower()}{reason[1:]}"
+    return message
 
 
 def progress(message: str) -> AbstractContextManager[Any]:

@@ -186,7 +186,13 @@ def _confirm_one(job: tuple) -> Confirmed:
     open_loop = not (planned.offline or planned.users)
     load = dataclasses.replace(planned, converge=open_loop, draw=draw)
     cost = cost_per_token(
-        candidate.arch, contract, stream, demand_rps=demand, engine="sim", load=load
+        candidate.arch,
+        contract,
+        stream,
+        demand_rps=demand,
+        engine="sim",
+        load=load,
+        estimate=screened.goodput_rps,
     )
     arch = candidate.arch
     decoder = arch.decode if isinstance(arch, Disaggregated) else arch.deployment

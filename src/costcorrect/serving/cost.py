@@ -152,10 +152,15 @@ def analytic_goodput_under(arch: Architecture, contract: Contract, lengths, load
 
 
 def goodput(
-    arch: Architecture, contract: Contract, base: RequestStream, engine: str, load: Load = Load()
+    arch: Architecture,
+    contract: Contract,
+    base: RequestStream,
+    engine: str,
+    load: Load = Load(),
+    estimate: float | None = None,
 ) -> Goodput:
     """λ* under the ``engine`` (``analytic`` or ``sim``) for ``base``'s request lengths and
-    the ``load`` mode."""
+    the ``load`` mode; an open-loop simulated search starts at ``estimate`` (req/s) if given."""
     if engine == "analytic":
         from costcorrect.serving.analytic import Lengths
 
@@ -166,7 +171,9 @@ def goodput(
         return offline_throughput(arch, base, load.draw)
     if load.users:
         return closed_loop_goodput(arch, contract, base, load.users, load.think_s)
-    return simulated_goodput(arch, contract, base, converge=load.converge, draw=load.draw)
+    return simulated_goodput(
+        arch, contract, base, converge=load.converge, draw=load.draw, estimate=estimate
+    )
 
 
 def cost_per_token(
@@ -178,13 +185,15 @@ def cost_per_token(
     engine: str = "sim",
     pricing: Pricing = Pricing(),
     load: Load = Load(),
+    estimate: float | None = None,
 ) -> CostBreakdown:
     """$ per million SLO-compliant tokens of ``arch`` on ``base``'s requests under ``load``
-    (:class:`Load`: open loop by default, converged, offline or closed loop)."""
+    (:class:`Load`: open loop by default, converged, offline or closed loop); ``estimate``:
+    a goodput guess (req/s) where a simulated search starts."""
     if demand_rps is not None and not demand_rps > 0:
         raise InputError("demand", demand_rps, "a positive rate in requests/s")
     per_request = _tokens_per_request(base, total_tokens)
-    good = goodput(arch, contract, base, engine, load)
+    good = goodput(arch, contract, base, engine, load, estimate)
     basis = "total tokens" if total_tokens else "output tokens"
     common = {
         "architecture": arch.name,
@@ -275,7 +284,8 @@ def _pool_terms(
     link (moving KV faster cannot serve less; where the two runs' noise says otherwise, the KV
     tax is 0 rather than negative)."""
     ideal = instantaneous(arch)
-    rate = goodput(ideal, contract, base, engine, replace(load, converge=False)).rate_per_s
+    free_kv = replace(load, converge=False)
+    rate = goodput(ideal, contract, base, engine, free_kv, estimate=real_rps).rate_per_s
     rate = max(rate, real_rps)
     if rate <= 0:
         return np.nan, np.nan
