@@ -32,6 +32,18 @@ def test_sse_parser_handles_pieces_batches_and_no_done():
     assert q.close() == ["two"]  # the connection ended mid-line: end of stream
 
 
+def test_sse_parser_joins_an_events_data_lines():
+    """One event over several ``data:`` lines is one payload (lines joined by newlines, as the
+    event-stream format says); a server that omits the blank line between JSON events still
+    yields each one."""
+    p = SSEParser()
+    assert p.feed(b'data: {"a":\ndata:  {"b": 1}}\n\n') == ['{"a":\n{"b": 1}}']
+    assert json.loads(p.feed(b'data: {"c":\r\ndata: 2}\r\n\r\n')[0]) == {"c": 2}
+    assert p.feed(b'data: {"d": 3}\ndata: {"e": 4}\ndata: [5]\n') == ['{"d": 3}', '{"e": 4}']
+    assert p.close() == ["[5]"]
+    assert p.feed(b"data:\n\n") == []  # an empty event carries nothing
+
+
 def test_lengths_and_spec_validation():
     rng = np.random.default_rng(0)
     assert LengthDist.parse("64").sample(3, rng).tolist() == [64, 64, 64]
