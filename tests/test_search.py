@@ -91,6 +91,12 @@ def test_plan_70b_h100_chat(catalog):
     assert {"H100-SXM price +20%", "achieved efficiency -20%", "p99 TTFT bound ×2"} <= set(cases)
     # a uniform price change scales every option alike: the decision holds
     assert not cases["H100-SXM price +20%"].flips
+    # an analytic screen further than 10 % from the simulator is flagged, in JSON too
+    gaps = {c.label for c in result.best if abs(c.goodput_error) > 0.10}
+    assert {c.label for c in result.engine_gaps} == gaps
+    assert [g["label"] for g in result.to_dict()["engine_gaps"]] == [
+        c.label for c in result.engine_gaps
+    ]
 
 
 def test_plan_on_a_named_stack_is_confirmed_by_the_simulator(catalog):

@@ -204,6 +204,14 @@ def print_plan(p) -> None:
             f"${c.kv_usd_per_million:,.3f}",
         )
     console.print(table)
+    if p.engine_gaps:
+        from costcorrect.serving.goodput import ENGINE_AGREEMENT
+
+        console.print(
+            f"[bold]Engines disagree[/bold] beyond their validated {ENGINE_AGREEMENT:.0%} "
+            "(analytic goodput vs the simulator's, which the costs use): "
+            + "; ".join(f"{c.label} {c.goodput_error:+.0%}" for c in p.engine_gaps)
+        )
     unsettled = [c.label for c in p.best if c.converged is False]
     if unsettled:
         console.print(

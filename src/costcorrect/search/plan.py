@@ -27,6 +27,7 @@ from costcorrect.serving.cost import (
     cost_per_token,
     unit_usd_per_million,
 )
+from costcorrect.serving.goodput import ENGINE_AGREEMENT
 from costcorrect.workload import synthetic_stream
 
 SENSITIVITY_SHIFT = 0.2  # ±20 % GPU price and achieved efficiency
@@ -156,11 +157,21 @@ class Plan:
             self.demand_rps / (w.fleet_replicas * w.sim_goodput_rps),
         )
 
+    @property
+    def engine_gaps(self) -> tuple[Confirmed, ...]:
+        """Confirmed configurations whose analytic goodput is further from the simulator's than
+        the engines' validated agreement (:data:`ENGINE_AGREEMENT`): the simulator's answer
+        stands, the analytic screen and sensitivity are less sure there."""
+        return tuple(c for c in self.best if abs(c.goodput_error) > ENGINE_AGREEMENT)
+
     def to_dict(self) -> dict:
         out = asdict(self)
         out["winner"] = asdict(self.winner) if self.winner else None
         out["margin"] = self.margin
         out["fleet"] = asdict(self.fleet) if self.fleet else None
+        out["engine_gaps"] = [
+            {"label": c.label, "analytic_vs_sim": c.goodput_error} for c in self.engine_gaps
+        ]
         return out
 
 

@@ -23,6 +23,9 @@ from costcorrect.serving.contract import Contract, Verdict
 from costcorrect.workload import RequestStream
 
 VANISHING_LOAD = 1e-3  # requests/s treated as λ → 0 when testing feasibility
+#: the analytic engine's goodput agreement with the simulator that docs/validation.md validates
+#: (analytic ÷ simulated − 1 within ±10 %); a larger gap in an answer is flagged
+ENGINE_AGREEMENT = 0.10
 ANALYTIC_MAX_RATE = 1e4  # requests/s: upper end of the analytic search
 REQUESTS_PER_SLOT = 4  # simulated requests per concurrent sequence slot, at least
 CONVERGED = 0.05  # two run lengths whose goodputs agree this closely have converged
