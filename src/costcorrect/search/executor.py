@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from costcorrect.errors import InputError
@@ -42,6 +42,26 @@ class LocalExecutor(_Closing):
 
     def map(self, fn, items):
         return [fn(item) for item in items]
+
+    def close(self) -> None:
+        pass
+
+
+class ThreadExecutor(_Closing):
+    """Threads of this process (default: one per CPU), for work that spends its time in
+    compiled kernels releasing the GIL — the simulator's. No pickling and no start-up cost;
+    not for the analytic engine, whose parallel kernels must not be entered from several
+    threads at once under numba's fallback threading layer."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+
+    def map(self, fn, items):
+        items = list(items)
+        if self.workers == 1 or len(items) < 2:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
+            return list(pool.map(fn, items))
 
     def close(self) -> None:
         pass

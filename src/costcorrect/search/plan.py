@@ -16,7 +16,7 @@ import numpy as np
 from costcorrect.catalog import Catalog, load_catalog
 from costcorrect.errors import InputError
 from costcorrect.perf.calibration import scaled_efficiency, stack_validation
-from costcorrect.search.executor import Executor, LocalExecutor
+from costcorrect.search.executor import Executor, LocalExecutor, ThreadExecutor
 from costcorrect.search.space import Candidate, SearchSpace, candidates
 from costcorrect.serving.analytic import Lengths
 from costcorrect.serving.architectures import Disaggregated
@@ -247,6 +247,16 @@ def _ranked(rows: list[Screened]) -> dict[str, list[int]]:
     return out
 
 
+def _contenders(rows: list[Screened], ranked: list[int]) -> list[int]:
+    """Of one architecture's cheapest screened configurations (``ranked``, cheapest first),
+    those the screen cannot separate from the cheapest: within twice the engines' validated
+    goodput agreement of its cost (each may be that far off, in opposite directions)."""
+    if not ranked:
+        return []
+    reach = rows[ranked[0]].usd_per_million * (1.0 + 2.0 * ENGINE_AGREEMENT)
+    return [i for i in ranked if rows[i].usd_per_million <= reach]
+
+
 def _winner(costs: dict[str, float]) -> tuple[str | None, float]:
     finite = sorted((c, a) for a, c in costs.items() if math.isfinite(c))
     if not finite:
@@ -347,7 +357,8 @@ def plan(
     load: Load = Load(),
 ) -> Plan:
     """Screen every configuration of ``space`` analytically, confirm the ``confirm_top``
-    cheapest per architecture with the simulator (``requests`` requests of ``workload``), and
+    cheapest per architecture that the screen cannot separate (:func:`_contenders`) with the
+    simulator (``requests`` requests of ``workload``), and
     rank the architectures by their best confirmed $ per million output tokens. ``load``: an
     open loop at the goodput (default), ``users`` closed-loop clients (colocated and chunked
     configurations only where their batch schedulers split the users evenly) or offline; the
@@ -375,13 +386,15 @@ def plan(
     say(f"screening {len(cands)} configurations analytically")
     rows = ex.map(_screen_one, [(c, contract, lengths, demand_rps, load) for c in cands])
     ranked = _ranked(rows)
-    picks = [i for idx in ranked.values() for i in idx[:confirm_top]]
+    picks = [i for idx in ranked.values() for i in _contenders(rows, idx[:confirm_top])]
     say(f"confirming {len(picks)} with the simulator")
     # confirmations converge: longer runs draw fresh requests of the workload
     draw = partial(
         synthetic_stream, cat.workloads.get(workload), 1.0, seed=seed, prefix_hit_ratio=prefix_hit
     )
-    confirmed = ex.map(
+    # in-process confirmations run on threads: the simulator's kernels release the GIL
+    confirm_ex = ThreadExecutor() if isinstance(ex, LocalExecutor) else ex
+    confirmed = confirm_ex.map(
         _confirm_one,
         [(cands[i], rows[i], contract, stream, demand_rps, draw, load) for i in picks],
     )

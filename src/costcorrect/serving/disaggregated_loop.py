@@ -78,7 +78,7 @@ def _idle(inst):
     return c[N_RUN] == 0 and c[HEAD] == c[TAIL] and c[NEXT] == c[KNOWN]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def simulate_disaggregated_closed(
     users,
     think_s,

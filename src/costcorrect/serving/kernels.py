@@ -1,4 +1,5 @@
-"""Compiled (numba) inner loops of the iteration-level simulator: no Python object per event.
+"""Compiled (numba) inner loops of the iteration-level simulator: no Python object per event;
+the entry points release the GIL, so simulations run in parallel threads.
 
 Requests are indexed ``0..n-1`` in arrival order; all state lives in numpy arrays. Iteration
 times come from the deployment's op table (:mod:`costcorrect.perf.roofline`), evaluated here by
@@ -193,7 +194,7 @@ def _chunk_work(chunk, context, window):
     return pairs, kv
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def simulate_instance(
     arrival,  # float64[n] s
     todo0,  # int64[n] prefill tokens to compute on arrival (0: arrives prefilled)
@@ -530,7 +531,17 @@ def advance(
         n_run = keep
         if pause_on_completion and n_done > 0:
             break
-        if ptok == 0.0 and not colocated_prefill and n_done == 0 and head == tail and window == 0:
+        waiting_blocked = head == tail or n_run >= max_seqs  # nothing can join the batch …
+        if not waiting_blocked:  # … or the first waiting request's KV does not fit (it only
+            i = queue[head]  # fits worse as the batch grows)
+            waiting_blocked = kv_used + context[i] + todo[i] > kv_capacity
+        if (
+            ptok == 0.0
+            and not colocated_prefill
+            and n_done == 0
+            and waiting_blocked
+            and window == 0
+        ):
             # an unchanged decode batch: run its iterations until something would change
             stop_at = min(until, arrival[order[nxt]]) if nxt < known else until
             t, steps, busy = decode_run(
@@ -551,7 +562,7 @@ def advance(
     )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def simulate_prefill_pool(
     arrival,
     todo,
@@ -656,7 +667,7 @@ def prefill_batch(
     return j, k, t, dt
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def transfer_kv(ready, link, nbytes, links, bytes_per_s, latency_s, overlap):
     """KV hand-off over per-instance links shared FIFO (see :func:`transfer_one`), in order of
     readiness. Returns arrival times at the decode side, seconds."""
