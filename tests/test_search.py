@@ -1,20 +1,26 @@
-"""Configuration search: the space, executors (local, process pool, Ray), and `serve plan`."""
+"""Configuration search: the space, executors (local, threads, process pool, Ray), and
+`serve plan`."""
 
 import json
 import math
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from costcorrect.catalog import load_catalog
 from costcorrect.cli.app import app
 from costcorrect.errors import InputError
+from costcorrect.perf import Deployment
 from costcorrect.perf.calibration import select_calibration
 from costcorrect.search import SearchSpace, candidates, make_executor, plan
+from costcorrect.search.executor import ThreadExecutor
 from costcorrect.search.plan import _screen_one
 from costcorrect.serving.analytic import Lengths
+from costcorrect.serving.architectures import Chunked
 from costcorrect.serving.contract import Contract
 from costcorrect.serving.cost import Load
+from costcorrect.serving.simulator import simulate
 from costcorrect.workload import synthetic_stream
 
 SMALL = SearchSpace(tp=(1, 2), max_seqs=(256,), token_budgets=(512,), pool_sizes=(1, 2), max_gpus=4)
@@ -49,6 +55,19 @@ def test_process_pool_matches_in_process(jobs):
     local = make_executor("local").map(_screen_one, jobs)
     with make_executor("process", workers=2) as ex:
         assert ex.map(_screen_one, jobs) == local
+
+
+def _simulated_completions(seed: int):
+    dep = Deployment.from_names("llama-3.1-8b", "H100-SXM")
+    stream = synthetic_stream("sharegpt", 3.0 + seed, 3000, seed)
+    return simulate(Chunked(dep), stream).records.completion_s
+
+
+def test_simulations_on_threads_match_serial_ones():
+    """The simulator's kernels release the GIL; threads give the serial answers exactly."""
+    serial = make_executor("local").map(_simulated_completions, range(4))
+    threaded = ThreadExecutor(workers=2).map(_simulated_completions, range(4))
+    assert all(np.array_equal(a, b) for a, b in zip(serial, threaded, strict=True))
 
 
 def test_ray_local_cluster_matches_in_process(jobs):
