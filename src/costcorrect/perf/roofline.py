@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -120,35 +121,46 @@ class OpTable:
         self, batch: ArrayLike, context: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """(seconds, d seconds / d batch) of a decode-only iteration (see decode_seconds)."""
-        b = np.asarray(batch, dtype=float)[..., None]
         kv = min(context, self.window) if self.window else context
+        c0, c_seq, c_kv, m0, m_seq, m_kv, a0, a_seq, a_kv, moe, log_keep = self._decode_terms
+        flat = np.ascontiguousarray(np.asarray(batch, dtype=float).reshape(-1))
+        from costcorrect.perf.compiled import decode_rows  # numba: imported on first use
+
+        seconds, slope = decode_rows(
+            flat,
+            c0,
+            c_seq + kv * c_kv,
+            m0,
+            m_seq + kv * m_kv,
+            a0,
+            a_seq + kv * a_kv,
+            moe,
+            log_keep,
+        )
+        shape = np.shape(batch)
+        return seconds.reshape(shape), slope.reshape(shape)
+
+    @cached_property
+    def _decode_terms(self) -> tuple:
+        """Per-row seconds of a decode-only iteration per unit of (1, sequences, KV tokens per
+        sequence) — compute, memory, each additive way — plus the routed experts' bytes time
+        and ln(1 − k/E): what :meth:`decode_seconds_and_slope` scales by its context."""
         base = np.zeros(N_Q)
         base[[Q.ACTIVE, Q.DECODE_ACTIVE]] = 1.0
         per_seq = np.zeros(N_Q)
         per_seq[[Q.TOKENS, Q.DECODE_SEQS]] = 1.0
-        per_seq[Q.DECODE_KV] = kv
-        add0, add1 = self.additive @ base, self.additive @ per_seq  # (rows, WAYS)
+        per_kv = np.zeros(N_Q)
+        per_kv[Q.DECODE_KV] = 1.0
+        terms = []
+        for table, rate in ((self.flop, self.flop_rate), (self.nbytes, self.byte_rate)):
+            terms += [(table @ v) / rate for v in (base, per_seq, per_kv)]
+        terms += [np.ascontiguousarray(self.additive @ v) for v in (base, per_seq, per_kv)]
         moe = np.zeros(len(self.names))
         log_keep = 0.0
         if self.moe_experts:
             log_keep = math.log1p(-self.moe_top_k / self.moe_experts)
             moe = self.nbytes[:, Q.MOE_TOUCHED] / self.byte_rate * self.moe_experts
-        flat = np.ascontiguousarray(np.asarray(b[..., 0], dtype=float).reshape(-1))
-        from costcorrect.perf.compiled import decode_rows  # numba: imported on first use
-
-        seconds, slope = decode_rows(
-            flat,
-            (self.flop @ base) / self.flop_rate,
-            (self.flop @ per_seq) / self.flop_rate,
-            (self.nbytes @ base) / self.byte_rate,
-            (self.nbytes @ per_seq) / self.byte_rate,
-            np.ascontiguousarray(add0),
-            np.ascontiguousarray(add1),
-            moe,
-            log_keep,
-        )
-        shape = np.shape(b[..., 0])
-        return seconds.reshape(shape), slope.reshape(shape)
+        return (*terms, moe, log_keep)
 
     def evaluate(self, batch: Batch) -> StepTime:
         """Per-op time, FLOP and bytes of ``batch`` (numpy, vectorised over its arrays)."""

@@ -161,7 +161,7 @@ def _prefill_times(dep: Deployment, prompt: np.ndarray, hit: float) -> np.ndarra
 
 def _finite(batch: np.ndarray) -> np.ndarray:
     """Batch sizes usable by the perf model: ≥ 1; NaN/inf (unstable, masked later) → 1."""
-    return np.maximum(np.nan_to_num(batch, nan=1.0, posinf=1.0), 1.0)
+    return np.where(np.isfinite(batch) & (batch > 1.0), batch, 1.0)
 
 
 @dataclass(frozen=True)
@@ -264,7 +264,10 @@ def _fixed_point(step, b_max: float) -> tuple[np.ndarray, np.ndarray]:
         g, slope = step(b)
         room = 1.0 - slope
         b_next = np.where(room > 1e-9, b + (g - b) / np.maximum(room, 1e-9), np.inf)
-        b = np.minimum(np.nan_to_num(b_next, nan=np.inf), cap)
+        b_next = np.where(b_next < cap, b_next, cap)  # NaN and beyond the cap: the cap
+        if np.array_equal(b_next, b):  # Newton has settled (to the last bit)
+            break
+        b = b_next
     converged = np.abs(step(b)[0] - b) <= 1e-3 * (1 + b)
     stable = np.isfinite(b) & (b < cap) & (b <= b_max) & converged
     return b, stable
