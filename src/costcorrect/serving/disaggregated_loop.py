@@ -108,8 +108,6 @@ def simulate_disaggregated_closed(
     rejected request —, preemptions, prefill busy s, decode busy s, decode iterations, the TBT
     histogram of ``counted`` requests)."""
     n = prompt.shape[0]
-    p_flop, p_bytes, p_frate, p_brate, p_add, p_moe_e, p_moe_k, p_window = prefill_table
-    d_flop, d_bytes, d_frate, d_brate, d_add, d_moe_e, d_moe_k, d_window = decode_table
     arrival = np.full(n, np.inf)
     landed = np.full(n, np.inf)
     first = np.full(n, -1.0)
@@ -159,9 +157,9 @@ def simulate_disaggregated_closed(
             inst = instance(instances, k)
             advance(
                 inst, orders[k], landed, todo, todo0, context, prompt, output, emitted, held,
-                fetched, last, first, done, preempted, counted, d_flop, d_bytes, d_frate,
-                d_brate, d_add, d_moe_e, d_moe_k, d_window, False, max_batch_tokens, max_seqs,
-                decode_kv_tokens, 0.0, tbt_edges, tbt, mine[k], 0, 0.0, event, True,
+                fetched, last, first, done, preempted, counted, decode_table, False,
+                max_batch_tokens, max_seqs, decode_kv_tokens, 0.0, tbt_edges, tbt, mine[k], 0,
+                0.0, event, True,
             )  # fmt: skip
             for m in range(inst.counters[N_DONE]):
                 i = inst.completed[m]
@@ -186,9 +184,8 @@ def simulate_disaggregated_closed(
                 decide[k] = max(inst.clock[CLOCK_NOW], l_next)
         else:  # a prefill batch
             j, p, t, dt = prefill_batch(
-                queue, head, tail, arrival, prefill_todo, pool_cached, free, q, p_flop,
-                p_bytes, p_frate, p_brate, p_add, p_moe_e, p_moe_k, p_window, max_batch_tokens,
-                read_s_per_context_token, reject_after_s,
+                queue, head, tail, arrival, prefill_todo, pool_cached, free, q, prefill_table,
+                max_batch_tokens, read_s_per_context_token, reject_after_s,
             )  # fmt: skip
             if dt < 0.0:  # rejected: the user tries again after thinking
                 i = queue[head]

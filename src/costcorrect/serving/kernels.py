@@ -254,9 +254,10 @@ def simulate_instance(
     advance(
         inst, order, arrival, todo0.copy(), todo0, context0.copy(), context0, output,
         emitted0.copy(), np.zeros(n, np.int64), np.zeros(n, np.bool_), last, first, done,
-        preempted, counted, flop, nbytes, flop_rate, byte_rate, additive, moe_experts,
-        moe_top_k, window, chunked, token_budget, max_seqs, kv_capacity,
-        read_s_per_context_token, tbt_edges, tbt, n, users, think_s, np.inf, False,
+        preempted, counted,
+        (flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window),
+        chunked, token_budget, max_seqs, kv_capacity, read_s_per_context_token, tbt_edges, tbt,
+        n, users, think_s, np.inf, False,
     )  # fmt: skip
     busy_prefill, busy_decode = inst.clock[CLOCK_PREFILL_BUSY], inst.clock[CLOCK_DECODE_BUSY]
     return first, done, preempted, busy_prefill, busy_decode, inst.counters[ITERATIONS], tbt
@@ -322,14 +323,7 @@ def advance(
     done,
     preempted,
     counted,
-    flop,
-    nbytes,
-    flop_rate,
-    byte_rate,
-    additive,
-    moe_experts,
-    moe_top_k,
-    window,
+    table,  # the op table's arrays (see simulate_instance's arguments flop … window)
     chunked,
     token_budget,
     max_seqs,
@@ -347,6 +341,7 @@ def advance(
     ``n_mine`` requests, is idle with no request arrived, reaches ``until``, or (with
     ``pause_on_completion``) completes requests — their ids in ``inst.completed[:N_DONE]``."""
     counters, clock, queue, running, chunk, completed = inst
+    flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window = table
     head, tail, n_run, kv_used = counters[HEAD], counters[TAIL], counters[N_RUN], counters[KV_USED]
     nxt, known, finished, iterations = (
         counters[NEXT],
@@ -594,9 +589,9 @@ def simulate_prefill_pool(
     i = 0
     while i < n:
         j, k, t, dt = prefill_batch(
-            ids, i, n, arrival, todo, context, free, q, flop, nbytes, flop_rate, byte_rate,
-            additive, moe_experts, moe_top_k, window, token_budget, read_s_per_context_token,
-            reject_after_s,
+            ids, i, n, arrival, todo, context, free, q,
+            (flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window),
+            token_budget, read_s_per_context_token, reject_after_s,
         )  # fmt: skip
         if dt < 0.0:
             done[i] = np.nan
@@ -630,14 +625,7 @@ def prefill_batch(
     context,
     free,  # float64[instances] s: when each prefill instance is free (updated)
     q,
-    flop,
-    nbytes,
-    flop_rate,
-    byte_rate,
-    additive,
-    moe_experts,
-    moe_top_k,
-    window,
+    table,  # the op table's arrays (see simulate_instance's arguments flop … window)
     token_budget,
     read_s_per_context_token,
     reject_after_s,
@@ -645,6 +633,7 @@ def prefill_batch(
     """The next batch of a prefill pool (see :func:`simulate_prefill_pool`): ``ids[i:j]`` on
     instance ``k`` from ``t`` for ``dt`` seconds. Returns (j, k, t, dt); dt < 0: the head
     waited past ``reject_after_s`` and is rejected (j = i + 1)."""
+    flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window = table
     k, t = prefill_start(ids, i, arrival, free)
     if t - arrival[ids[i]] > reject_after_s:
         return i + 1, k, t, -1.0
