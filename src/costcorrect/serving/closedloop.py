@@ -6,6 +6,8 @@ Request ``i`` belongs to user ``i mod users``: requests ``0 … users − 1`` ar
 request ``i`` at ``completion[i − users] + think_s``. The simulator's kernel generates those
 arrivals as requests complete (completions happen in time order, so arrivals do too); with
 replicas (and pipeline micro-batch schedulers), each serves an equal share of the users.
+Disaggregated and KV-pool deployments run their closed loop in one event loop over the shared
+prefill pool and the decode instances (:mod:`costcorrect.serving.disaggregated_loop`).
 """
 
 from __future__ import annotations

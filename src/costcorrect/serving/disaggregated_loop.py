@@ -25,6 +25,7 @@ from costcorrect.serving.kernels import (
     ITERATIONS,
     KNOWN,
     N_DONE,
+    N_Q,
     N_RUN,
     NEXT,
     TAIL,
@@ -121,7 +122,7 @@ def simulate_disaggregated_closed(
     held = np.zeros(n, np.int64)
     fetched = np.zeros(n, np.bool_)
     tbt = np.zeros(tbt_edges.shape[0] - 1, np.int64)
-    q = np.zeros(12)
+    q = np.zeros(N_Q)
     # decode instances: each user's requests go to one
     instance_of = (np.arange(n) % users) % n_decode
     mine = np.bincount(instance_of, minlength=n_decode)
