@@ -278,6 +278,9 @@ def test_serve_impossible_contract_is_reported_not_raised():
     assert r.returncode == 0
     c = json.loads(r.stdout)
     assert c["goodput_rps"] == 0 and "impossible even at" in c["reason"]
+    # the default workload is named with its origin and lengths (long prompts: chat history)
+    assert c["workload"]["workload"] == "sharegpt" and "Sarathi-Serve" in c["workload"]["source"]
+    assert 2000 < c["workload"]["prompt_mean"] < 2700 and c["workload"]["requests"] > 0
 
 
 def test_serve_malformed_trace(tmp_path: Path):
@@ -295,6 +298,8 @@ def test_a_trace_replays_at_its_own_times_unless_a_rate_is_given(tmp_path: Path)
     frame.to_csv(trace, index=False)
     own = json.loads(run("serve", "simulate", "--trace", str(trace), "--json").stdout)
     assert own["arrival_rate_per_s"] == pytest.approx(5.0, rel=0.01)
+    # the answer says what it was asked: a trace has no catalog origin, its lengths are its own
+    assert own["workload"]["source"] is None and own["workload"]["prompt_mean"] == 100
     scaled = run("serve", "simulate", "--trace", str(trace), "--rate", "2", "--json")
     assert json.loads(scaled.stdout)["arrival_rate_per_s"] == pytest.approx(2.0, rel=0.01)
 

@@ -235,3 +235,16 @@ def test_write_trace_refuses_bad_paths(tmp_path):
     assert stream.rate_per_s == float("inf")
     with pytest.raises(InputError, match="rate_per_s"):
         stream.scaled(1.0)
+
+
+def test_length_stats_name_the_workload_and_its_lengths():
+    stream = synthetic_stream("azure-conv-2023", 1.0, 3000, 0)
+    stats = stream.length_stats()
+    assert stats.workload == "azure-conv-2023" and stats.source.startswith("Azure LLM inference")
+    assert stats.requests == 3000
+    assert stats.prompt_mean == pytest.approx(stream.mean_input_tokens)
+    assert stats.prompt_median == np.median(stream.input_tokens)
+    assert stats.prompt_p90 == np.quantile(stream.input_tokens, 0.9)
+    assert stats.output_median == np.median(stream.output_tokens)
+    line = stats.sentence()
+    assert line.startswith("workload azure-conv-2023 (Azure") and "3,000 requests" in line

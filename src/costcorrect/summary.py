@@ -37,6 +37,7 @@ class DeploymentSummary:
     stack: str
     validation: str  # the stack and the held-out error it was validated with
     workload: str
+    workload_origin: str  # where the workload comes from (its catalog description's start)
     mean_prompt_tokens: float
     mean_output_tokens: float
     weight_bytes_per_gpu: float
@@ -83,6 +84,7 @@ def summarize_deployment(
         stack=dep.stack,
         validation=stack_validation(cat, dep.hardware, dep.stack),
         workload=wl.name,
+        workload_origin=wl.origin,
         mean_prompt_tokens=prompt,
         mean_output_tokens=output,
         weight_bytes_per_gpu=dep.weight_bytes_per_gpu,

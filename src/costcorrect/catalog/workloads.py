@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -151,6 +152,12 @@ class WorkloadSpec(CatalogEntry):
         elif self.input is None or self.output is None or self.file is not None:
             raise ValueError("a parametric workload needs input and output models and no file")
         return self
+
+    @property
+    def origin(self) -> str:
+        """Where the workload comes from, in a few words: the first clause of its
+        description."""
+        return re.split(r"; |\. ", " ".join(self.description.split()), maxsplit=1)[0]
 
     def sample(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` requests as (input tokens, output tokens), int64 arrays; deterministic per seed."""

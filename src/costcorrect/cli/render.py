@@ -84,7 +84,8 @@ def print_summary(s) -> None:
     """The ``demo`` deployment summary."""
     console.print(
         f"[bold]{s.model}[/bold] on {s.tp * s.pp}× {s.gpu} (TP {s.tp}, PP {s.pp}), "
-        f"workload {s.workload}: mean prompt {s.mean_prompt_tokens:.0f} tok, mean output "
+        f"workload {s.workload} ({s.workload_origin}): mean prompt {s.mean_prompt_tokens:.0f} "
+        f"tok, mean output "
         f"{s.mean_output_tokens:.0f} tok\nstack {s.validation}"
     )
     console.print(
@@ -175,6 +176,7 @@ def print_plan(p) -> None:
         f"{p.contract}{demand}: {len(p.screened)} configurations screened, answered in "
         f"{p.seconds:.1f} s"
     )
+    console.print(p.lengths.sentence())
     table = Table(title="Cheapest confirmed configuration per architecture ($ per M output tokens)")
     for col in (
         "architecture",

@@ -3,6 +3,7 @@ cost per SLO-compliant token."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -192,11 +193,21 @@ def simulate(
                 "think_s": loop.think_s,
                 "per_user_tokens_per_s": loop.per_user_tokens_per_s,
             }
+        lengths = stream.length_stats(cat)
         if json_:
-            echo_json({"architecture": result.architecture, **summary.to_dict(), **tbt, **users})
+            echo_json(
+                {
+                    "architecture": result.architecture,
+                    **summary.to_dict(),
+                    **tbt,
+                    **users,
+                    "workload": asdict(lengths),
+                }
+            )
         else:
             from costcorrect.cli.render import print_latency
 
+            typer.echo(lengths.sentence())
             print_latency(result.architecture, summary, tbt)
             if loop is not None:
                 typer.echo(
@@ -349,11 +360,13 @@ def cost(
             result = cost_per_token(
                 architecture, contract, stream, total_tokens, rate, mode, pricing, load
             )
+        lengths = stream.length_stats(cat)
         if json_:
-            echo_json(result.to_dict())
+            echo_json({**result.to_dict(), "workload": asdict(lengths)})
         else:
             from costcorrect.cli.render import print_cost
 
+            typer.echo(lengths.sentence())
             print_cost(result)
 
     run_guarded(job)

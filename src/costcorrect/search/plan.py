@@ -28,7 +28,7 @@ from costcorrect.serving.cost import (
     unit_usd_per_million,
 )
 from costcorrect.serving.goodput import ENGINE_AGREEMENT
-from costcorrect.workload import synthetic_stream
+from costcorrect.workload import LengthStats, synthetic_stream
 
 SENSITIVITY_SHIFT = 0.2  # ±20 % GPU price and achieved efficiency
 CONTRACT_FACTORS = (0.5, 2.0)  # contract bounds halved and doubled, one at a time
@@ -129,6 +129,7 @@ class Plan:
     screened: tuple[Screened, ...]
     seconds: float
     validation: tuple[str, ...]  # the winner's stacks with their held-out errors
+    lengths: LengthStats  # the workload's source and length statistics
 
     @property
     def winner(self) -> Confirmed | None:
@@ -430,4 +431,5 @@ def plan(
         tuple(rows[i] for i in order),
         time.perf_counter() - started,
         validation,
+        stream.length_stats(cat),
     )

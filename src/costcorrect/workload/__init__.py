@@ -3,6 +3,7 @@
 from costcorrect.workload.arrivals import gamma_arrivals, poisson_arrivals
 from costcorrect.workload.stream import (
     TRACE_COLUMNS,
+    LengthStats,
     RequestStream,
     read_trace,
     synthetic_stream,
@@ -11,6 +12,7 @@ from costcorrect.workload.stream import (
 
 __all__ = [
     "TRACE_COLUMNS",
+    "LengthStats",
     "RequestStream",
     "gamma_arrivals",
     "poisson_arrivals",

@@ -46,6 +46,31 @@ _EXPECTED = {
 }
 
 
+@dataclass(frozen=True)
+class LengthStats:
+    """What a workload asks of a deployment, in tokens: its name, where it comes from, and its
+    prompt and output length statistics (the numbers every serving answer rests on)."""
+
+    workload: str
+    source: str | None
+    requests: int
+    prompt_mean: float
+    prompt_median: float
+    prompt_p90: float
+    output_mean: float
+    output_median: float
+
+    def sentence(self) -> str:
+        """One line: ``workload NAME (source): N requests, prompts …, outputs …``."""
+        source = f" ({self.source})" if self.source else ""
+        return (
+            f"workload {self.workload}{source}: {self.requests:,} requests, prompts mean "
+            f"{self.prompt_mean:,.0f} tokens (median {self.prompt_median:,.0f}, p90 "
+            f"{self.prompt_p90:,.0f}), outputs mean {self.output_mean:,.0f} (median "
+            f"{self.output_median:,.0f})"
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class RequestStream:
     """Requests in arrival order. Arrays are read-only copies: ``arrival_s`` float64 seconds
@@ -115,6 +140,25 @@ class RequestStream:
     def mean_output_tokens(self) -> float:
         """Mean output (generated) tokens per request."""
         return float(self.output_tokens.mean())
+
+    def length_stats(self, catalog: Catalog | None = None) -> LengthStats:
+        """The stream's request-length statistics, labelled with where its workload comes from
+        (the first clause of its catalog description; none for a trace or fixed lengths)."""
+        try:
+            source = (catalog or load_catalog()).workloads.get(self.name).origin
+        except InputError:  # not a catalog workload
+            source = None
+        prompt, output = self.input_tokens, self.output_tokens
+        return LengthStats(
+            self.name,
+            source,
+            self.n,
+            float(prompt.mean()),
+            float(np.median(prompt)),
+            float(np.quantile(prompt, 0.9)),
+            float(output.mean()),
+            float(np.median(output)),
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """One row per request, columns :data:`FIELDS`; ``frame.attrs["name"]`` is the name."""
