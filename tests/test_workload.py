@@ -247,4 +247,4 @@ def test_length_stats_name_the_workload_and_its_lengths():
     assert stats.prompt_p90 == np.quantile(stream.input_tokens, 0.9)
     assert stats.output_median == np.median(stream.output_tokens)
     line = stats.sentence()
-    assert line.startswith("workload azure-conv-2023 (Azure") and "3,000 requests" in line
+    assert line.startswith("workload azure-conv-2023 (Azure") and line.endswith("3,000 requests")

@@ -61,13 +61,13 @@ class LengthStats:
     output_median: float
 
     def sentence(self) -> str:
-        """One line: ``workload NAME (source): N requests, prompts …, outputs …``."""
+        """One line: ``workload NAME (source): prompts …, outputs … (over N requests)``."""
         source = f" ({self.source})" if self.source else ""
         return (
-            f"workload {self.workload}{source}: {self.requests:,} requests, prompts mean "
-            f"{self.prompt_mean:,.0f} tokens (median {self.prompt_median:,.0f}, p90 "
-            f"{self.prompt_p90:,.0f}), outputs mean {self.output_mean:,.0f} (median "
-            f"{self.output_median:,.0f})"
+            f"workload {self.workload}{source}: prompts mean {self.prompt_mean:,.0f} tokens "
+            f"(median {self.prompt_median:,.0f}, p90 {self.prompt_p90:,.0f}), outputs mean "
+            f"{self.output_mean:,.0f} (median {self.output_median:,.0f}), over "
+            f"{self.requests:,} requests"
         )
 
 
