@@ -64,8 +64,10 @@ def main() -> None:
     note = (
         "The rate and slack axes reuse one latency sweep per option and input/output ratio; "
         "the KV-bandwidth axis needs a disaggregated sweep per bandwidth as well (40 × 40 × 3 "
-        "sweeps), which is why it is the slow one; a process pool (`--executor process`, one "
-        "compiled-kernel thread per worker) spreads those sweeps over the cores."
+        "sweeps), whose pools' analysis — the prefill queue and the decode batch, TPOT — does "
+        "not depend on the link and is kept from the first bandwidth (`serving.analytic`'s "
+        "pool memo), so only the KV transfer and TTFT are redone; a process pool "
+        "(`--executor process`) splits the sweeps, and each worker's memo, over the cores."
     )
     plan_note = (
         "`serve plan` confirms only the configurations the screen cannot separate (within twice "

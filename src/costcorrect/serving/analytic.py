@@ -31,6 +31,7 @@ p-quantiles over requests are quantiles of the mixture over the length classes.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING
@@ -527,6 +528,39 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
     return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, share, stable, overflow)
 
 
+#: recent pool analyses of disaggregated deployments, keyed by their inputs' identities (the
+#: objects pinned in the entry, so an id is not reused while cached) and values; sweeps over
+#: the KV link (break-even's bandwidth axis) repeat them for every link
+_POOLS: dict[tuple, tuple] = {}
+POOL_MEMO_ENTRIES = 256
+
+
+def _pools_memo(pinned: tuple, values: tuple, compute: Callable[[], tuple]) -> tuple:
+    """``compute()`` once per (``pinned`` objects' identities, ``values``); the result is
+    shared — callers must not modify its arrays."""
+    key = (tuple(id(o) for o in pinned), values)
+    entry = _POOLS.get(key)
+    if entry is None:
+        result = compute()
+        for array in _arrays(result):
+            array.flags.writeable = False  # shared: a caller writing to it would fail loudly
+        if len(_POOLS) >= POOL_MEMO_ENTRIES:
+            _POOLS.pop(next(iter(_POOLS)))
+        entry = _POOLS[key] = (pinned, result)
+    return entry[1]
+
+
+def _arrays(value) -> list[np.ndarray]:
+    """The numpy arrays inside nested tuples and dicts."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, dict):
+        value = tuple(value.values())
+    if isinstance(value, tuple):
+        return [a for v in value for a in _arrays(v)]
+    return []
+
+
 def _disaggregated(
     arch: Disaggregated, lengths: Lengths, rate: np.ndarray, levels
 ) -> AnalyticResult:
@@ -535,8 +569,12 @@ def _disaggregated(
     fetch = 0.0
     if is_pool and math.isfinite(arch.pool_bytes_per_s):
         fetch = np.floor(lengths.prompt * hit) * arch.kv_bytes_per_token / arch.pool_bytes_per_s
-    queue = _prefill_queue(
-        arch.prefill, lengths, hit, rate / arch.n_prefill, arch.max_batch_tokens, fetch
+    shape = (arch.n_prefill, arch.n_decode, arch.max_batch_tokens, arch.max_seqs, hit)
+    pinned = (arch.prefill, arch.decode, lengths)
+    queue, (b, fixed, tpot, overflow) = _pools_memo(
+        pinned,
+        (*shape, np.asarray(fetch).tobytes(), rate.tobytes(), tuple(levels)),
+        lambda: _pools(arch, lengths, rate, levels, hit, fetch),
     )
     service, state = queue.service, queue.state
     p_wait, mean_wait = state.p_wait, state.mean_wait_s
@@ -563,7 +601,19 @@ def _disaggregated(
     unstable_link = rho_link >= 1
     prefill_ok = (rho < 1) & ~unstable_link
     ttft = queue.ttft(levels, values, lengths.prompt_weight, p_wait, mean_wait, prefill_ok)
-    # decode pool: Little's fixed point per instance, TPOT averages B's fluctuation over life
+    stable = fixed & (rho < 1) & ~unstable_link
+    no_split = np.full(rate.shape, np.nan)  # pools are priced separately
+    return AnalyticResult(arch.name, rate, ttft, dict(tpot), b, rho, no_split, stable, overflow)
+
+
+def _pools(arch: Disaggregated, lengths: Lengths, rate: np.ndarray, levels, hit: float, fetch):
+    """What a disaggregated deployment's analysis owes its pools alone, not the KV link: the
+    prefill queue, and the decode pool's batch (Little's fixed point per instance, with
+    whether it exists), TPOT quantiles (B's fluctuation averaged over a request's
+    life) and KV-overflow probability."""
+    queue = _prefill_queue(
+        arch.prefill, lengths, hit, rate / arch.n_prefill, arch.max_batch_tokens, fetch
+    )
     dep = arch.decode
     lam_d = rate / arch.n_decode
     gaps = lengths.mean_output - 1.0
@@ -574,18 +624,16 @@ def _disaggregated(
         t, slope = _decode_time_and_slope(dep, b, ctx)
         return lam_d * gaps * t, lam_d * gaps * slope
 
-    b, stable = _fixed_point(step, b_max)
-    stable &= (rho < 1) & ~unstable_link
+    b, fixed = _fixed_point(step, b_max)
     t_dec = _decode_time(dep, b, ctx)
     # a prefill batch's prompts reach the decode instances together (shared among them)
-    group = 1.0 + (state.batch - 1.0) / arch.n_decode
+    group = 1.0 + (queue.state.batch - 1.0) / arch.n_decode
     sd, overflow = _batch_noise(dep, dep.kv_capacity_tokens, b, lengths, t_dec, group)
     mean = np.broadcast_to(t_dec[..., None], sd.shape)
     tpot = _quantiles(
         lambda q: _normal_mixture_quantile(mean, sd, lengths.output_weight, q), levels
     )
-    no_split = np.full(rate.shape, np.nan)  # pools are priced separately
-    return AnalyticResult(arch.name, rate, ttft, tpot, b, rho, no_split, stable, overflow)
+    return queue, (b, fixed, tpot, overflow)
 
 
 def analyze(
