@@ -130,3 +130,27 @@ def test_kv_capacity_ends_goodput_where_the_simulator_preempts(dep, sharegpt):
     # the limit is the KV overflow (1 % of requests), with TPOT and TTFT still below the contract
     assert at.decode_overflow[0] == pytest.approx(0.01, rel=0.5)
     assert at.tpot_s[0.99][0] < contract.tpot_s and at.ttft_s[0.99][0] < contract.ttft_s
+
+
+def test_a_link_sweep_reuses_the_pools_and_changes_only_ttft(dep, sharegpt):
+    """Disaggregated analyses that differ only in the KV link share their pools' analysis
+    (computed once, read-only) and give the answers of a fresh computation."""
+    from costcorrect.serving import analytic
+
+    lengths = Lengths.from_stream(sharegpt)
+    rates = np.geomspace(0.1, 5.0, 16)
+    slow, fast = KVLink(5e9), KVLink(200e9)
+    analytic._POOLS.clear()
+    first = analyze(Disaggregated(dep, dep, 1, 1, slow), lengths, rates, quantiles=(0.99,))
+    reused = analyze(Disaggregated(dep, dep, 1, 1, fast), lengths, rates, quantiles=(0.99,))
+    assert len(analytic._POOLS) == 1
+    analytic._POOLS.clear()
+    fresh = analyze(Disaggregated(dep, dep, 1, 1, fast), lengths, rates, quantiles=(0.99,))
+    for name in ("decode_batch", "stable"):
+        np.testing.assert_array_equal(getattr(reused, name), getattr(fresh, name))
+    np.testing.assert_array_equal(reused.ttft_s[0.99], fresh.ttft_s[0.99])
+    np.testing.assert_array_equal(reused.tpot_s[0.99], first.tpot_s[0.99])
+    ok = first.stable & reused.stable
+    assert np.all(first.ttft_s[0.99][ok] > reused.ttft_s[0.99][ok])  # a slower link costs TTFT
+    with pytest.raises(ValueError, match="read-only"):
+        reused.decode_batch[0] = 1.0
