@@ -162,3 +162,14 @@ def test_help_still_prints_and_succeeds():
     assert CliRunner().invoke(app, ["serve", "cost", "--help"]).exit_code == 0
     bare = CliRunner().invoke(app, ["serve"])
     assert bare.exit_code == 2 and "Commands" in bare.output
+
+
+def test_a_run_too_large_for_memory_is_one_line(tmp_path, monkeypatch):
+    """Sizes no up-front check knows (a trillion trials) end in one line naming the allocation
+    that failed, exit 2 — not a MemoryError traceback."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["verify", "simulate", "--trials", "1000000000000"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: memory: got 'Unable to allocate")
+    assert list(tmp_path.iterdir()) == []

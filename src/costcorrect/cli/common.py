@@ -69,11 +69,16 @@ state = _State()
 
 
 def run_guarded(job: Callable[[], Any]) -> Any:
-    """Run ``job``; an :class:`InputError` becomes one line on stderr and exit code 2."""
+    """Run ``job``; an :class:`InputError` — or a run too large for memory — becomes one line
+    on stderr and exit code 2."""
     try:
         return job()
     except InputError as err:
         typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    except MemoryError as err:  # sizes no up-front check caught: say what it asked for
+        expected = "a run that fits in this machine's memory (fewer points, trials or requests)"
+        typer.echo(f"error: {InputError('memory', str(err), expected)}", err=True)
         raise typer.Exit(2) from None
 
 

@@ -215,7 +215,9 @@ def frontier(
     workload: Workload = "sharegpt",
     ttft_range: Annotated[str, typer.Option(help="TTFT bounds LOW:HIGH")] = "0.1s:10s",
     tpot_range: Annotated[str, typer.Option(help="TPOT bounds LOW:HIGH")] = "10ms:200ms",
-    points: Annotated[int, typer.Option(help="log-spaced bounds per axis")] = 16,
+    points: Annotated[
+        int, typer.Option(min=2, max=1000, help="log-spaced bounds per axis (2–1,000)")
+    ] = 16,
     quantile: Quantile = 0.99,
     demand: Demand = None,
     max_gpus: MaxGpus = 8,
