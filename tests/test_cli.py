@@ -278,6 +278,7 @@ def test_serve_impossible_contract_is_reported_not_raised():
     assert r.returncode == 0
     c = json.loads(r.stdout)
     assert c["goodput_rps"] == 0 and "impossible even at" in c["reason"]
+    assert c["tokens_per_s_per_user"] is None  # no user is served
     # the default workload is named with its origin and lengths (long prompts: chat history)
     assert c["workload"]["workload"] == "sharegpt" and "Sarathi-Serve" in c["workload"]["source"]
     assert 2000 < c["workload"]["prompt_mean"] < 2700 and c["workload"]["requests"] > 0

@@ -231,6 +231,8 @@ def test_serve_cost_at_a_concurrency_judges_the_contract():
     assert easy.returncode == 0, easy.stderr
     answer = json.loads(easy.stdout)
     assert "8 concurrent users" in answer["contract"] and answer["goodput_rps"] > 0
+    # p99 TPOT within 100 ms: 99 % of requests decode at ≥ 10 tokens/s per user
+    assert answer["tokens_per_s_per_user"] >= 10.0
     hard = subprocess.run(
         [sys.executable, "-m", "costcorrect", *args, "--concurrency", "256", "--ttft", "10ms"],
         capture_output=True,

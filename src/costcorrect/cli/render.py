@@ -141,10 +141,13 @@ def print_cost(c) -> None:
     if c.goodput_rps <= 0:
         console.print(f"[bold]{c.architecture}[/bold]: goodput 0 — {c.reason}")
         return
+    per_user = ""
+    if c.tokens_per_s_per_user is not None:
+        per_user = f", ≥ {c.tokens_per_s_per_user:,.0f} per user at the TPOT quantile"
     console.print(
         f"[bold]{c.architecture}[/bold] under {c.contract}: goodput {c.goodput_rps:.3g} req/s "
         f"({c.token_goodput_per_s:,.0f} {c.token_basis}/s, {c.tokens_per_s_per_gpu:,.0f} per "
-        f"GPU) on {c.gpus} GPU{'s' if c.gpus != 1 else ''} at "
+        f"GPU{per_user}) on {c.gpus} GPU{'s' if c.gpus != 1 else ''} at "
         f"{format_quantity(c.usd_per_hour / 3600, 'usd_rate')}"
         + (f"; fleet of {c.fleet_replicas} replicas" if c.fleet_replicas else "")
     )

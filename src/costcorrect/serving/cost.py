@@ -83,6 +83,9 @@ class CostBreakdown:
     simulated_requests: int | None = None  # run length of a converged simulated goodput
     converged: bool | None = None  # whether two run lengths agreed (None: not checked)
     goodput_interval_rps: tuple[float, float] | None = None  # the two run lengths' goodputs
+    #: output tokens/s per user that the contract's quantile of requests get at least at the
+    #: goodput: 1 / their q-quantile TPOT (None: no TPOT quantile judged — offline, attainment)
+    tokens_per_s_per_user: float | None = None
 
     @property
     def tokens_per_s_per_gpu(self) -> float:
@@ -91,6 +94,14 @@ class CostBreakdown:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu}
+
+
+def _per_user_speed(good: Goodput, contract: Contract) -> float | None:
+    """1 / the q-quantile TPOT judged at the goodput, tokens/s (None where none was judged)."""
+    v = good.verdict
+    if contract.form != "quantile" or v is None or not (0 < v.tpot_s < math.inf):
+        return None
+    return 1.0 / v.tpot_s
 
 
 def unit_usd_per_million(usd_per_s, goodput_rps, tokens_per_request, demand_rps=None):
@@ -207,6 +218,7 @@ def cost_per_token(
         "simulated_requests": good.requests,
         "converged": good.converged,
         "goodput_interval_rps": good.interval,
+        "tokens_per_s_per_user": _per_user_speed(good, contract) if good.rate_per_s > 0 else None,
     }
     if good.rate_per_s <= 0:
         nan = float("nan")
