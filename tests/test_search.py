@@ -104,6 +104,7 @@ def test_plan_70b_h100_chat(catalog):
     for c in result.best:
         terms = c.prefill_usd_per_million + c.decode_usd_per_million + c.kv_usd_per_million
         assert terms == pytest.approx(c.usd_per_million, rel=1e-9)
+        assert c.tokens_per_s_per_user >= 1 / 0.05 * (1 - 1e-9)  # p99 TPOT within 50 ms
     cases = {s.case: s for s in result.sensitivity}
     assert cases["as planned"].winner == winner.architecture
     assert cases["as planned"].margin == pytest.approx(result.margin, rel=1e-9)

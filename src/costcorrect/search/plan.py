@@ -73,6 +73,7 @@ class Confirmed:
     stacks: tuple[str, ...]
     simulated_requests: int | None  # the converged run's length
     converged: bool | None  # whether two run lengths agreed within 5 %
+    tokens_per_s_per_user: float | None  # 1 / the contract's TPOT quantile at the goodput
 
     @property
     def goodput_error(self) -> float:
@@ -230,6 +231,7 @@ def _confirm_one(job: tuple) -> Confirmed:
         stacks,
         cost.simulated_requests,
         cost.converged,
+        cost.tokens_per_s_per_user,
     )
 
 
