@@ -1,7 +1,8 @@
+import numpy as np
 import pytest
 
 from costcorrect.errors import InputError
-from costcorrect.units import format_quantity, parse_quantity
+from costcorrect.units import format_number, format_quantity, parse_quantity
 
 
 @pytest.mark.parametrize(
@@ -59,3 +60,24 @@ def test_round_trip(kind):
         assert parse_quantity(format_quantity(value, kind, digits=6), kind) == pytest.approx(
             value, rel=1e-5
         )
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (0.30000000000000004, "0.3"),
+        (3.14159, "3.142"),
+        (12345.678, "12,346"),
+        (-2.5e6, "-2,500,000"),
+        (1234567, "1,234,567"),
+        (np.int64(42), "42"),
+        (np.float64(0.000830556), "8.306e-04"),
+        (0.0, "0"),
+        (float("nan"), "nan"),
+        (True, "True"),
+        (np.bool_(False), "False"),
+        ("H100-SXM", "H100-SXM"),
+    ],
+)
+def test_table_cells_are_formatted_for_people(value, shown):
+    assert format_number(value) == shown

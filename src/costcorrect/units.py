@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal
+from numbers import Integral, Number
+from typing import Any, Literal
 
 from costcorrect.errors import InputError
 
@@ -206,6 +207,26 @@ def format_quantity(value: float, kind: Kind, digits: int = 3) -> str:
     scale, prefix = next(((s, p) for s, p in scales if magnitude >= s * 0.9995), scales[-1])
     sep = " " if label else ""
     return f"{_sig(value / scale, digits)}{sep}{prefix}{label}"
+
+
+def format_number(value: Any, digits: int = 4) -> str:
+    """A table cell for people: whole numbers with thousands separators, other numbers to
+    ``digits`` significant digits (plain notation from 0.001 up, separators from 10,000 up),
+    anything else as ``str``."""
+    if isinstance(value, bool) or not isinstance(value, Number):  # numpy's bool is no Number
+        return str(value)
+    if isinstance(value, Integral):
+        return f"{int(value):,}"
+    x = float(value)
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e4:
+        return f"{x:,.0f}"
+    if abs(x) < 1e-3:
+        return f"{x:.{digits - 1}e}"
+    return _sig(x, digits)
 
 
 def _sig(x: float, digits: int) -> str:

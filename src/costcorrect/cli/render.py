@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from costcorrect.units import format_quantity
+from costcorrect.units import format_number, format_quantity
 
 # Piped output is not squeezed to 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=200)
@@ -20,7 +20,7 @@ def print_frame(frame, title: str) -> None:
     for i, col in enumerate(frame.columns):
         table.add_column(str(col), no_wrap=i == 0)
     for row in frame.itertuples(index=False):
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*("" if v is None else format_number(v) for v in row))
     console.print(table)
 
 
