@@ -281,3 +281,20 @@ def test_the_analytic_engine_answers_the_load_modes_near_the_simulator(catalog):
         sim = cost_per_token(arch, CONTRACT, base, engine="sim", load=load).goodput_rps
         ana = cost_per_token(arch, CONTRACT, base, engine="analytic", load=load).goodput_rps
         assert ana == pytest.approx(sim, rel=0.10), load
+
+
+@pytest.mark.parametrize("guess", [1.0, 40.0, 1000.0])
+def test_a_search_from_an_estimate_brackets_fast_even_when_it_is_far(guess):
+    """Starting at an estimate with 10 % steps (the plan's confirmations) finds the same
+    threshold within the tolerance whether the estimate is 40× low, right or 25× high, in
+    about as few evaluations as doubling from 1 req/s: the steps widen after each miss (fixed
+    10 % steps took 40–45 for the far guesses)."""
+    from costcorrect.serving.contract import Verdict
+    from costcorrect.serving.goodput import NEAR_STEP, find_goodput
+
+    def judge(rate: float) -> Verdict:
+        return Verdict(rate <= 40.0, 0.0, 0.0, 1.0, "")
+
+    good = find_goodput(judge, start_rate=guess, step=NEAR_STEP)
+    assert good.rate_per_s == pytest.approx(40.0, rel=0.01) and good.rate_per_s <= 40.0
+    assert good.evaluations <= find_goodput(judge).evaluations + 2

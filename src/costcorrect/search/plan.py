@@ -364,7 +364,8 @@ def plan(
     simulator (``requests`` requests of ``workload``), and
     rank the architectures by their best confirmed $ per million output tokens. ``load``: an
     open loop at the goodput (default), ``users`` closed-loop clients (colocated and chunked
-    configurations only where their batch schedulers split the users evenly) or offline; the
+    configurations where their batch schedulers split the users evenly; disaggregated ones
+    pin each user to a decode instance) or offline; the
     last two price their own throughput, so they take no fleet ``demand_rps``."""
     started = time.perf_counter()
     if (load.offline or load.users) and demand_rps is not None:

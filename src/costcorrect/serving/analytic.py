@@ -569,11 +569,11 @@ def _disaggregated(
     fetch = 0.0
     if is_pool and math.isfinite(arch.pool_bytes_per_s):
         fetch = np.floor(lengths.prompt * hit) * arch.kv_bytes_per_token / arch.pool_bytes_per_s
-    shape = (arch.n_prefill, arch.n_decode, arch.max_batch_tokens, arch.max_seqs, hit)
+    settings = (arch.n_prefill, arch.n_decode, arch.max_batch_tokens, arch.max_seqs, hit)
     pinned = (arch.prefill, arch.decode, lengths)
     queue, (b, fixed, tpot, overflow) = _pools_memo(
         pinned,
-        (*shape, np.asarray(fetch).tobytes(), rate.tobytes(), tuple(levels)),
+        (*settings, np.asarray(fetch).tobytes(), rate.tobytes(), tuple(levels)),
         lambda: _pools(arch, lengths, rate, levels, hit, fetch),
     )
     service, state = queue.service, queue.state

@@ -97,9 +97,12 @@ class CostBreakdown:
 
 
 def _per_user_speed(good: Goodput, contract: Contract) -> float | None:
-    """1 / the q-quantile TPOT judged at the goodput, tokens/s (None where none was judged)."""
+    """1 / the q-quantile TPOT judged at the goodput, tokens/s (None where nobody is served or
+    no TPOT quantile was judged)."""
     v = good.verdict
-    if contract.form != "quantile" or v is None or not (0 < v.tpot_s < math.inf):
+    if good.rate_per_s <= 0 or contract.form != "quantile" or v is None:
+        return None
+    if not 0 < v.tpot_s < math.inf:
         return None
     return 1.0 / v.tpot_s
 
@@ -218,7 +221,7 @@ def cost_per_token(
         "simulated_requests": good.requests,
         "converged": good.converged,
         "goodput_interval_rps": good.interval,
-        "tokens_per_s_per_user": _per_user_speed(good, contract) if good.rate_per_s > 0 else None,
+        "tokens_per_s_per_user": _per_user_speed(good, contract),
     }
     if good.rate_per_s <= 0:
         nan = float("nan")

@@ -49,6 +49,11 @@ class Goodput:
     interval: tuple[float, float] | None = None
 
 
+def _widened(step: float) -> float:
+    """The next bracketing factor: squared, at most 2 (doubling)."""
+    return min(step * step, 2.0)
+
+
 def find_goodput(
     judge: Callable[[float], Verdict],
     start_rate: float = 1.0,
@@ -58,8 +63,9 @@ def find_goodput(
     limit: str = "the search limit",
     step: float = 2.0,
 ) -> Goodput:
-    """Bracket (from ``start_rate``, by factors of ``step``: small when the start is a good
-    guess) then bisect (geometrically) the largest rate up to ``max_rate`` (described as
+    """Bracket (from ``start_rate``, by factors of ``step`` — small when the start is a good
+    guess — each squared after a miss up to 2, so a poor guess still brackets in a few
+    tries) then bisect (geometrically) the largest rate up to ``max_rate`` (described as
     ``limit`` when it is met) with ``judge(rate).met``."""
     evaluations = 0
 
@@ -83,6 +89,7 @@ def find_goodput(
         if hi >= max_rate:
             return Goodput(lo, lo_v, f"met up to {limit} {max_rate:.4g} req/s", evaluations)
         hi = min(hi * step, max_rate)
+        step = _widened(step)
     if lo == vanishing_rate:  # the first guess failed: bracket from below
         lo = hi / step
         while lo > vanishing_rate:
@@ -90,6 +97,7 @@ def find_goodput(
             if v.met:
                 lo_v = v
                 break
+            step = _widened(step)
             hi, lo = lo, lo / step
         lo = max(lo, vanishing_rate)
     while hi / lo > 1.0 + rel_tol:

@@ -9,7 +9,7 @@ pairs gets weight W ~ Poisson(n) exactly (a sum of independent Poisson(1) counts
 weighted sum Σ wᵢ·xᵢ within it — given W, the total of W draws with replacement from the
 group's values — its mean W·x̄ and variance W·s² (s²: the group's variance of x, tiny: its
 reports lie within one fine cell) through a normal deviate. One resample costs O(groups), not
-O(N): a million pairs with 1,000 resamples take well under a second (``docs/benchmarks.md``).
+O(N): a million pairs with 1,000 resamples take about a second (``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
