@@ -73,7 +73,8 @@ def main() -> None:
         "`serve plan` confirms only the configurations the screen cannot separate (within twice "
         "the engines' validated 10 % of each architecture's cheapest), starts each simulated "
         "goodput search at the screen's answer (the longer run at the shorter run's) with 10 % "
-        "steps, and runs the confirmations on threads: the simulator's kernels release the GIL."
+        "steps (wider after the second miss), and runs the confirmations on threads: the "
+        "simulator's kernels release the GIL."
     )
     text = table("Configuration search (`benchmarks/search_speed.py`)", rows, (plan_note, note))
     publish(text, args.write)

@@ -287,8 +287,8 @@ def test_the_analytic_engine_answers_the_load_modes_near_the_simulator(catalog):
 def test_a_search_from_an_estimate_brackets_fast_even_when_it_is_far(guess):
     """Starting at an estimate with 10 % steps (the plan's confirmations) finds the same
     threshold within the tolerance whether the estimate is 40× low, right or 25× high, in
-    about as few evaluations as doubling from 1 req/s: the steps widen after each miss (fixed
-    10 % steps took 40–45 for the far guesses)."""
+    within a few evaluations of doubling from 1 req/s: the steps widen after the second miss
+    (fixed 10 % steps took 40–45 for the far guesses)."""
     from costcorrect.serving.contract import Verdict
     from costcorrect.serving.goodput import NEAR_STEP, find_goodput
 
@@ -297,4 +297,4 @@ def test_a_search_from_an_estimate_brackets_fast_even_when_it_is_far(guess):
 
     good = find_goodput(judge, start_rate=guess, step=NEAR_STEP)
     assert good.rate_per_s == pytest.approx(40.0, rel=0.01) and good.rate_per_s <= 40.0
-    assert good.evaluations <= find_goodput(judge).evaluations + 2
+    assert good.evaluations <= find_goodput(judge).evaluations + 4

@@ -12,7 +12,7 @@ fed faster than that grows without bound, however loose the contract."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -49,9 +49,13 @@ class Goodput:
     interval: tuple[float, float] | None = None
 
 
-def _widened(step: float) -> float:
-    """The next bracketing factor: squared, at most 2 (doubling)."""
-    return min(step * step, 2.0)
+def _bracket_steps(step: float) -> Iterator[float]:
+    """Bracketing factors: ``step`` twice, then squared at each further miss, at most 2
+    (doubling) — a good guess keeps its small steps, a poor one still brackets in a few."""
+    yield step
+    while True:
+        yield step
+        step = min(step * step, 2.0)
 
 
 def find_goodput(
@@ -64,9 +68,9 @@ def find_goodput(
     step: float = 2.0,
 ) -> Goodput:
     """Bracket (from ``start_rate``, by factors of ``step`` — small when the start is a good
-    guess — each squared after a miss up to 2, so a poor guess still brackets in a few
-    tries) then bisect (geometrically) the largest rate up to ``max_rate`` (described as
-    ``limit`` when it is met) with ``judge(rate).met``."""
+    guess — widening after the second miss, :func:`_bracket_steps`) then bisect
+    (geometrically) the largest rate up to ``max_rate`` (described as ``limit`` when it is met)
+    with ``judge(rate).met``."""
     evaluations = 0
 
     def test(rate: float) -> Verdict:
@@ -81,6 +85,7 @@ def find_goodput(
         )
     lo, lo_v = vanishing_rate, low_verdict
     hi = max(start_rate, vanishing_rate * 2)
+    up = _bracket_steps(step)
     while True:
         v = test(hi)
         if not v.met:
@@ -88,17 +93,16 @@ def find_goodput(
         lo, lo_v = hi, v
         if hi >= max_rate:
             return Goodput(lo, lo_v, f"met up to {limit} {max_rate:.4g} req/s", evaluations)
-        hi = min(hi * step, max_rate)
-        step = _widened(step)
+        hi = min(hi * next(up), max_rate)
     if lo == vanishing_rate:  # the first guess failed: bracket from below
-        lo = hi / step
+        down = _bracket_steps(step)
+        lo = hi / next(down)
         while lo > vanishing_rate:
             v = test(lo)
             if v.met:
                 lo_v = v
                 break
-            step = _widened(step)
-            hi, lo = lo, lo / step
+            hi, lo = lo, lo / next(down)
         lo = max(lo, vanishing_rate)
     while hi / lo > 1.0 + rel_tol:
         mid = (lo * hi) ** 0.5
