@@ -95,12 +95,15 @@ def test_decode_power_and_cap_regime_against_the_h200_measurements(h200):
 
 
 def test_clock_lock_saving_of_memory_bound_decode_by_hand(h200):
-    """Decode at batch 1–16 stays memory-bound at the lowest lockable clock x: time (and
-    throughput) is unchanged and u_compute grows to u_compute(1)/x, so the energy optimum is x
-    and its saving is the power the clock removes over P(1):
+    """Decode at batch 1–16 stays memory-bound down to the memory floor: the energy optimum is
+    the lowest swept clock x at or above the floor (below it memory time grows as floor/x and
+    idle power is paid longer), time (and throughput) is unchanged there and u_compute grows
+    to u_compute(1)/x, so the saving is the power the clock removes over P(1):
     (1 − x·v²)·(clock·u_busy + overhead·u_fixed) + (1 − v²)·compute·u_compute."""
     power = PowerModel.for_hardware(h200.hardware)
-    x = power.clock_min
+    grid = np.linspace(1.0, power.clock_min, 41)  # lever_study's default sweep
+    x = float(grid[grid >= power.memory_floor].min())
+    assert power.clock_min < power.memory_floor < 1
     v2 = float(power.voltage(x)) ** 2
     for o in lever_study(h200, "decode", (1, 8, 16), 1024).optima:
         it = iteration_energy(h200, Batch.decode(o.batch, 1024), power)
@@ -112,38 +115,74 @@ def test_clock_lock_saving_of_memory_bound_decode_by_hand(h200):
         assert o.saving == pytest.approx(removed / float(it.power_w), rel=1e-9)  # rounding
 
 
-def test_clock_lock_saving_against_the_published_up_to_32_percent(h200, validation):
-    """The model's largest decode saving (batch 1) is 40.1 %, above the published "up to
-    32 %". Tolerance: a refit of the power parameters that moves the modelled power by the
-    fit's RMSE (H100's, which the H200 inherits) at the default and the locked clock in
-    opposite directions moves a saving s by (2 − s)·RMSE/P(1), about ±5.6 points. Even so the
-    model exceeds the published figure — docs/energy.md says so, computed from the numbers."""
+def test_memory_floor_slows_memory_bound_decode_below_it(h200):
+    """Below the memory floor the SMs cannot keep HBM busy: a memory-bound iteration's kernel
+    time grows as floor/x (its fixed seconds do not), and above the floor it does not move."""
     power = PowerModel.for_hardware(h200.hardware)
-    default_w = float(iteration_energy(h200, Batch.decode(1, 1024), power).power_w)
-    saving = lever_study(h200, "decode", (1,), 1024).optima[0].budget_saving
-    tol = (2 - saving) * validation.fits["H100-SXM"].rmse_w / default_w
-    assert saving == pytest.approx(0.401, abs=tol)
-    assert saving - tol > energy_report.PUBLISHED_LOCK_SAVING
+    floor = power.memory_floor
+    batch = Batch.decode(1, 1024)
+    it = iteration_energy(h200, batch, power, [1.0, floor, power.clock_min])
+    _, compute, _, fixed = _shares(iteration_energy(h200, batch, power))
+    assert compute < 0.01  # batch 1: the weights' bytes set the time
+    t = np.ravel(it.time_s)
+    assert t[1] == pytest.approx(t[0], rel=1e-12)
+    kernel = t[0] * (1 - fixed)
+    assert t[2] == pytest.approx(kernel * floor / power.clock_min + t[0] * fixed, rel=1e-3)
 
 
-def test_clock_lock_saving_shrinks_with_batch_within_the_loss_budget(h200):
-    """As decode batches grow the iteration turns compute-bound and a lower clock costs
-    throughput: the saving within the 5 % budget falls strictly with batch."""
+def test_published_h200_decode_power_read_as_duty_cycles(h200):
+    """The published 137–300 W (Ma et al. 2026, vLLM on an H200, batch 1–32) read through the
+    model: the duty cycle found reproduces the W exactly (power is linear in the duty), and the
+    published 780 MHz lock costs < 1 % throughput there, as the paper measured; the saving it
+    gives stays below the published up to 32 % (docs/energy.md says why)."""
+    power = PowerModel.for_hardware(h200.hardware)
+    for batch, watts in zip(
+        energy_report.PUBLISHED_BATCHES, energy_report.PUBLISHED_DECODE_W, strict=True
+    ):
+        g = energy_report.duty_regime(h200, power, batch, watts)
+        assert 0 < g.duty < 1
+        it = iteration_energy(h200, Batch.decode(batch, 1024), power, duty=g.duty)
+        assert float(it.power_w) == pytest.approx(watts, rel=1e-9)
+        assert 0 < g.lock_saving < energy_report.PUBLISHED_LOCK_SAVING
+        assert g.lock_loss < 0.01
+
+
+def test_duty_cycle_keeps_the_tokens_and_stretches_the_time(h200):
+    """An engine running its kernels half the wall time takes twice as long per token and
+    draws idle plus overhead power in the gap: P(½) = (P(1) + P_gap)/2."""
+    power = PowerModel.for_hardware(h200.hardware)
+    batch = Batch.decode(8, 1024)
+    full, half = (iteration_energy(h200, batch, power, duty=d) for d in (1.0, 0.5))
+    assert float(half.time_s) == pytest.approx(2 * float(full.time_s), rel=1e-12)
+    gap = power.idle_w + power.overhead_w
+    assert float(half.power_w) == pytest.approx((float(full.power_w) + gap) / 2, rel=1e-12)
+    with pytest.raises(InputError, match="duty"):
+        iteration_energy(h200, batch, power, duty=0.0)
+
+
+def test_clock_lock_saving_shrinks_once_decode_turns_compute_bound(h200):
+    """At batch 128–256 the iteration turns compute-bound and the 700 W cap binds already, so
+    a lower clock costs throughput: the saving within the 5 % budget there is below every
+    memory-bound batch's (≤ 64)."""
     optima = lever_study(h200, "decode", (1, 8, 16, 32, 64, 128, 256), 1024).optima
     assert all(o.budget_throughput_loss <= 0.05 + 1e-12 for o in optima)
-    savings = [o.budget_saving for o in optima]
-    assert np.all(np.diff(savings) < 0), savings
+    small = [o.budget_saving for o in optima if o.batch <= 64]
+    large = [o.budget_saving for o in optima if o.batch > 64]
+    assert max(large) < min(small), (small, large)
 
 
 def test_prefill_gains_less_from_clock_locking_than_decode(h200):
-    """Prefill is compute-bound: at clock x its time is at least u_compute(1)/x + u_fixed(1) of
-    the default's (each op takes max(compute/x, memory) + fixed), which bounds the throughput
-    its energy optimum gives up; its savings stay below decode's at batch ≤ 64."""
+    """Prefill is compute-bound: at clock x its time is at least u_compute(x0)·x0/x + u_fixed(x0)
+    of the default's at the clock x0 the 700 W cap leaves (each op takes max(compute/x, memory)
+    + fixed), which bounds the throughput its energy optimum gives up; its savings stay below
+    decode's at batch ≤ 64."""
     power = PowerModel.for_hardware(h200.hardware)
     decode = min(o.budget_saving for o in lever_study(h200, "decode", (8, 64), 1024).optima)
     for o in lever_study(h200, "prefill", (1, 4), 2048).optima:
-        _, compute, _, fixed = _shares(iteration_energy(h200, Batch.prefill(2048, o.batch), power))
-        assert o.throughput_loss >= 1 - 1 / (compute / o.clock + fixed) - 1e-12
+        batch = Batch.prefill(2048, o.batch)
+        x0 = capped_clock(h200, batch, power, power.tdp_w)  # the default: the 700 W cap binds
+        _, compute, _, fixed = _shares(iteration_energy(h200, batch, power, x0))
+        assert o.throughput_loss >= 1 - 1 / (compute * x0 / o.clock + fixed) - 1e-12
         assert o.budget_saving <= o.saving < decode
 
 
@@ -235,14 +274,17 @@ def test_request_energy_is_the_same_on_every_call():
     assert first.prefill_j["SSM"] > first.prefill_j["GQA"]
 
 
-def test_mla_and_ssm_repay_their_prefill_sooner_at_larger_batch():
+def test_mla_and_ssm_repay_their_prefill():
+    """SSM repays its dearer prefill sooner as the batch grows (its decode saving per token
+    grows with the KV bytes it avoids); MLA repays it within a few tokens at every batch."""
     cat = load_catalog()
     r = request_energy(
         cat.models.get("llama-3.1-8b"), cat.hardware.get("H200"), batches=(1, 8, 128)
     )
+    assert np.all(np.diff(r.crossover["SSM"]) < 0), r.crossover["SSM"]
+    assert np.all(r.crossover["MLA"] <= 16), r.crossover["MLA"]
     for name in ("MLA", "SSM"):
         crossover = r.crossover[name]
-        assert np.all(np.diff(crossover) <= 0), (name, crossover)
         # beyond the crossover the variant is indeed no dearer than GQA
         longest = r.total_j(name)[-1] <= r.total_j("GQA")[-1] + 1e-9
         assert np.all(longest[crossover <= r.outputs[-1]])
@@ -350,32 +392,31 @@ def test_energy_enters_serving_and_cost_correct_ledgers(h200):
 
 
 def test_verdict_sentences_follow_the_numbers():
-    """The page's comparison with the published up-to-32 % is computed: the same sentence
-    cannot state a model range inside and above the published figure."""
-    from costcorrect.validate.energy import _against, _lock_finding
+    """The page's comparisons with published ranges are computed: the same sentence cannot
+    state a model range inside and above a published figure."""
+    from costcorrect.validate.energy import _against
 
     assert _against(0.2, 0.3, (0.0, 0.32)) == "lies within"
     assert _against(0.316, 0.401, (0.0, 0.32)) == "reaches above"
     assert _against(0.33, 0.40, (0.0, 0.32)) == "lies above"
     assert _against(0.1, 0.2, (0.137, 0.3)) == "reaches below"
-    inside, above = _lock_finding([], [0.20, 0.30]), _lock_finding([], [0.316, 0.401])
-    assert "lies within the published up to 32%" in inside and "(0 of 2 " in inside
-    assert "reaches above the published up to 32%" in above and "(1 of 2 " in above
-    assert "upper end" not in inside + above  # the old fixed text
+    assert _against(0.036, 0.07, (0.32, 1.0)) == "lies below"
 
 
-def test_power_model_fitted_to_our_h200_readings_predicts_held_out_groups():
-    """The model's form on real readings (issue 17): fitted to the H200 decoder's readings at
-    the clocks the board ran, each decode context and the prefills predicted by a fit without
-    them within a median 10 % on W, and the fitted model throttles where the board did at
-    context 2048 within one step of the batch grid."""
-    from costcorrect.validate.h200_power import study
-    from costcorrect.validate.measurements import default_shared_path
+def test_energy_model_against_our_h200_readings():
+    """Issue 17's acceptance on real readings: each decode context and the prefills predicted
+    by perf and power fits that never saw them — median |error| ≤ 10 % on W (at the measured
+    clock and at the clock the 700 W limit leaves) and on step time there — and the throttling
+    onset within one step of the batch grid at contexts 512 and 2048. (At 8,192 tokens the
+    board throttled from batch 32, which the model does not reproduce: docs/energy.md.)"""
+    from costcorrect.validate.h200_power import CHECKS, TARGET, study
 
     s = study(default_shared_path(), load_catalog())
-    assert len(s.rows) >= 20 and np.median(s.errors) <= 0.10
+    assert len(s.rows) >= 20
+    for check in CHECKS:
+        assert np.median(s.errors(check)) <= TARGET, check
     grid = sorted(s.rows.loc[s.rows["phase"] == "decode", "batch"].unique())
-    at_2048 = s.rows[(s.rows["phase"] == "decode") & (s.rows["tokens"] == 2048)]
-    measured = grid.index(at_2048.loc[at_2048["x"] < 0.999, "batch"].min())
-    predicted = grid.index(at_2048.loc[at_2048["predicted_x"] < 0.999, "batch"].min())
-    assert abs(measured - predicted) <= 1
+    onsets = s.onsets()
+    for context in (512, 2048):
+        measured, held_out, _ = onsets[f"decode, context {context}"]
+        assert abs(grid.index(int(measured)) - grid.index(int(held_out))) <= 1

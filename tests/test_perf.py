@@ -6,7 +6,7 @@ from costcorrect.catalog import load_catalog
 from costcorrect.catalog.calibrations import PerfParams
 from costcorrect.errors import InputError
 from costcorrect.perf import Batch, Deployment, step_time
-from costcorrect.perf.fit import fit, predict
+from costcorrect.perf.fit import check_measurements, fit, predict
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +125,26 @@ def test_fit_recovers_parameters_from_synthetic_timings():
     # noise-free data: only the fit's prior (weighed as one point's 10 % error per prior
     # scale) keeps the fit off an exact match
     assert result.train_median_ape < 5e-3
+
+
+def test_fit_takes_the_clock_each_measurement_ran_at():
+    """Rows measured below the maximum SM clock (a board holding its power limit): compute
+    rates scale with the clock, memory-bound time does not; a fit given each row's
+    ``clock_ratio`` recovers the efficiency at f_max, and a bad ratio is one clear error."""
+    cat = load_catalog()
+    truth = PerfParams(gemm_flops_eff=0.7, gemm_hbm_eff=0.8, iteration_overhead_s=2e-3)
+    base = {"gpu": "H200", "model": "llama-3.1-8b", "tp": 1, "pp": 1, "batch_size": 1}
+    prefill = {**base, "phase": "prefill", "prompt_tokens": 4096, "context_tokens": 0}
+    decode = {**base, "phase": "decode", "prompt_tokens": 1, "context_tokens": 1024}
+    df = pd.DataFrame([prefill, prefill, decode, decode]).assign(clock_ratio=[1, 0.5, 1, 0.5])
+    t = predict(df, truth, cat)
+    assert 1.8 < t[1] / t[0] <= 2.0  # tensor-core-bound prefill: nearly 1/x
+    assert t[3] == pytest.approx(t[2], rel=1e-3)  # weight-streaming decode: unchanged
+    rows = [{**prefill, "prompt_tokens": p, "batch_size": b} for p in (512, 2048) for b in (1, 4)]
+    rows += [{**decode, "batch_size": b, "context_tokens": c} for b in (1, 64) for c in (512, 4096)]
+    df = pd.DataFrame(rows * 2).assign(clock_ratio=[1.0] * len(rows) + [0.75] * len(rows))
+    df["time_s"] = predict(df, truth, cat)
+    result = fit(df, cat, PerfParams(), ("gemm_flops_eff", "gemm_hbm_eff", "iteration_overhead_s"))
+    assert result.params.gemm_flops_eff == pytest.approx(0.7, rel=0.02)
+    with pytest.raises(InputError, match="clock_ratio"):
+        check_measurements(df.assign(clock_ratio=1.5))

@@ -1,6 +1,6 @@
-"""Power-model parameters per GPU (``data/power.yaml``), each with a source and date. GPUs on
-the same die (A100-80GB and A100-40GB; H200 and H100) share the SM parameters; memory power
-scales with each GPU's own HBM bandwidth."""
+"""Power-model parameters per GPU (``data/power.yaml``), each with a source and date. A GPU
+without readings of its own shares the parameters of another on the same die (A100-80GB uses
+A100-40GB's); memory power scales with each GPU's own HBM bandwidth."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ class PowerSpec(BaseModel):
     overhead_w: Value
     voltage_knee: Value = Field(description="fraction of f_max below which V is flat")
     voltage_min: Value = Field(description="V at and below the knee ÷ V at f_max")
+    memory_clock_floor: Value = Field(
+        description="fraction of f_max below which memory-bound kernels slow down"
+    )
 
 
 POWER_YAML = "data/power.yaml"

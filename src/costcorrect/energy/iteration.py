@@ -1,8 +1,10 @@
 """Time, power and energy of one iteration at an SM clock, from the perf model's op rows:
-each op takes max(compute/x, memory) + fixed seconds, so memory-bound decode barely slows
-when the clock drops while compute-bound prefill slows as 1/x. The fixed seconds (launches,
-sampling, synchronisation) draw the model's ``overhead_w``; measured time beyond the modelled
-iteration is idle (see ``stretch`` in :mod:`costcorrect.validate.energy`).
+each op takes max(compute/x, memory·s(x)) + fixed seconds, so memory-bound decode barely slows
+when the clock drops (s(x) = 1 down to the power model's ``memory_floor``, then floor/x) while
+compute-bound prefill slows as 1/x. The fixed seconds (launches, sampling, synchronisation)
+draw the model's ``overhead_w``. An engine that is not back to back runs its kernels a
+``duty`` share of the wall time; the gap between iterations (scheduler, CPU) counts as fixed
+seconds, so the board draws idle plus the clock's share of ``overhead_w`` there.
 
 A board power cap binds only when the modelled power at the default clock exceeds it; the
 GPU then lowers its clock until the power fits (:func:`capped_clock`).
@@ -15,6 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from costcorrect.energy.power import PowerModel
+from costcorrect.errors import InputError
 from costcorrect.perf import Batch, Deployment
 from costcorrect.perf.roofline import _rows, additive_seconds
 
@@ -64,20 +67,27 @@ def _op_seconds(dep: Deployment, batch: Batch) -> tuple[np.ndarray, np.ndarray, 
 
 
 def iteration_energy(
-    dep: Deployment, batch: Batch, power: PowerModel, clock=1.0, tokens=None
+    dep: Deployment, batch: Batch, power: PowerModel, clock=1.0, tokens=None, duty: float = 1.0
 ) -> IterationEnergy:
     """The iteration of ``batch`` at clock ratio(s) ``clock`` (x = f/f_max; a leading axis
     when an array). ``tokens``: the tokens it produces (default: the batch's decode
-    sequences, or its prefill tokens when it has none)."""
+    sequences, or its prefill tokens when it has none). ``duty``: the share of wall time the
+    iteration's work occupies at the full clock (1: back to back); the rest is a gap of
+    fixed length between iterations."""
+    if not 0 < duty <= 1:
+        raise InputError("duty", duty, "a share of wall time in (0, 1]")
     x = power.check_clock(clock)
     compute, memory, fixed = _op_seconds(dep, batch)
     xs = x.reshape(x.shape + (1,) * compute.ndim)
-    kernel = np.maximum(compute / xs, memory)
-    time = kernel.sum(-1) + fixed.sum(-1)
+    stretched = memory * power.memory_stretch(xs)
+    kernel = np.maximum(compute / xs, stretched)
+    full_clock = np.maximum(compute, memory).sum(-1) + fixed.sum(-1)
+    gap = full_clock * (1 / duty - 1)
+    time = kernel.sum(-1) + fixed.sum(-1) + gap
     busy = kernel.sum(-1) / time
     comp = (compute / xs).sum(-1) / time
-    mem = memory.sum(-1) / time
-    overhead = fixed.sum(-1) / time
+    mem = memory.sum(-1) / time  # HBM traffic per second: the stretch lowers it
+    overhead = (fixed.sum(-1) + gap) / time
     watts = power.power(x.reshape(x.shape + (1,) * (time.ndim - x.ndim)), busy, comp, mem, overhead)
     if tokens is None:
         decode = np.asarray(batch.decode_seqs, dtype=float)

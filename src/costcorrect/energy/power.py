@@ -5,8 +5,10 @@
 x = f/f_max (the SM clock); v(x) = V/V_max, flat at ``voltage_min`` below ``voltage_knee`` and
 rising linearly to 1 at x = 1; u_busy: share of the iteration with kernels running;
 u_compute: share with tensor cores busy; u_mem: share with HBM streaming; u_fixed: share in
-the perf model's fixed per-op seconds (launches, sampling, synchronisation). Compute time scales
-as 1/x, memory time does not (:mod:`costcorrect.energy.iteration`).
+the perf model's fixed per-op seconds (launches, sampling, synchronisation) and any idle gap
+between iterations. Compute time scales as 1/x; memory time does not until the clock falls
+below ``memory_floor``, where the SMs can no longer issue loads fast enough to keep HBM busy
+and memory time grows as memory_floor/x (:mod:`costcorrect.energy.iteration`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class PowerModel:
     clock_min: float  # x at the lowest lockable SM clock
     voltage_knee: float
     voltage_min: float
+    memory_floor: float = 0.0  # x below which memory-bound time grows as memory_floor/x
 
     @classmethod
     def for_hardware(cls, hardware: Hardware, prior: bool = False) -> PowerModel:
@@ -57,6 +60,7 @@ class PowerModel:
             hardware.sm_clock_min_hz.value / hardware.sm_clock_max_hz.value,
             spec.voltage_knee.value,
             spec.voltage_min.value,
+            spec.memory_clock_floor.value,
         )
 
     def check_clock(self, x) -> np.ndarray:
@@ -67,6 +71,11 @@ class PowerModel:
                 "clock", float(bad), f"a clock ratio in [{self.clock_min:.3f}, 1] of f_max"
             )
         return x
+
+    def memory_stretch(self, x) -> np.ndarray:
+        """How many times longer memory-bound work takes at clock ratio ``x`` (1 at or above
+        the floor)."""
+        return np.maximum(1.0, self.memory_floor / np.asarray(x, dtype=float))
 
     def voltage(self, x) -> np.ndarray:
         """V(x)/V_max."""

@@ -94,3 +94,19 @@ def scaled_efficiency(params: PerfParams, factor: float) -> PerfParams:
     changes = {name: min(getattr(params, name) * factor, 1.0) for name in _EFFICIENCIES}
     changes |= {name: getattr(params, name) / factor for name in _FIXED_COSTS}
     return params.model_copy(update=changes)
+
+
+#: efficiencies of the tensor-core rates, which scale with the SM clock
+_COMPUTE_EFFICIENCIES = ("gemm_flops_eff", "attn_flops_eff")
+
+
+def at_clock(params: PerfParams, clock: float) -> PerfParams:
+    """``params`` on a GPU running at ``clock`` × its maximum SM clock: compute rates scale
+    with the clock, memory rates and fixed costs do not (as in :mod:`costcorrect.energy`)."""
+    if not 0 < clock <= 1:
+        raise InputError("clock_ratio", clock, "an SM clock ratio in (0, 1] of the maximum")
+    if clock == 1:
+        return params
+    return params.model_copy(
+        update={name: getattr(params, name) * clock for name in _COMPUTE_EFFICIENCIES}
+    )

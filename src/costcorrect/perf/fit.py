@@ -15,7 +15,9 @@ prior; below ``catalog.calibrations.IDENTIFIED_SHARE`` it is reported as set by 
 A measurement table has one row per measured iteration with the columns ``gpu``, ``model``,
 ``tp``, ``pp``, ``phase`` (``prefill``|``decode``), ``batch_size`` (requests),
 ``prompt_tokens`` (new tokens per request in a prefill), ``context_tokens`` (KV tokens per
-request in a decode step) and ``time_s`` (seconds).
+request in a decode step) and ``time_s`` (seconds); an optional ``clock_ratio`` is the SM clock
+the GPU ran at ÷ its maximum (default 1; below where a board held its power limit), so the
+fitted compute rates are those at the maximum clock.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from costcorrect.catalog.validation import HeldOutError
 from costcorrect.errors import InputError
 from costcorrect.io import data_date
 from costcorrect.perf.batch import Batch
+from costcorrect.perf.calibration import at_clock
 from costcorrect.perf.deployment import Deployment
 from costcorrect.perf.roofline import allreduce_time, elementwise_time, gemm_time
 
@@ -142,6 +145,11 @@ def check_measurements(df: pd.DataFrame) -> pd.DataFrame:
         )
         if bad.any():
             raise InputError(col, df.loc[bad, col].iloc[0], "a positive number")
+    if "clock_ratio" in df.columns:
+        clock = pd.to_numeric(df["clock_ratio"], errors="coerce")
+        bad = ~((clock > 0) & (clock <= 1))
+        if bad.any():
+            raise InputError("clock_ratio", df.loc[bad, "clock_ratio"].iloc[0], "a ratio in (0, 1]")
     if df.empty:
         raise InputError("measurements", "no rows", "at least one measured iteration")
     return df
@@ -150,12 +158,15 @@ def check_measurements(df: pd.DataFrame) -> pd.DataFrame:
 def step_predictor(df: pd.DataFrame, catalog: Catalog) -> Predictor:
     """Iteration times (s) of the rows of a measurement table, batches built once."""
     groups = []
-    for (gpu, model, tp, pp), idx in df.groupby(["gpu", "model", "tp", "pp"]).indices.items():
+    clocks = df["clock_ratio"] if "clock_ratio" in df.columns else pd.Series(1.0, index=df.index)
+    keys = [df["gpu"], df["model"], df["tp"], df["pp"], clocks.to_numpy(float)]
+    for (gpu, model, tp, pp, clock), idx in df.groupby(keys).indices.items():
         rows = df.iloc[idx]
         b = rows["batch_size"].to_numpy(float)
         groups.append(
             (
                 (catalog.models.get(model), catalog.hardware.get(gpu), int(tp), int(pp)),
+                float(clock),
                 idx,
                 (rows["phase"] == "prefill").to_numpy(),
                 Batch.prefill(rows["prompt_tokens"].to_numpy(float), b),
@@ -165,8 +176,8 @@ def step_predictor(df: pd.DataFrame, catalog: Catalog) -> Predictor:
 
     def seconds(params: PerfParams, sharpness: float | None = None) -> np.ndarray:
         out = np.empty(len(df))
-        for (model, hw, tp, pp), idx, is_prefill, prefill, decode in groups:
-            table = Deployment(model, hw, tp, pp, params=params).op_table
+        for (model, hw, tp, pp), clock, idx, is_prefill, prefill, decode in groups:
+            table = Deployment(model, hw, tp, pp, params=at_clock(params, clock)).op_table
             out[idx] = np.where(
                 is_prefill, table.total_s(prefill, sharpness), table.total_s(decode, sharpness)
             )

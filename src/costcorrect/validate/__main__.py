@@ -289,7 +289,7 @@ def energy(
         with progress("fitting the power model and sweeping the levers …"):
             validation = run(root)
             if power_yaml is not None:  # the levers below use the fits just written
-                atomic_write(power_yaml, fitted_yaml(validation.fits, load_catalog(), power_yaml))
+                atomic_write(power_yaml, fitted_yaml(validation, load_catalog(), power_yaml))
                 reload_power_specs()
             r = report(root, validation)
         _summarize(

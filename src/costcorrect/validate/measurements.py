@@ -57,7 +57,7 @@ MLENERGY_V2 = DataSource(
     "ML.ENERGY v2 llm_text_generation (ml-energy/leaderboard-v2 @ c3af7f3)", dt.date(2024, 9, 19)
 )
 
-STEP_COLUMNS = ["dataset", *REQUIRED_COLUMNS, "output_tokens", "repeat_cv", "note"]
+STEP_COLUMNS = ["dataset", *REQUIRED_COLUMNS, "output_tokens", "repeat_cv", "clock_ratio", "note"]
 """Columns of :func:`step_measurements`, in order: the perf-fit input plus provenance."""
 
 #: request-length traces under the shared ``data/`` folder (columns num_prefill/decode_tokens)
@@ -84,6 +84,7 @@ OPS = (
 """Vidur operators returned by :func:`op_measurements` (``emb`` is left out: Vidur ignores it)."""
 
 _MS = 1e-3  # seconds per millisecond
+H200_MAX_SM_MHZ = 1980.0  # our H200's default maximum SM clock (data/h200/README.md)
 _P10_P90_SIGMAS = 2 * 1.2816  # p90 − p10 of a normal distribution, in standard deviations
 
 _SPLITWISE_GPUS = {"a100-80gb": "A100-80GB-SXM", "h100-80gb": "H100-SXM"}
@@ -218,8 +219,8 @@ def step_measurements(shared: Path) -> pd.DataFrame:
 
     Plain PyTorch on one H200 (``data/h200``, ours): Llama-3.1-8B shapes, random weights, TP 1;
     decode steps replayed from one CUDA graph with ``tokens`` already cached per sequence
-    (context = ``tokens``), prefill in eager mode. Board throttling (SM clock below 1980 MHz at
-    the 700 W limit) is part of the measured time, as on any H200 at that load.
+    (context = ``tokens``), prefill in eager mode. Where the board held its 700 W limit the SM
+    clock it ran at (``sm_mhz`` below 1980) is the row's ``clock_ratio``; elsewhere it is 1.
     """
     frames = [
         _splitwise_steps(shared),
@@ -227,7 +228,8 @@ def step_measurements(shared: Path) -> pd.DataFrame:
         _sarathi_steps(shared),
         _torch_graph_steps(shared),
     ]
-    return pd.concat(frames, ignore_index=True)[STEP_COLUMNS]
+    steps = pd.concat(frames, ignore_index=True)
+    return steps.assign(clock_ratio=steps["clock_ratio"].fillna(1.0))[STEP_COLUMNS]
 
 
 def op_measurements(shared: Path) -> pd.DataFrame:
@@ -465,7 +467,8 @@ def _torch_graph_steps(shared: Path) -> pd.DataFrame:
             "context_tokens": np.where(decode, raw["tokens"], 0).astype(float),
             "time_s": raw["step_ms"] * _MS,
             "repeat_cv": (raw["p90_ms"] - raw["p10_ms"]) / raw["step_ms"] / _P10_P90_SIGMAS,
-            "note": np.where(raw["sm_mhz"] < 1980, "board held its 700 W limit", ""),
+            "clock_ratio": raw["sm_mhz"] / H200_MAX_SM_MHZ,
+            "note": np.where(raw["sm_mhz"] < H200_MAX_SM_MHZ, "board held its 700 W limit", ""),
         }
     ).reset_index(drop=True)
 
