@@ -148,3 +148,29 @@ def test_fit_takes_the_clock_each_measurement_ran_at():
     assert result.params.gemm_flops_eff == pytest.approx(0.7, rel=0.02)
     with pytest.raises(InputError, match="clock_ratio"):
         check_measurements(df.assign(clock_ratio=1.5))
+
+
+def test_decode_attention_tile_counts_the_kernels_tensor_core_work():
+    """A decode attention kernel whose tensor-core tile spans 128 query rows per KV head, filled
+    by a 4-head GQA group, does 32× the useful FLOP (Llama-3.1-8B: 32 query / 8 KV heads); the
+    bytes, the prefill kernel and a tile no larger than the group are unchanged."""
+    cat = load_catalog()
+    plain = Deployment.from_names("llama-3.1-8b", "H200", catalog=cat)
+    tiled = Deployment(
+        plain.model,
+        plain.hardware,
+        params=plain.params.model_copy(update={"attn_decode_tile_rows": 128}),
+    )
+    small = Deployment(
+        plain.model,
+        plain.hardware,
+        params=plain.params.model_copy(update={"attn_decode_tile_rows": 4}),
+    )
+    decode, prefill = Batch.decode(16, 4096), Batch.prefill(2048)
+    a, b, c = (step_time(d, decode) for d in (plain, tiled, small))
+    assert b.flop["attn_decode"] == pytest.approx(32 * a.flop["attn_decode"], rel=1e-12)
+    assert b.bytes["attn_decode"] == pytest.approx(a.bytes["attn_decode"], rel=1e-12)
+    assert c.flop["attn_decode"] == pytest.approx(a.flop["attn_decode"], rel=1e-12)
+    assert step_time(tiled, prefill).flop["attn_prefill"] == pytest.approx(
+        step_time(plain, prefill).flop["attn_prefill"], rel=1e-12
+    )

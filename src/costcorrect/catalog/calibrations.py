@@ -18,7 +18,10 @@ class PerfParams(BaseModel):
     × ``gemm_flops_eff`` of their format's datasheet peak (1: the datasheet's speed-up holds)
     and add ``gemm_quant_s`` per call that quantises its own input (the attention output
     projection's; ``perf.roofline.SEPARATE_QUANT_OPS``)
-    (attention kernels add ``attn_fixed_s`` per call and ``attn_per_sequence_s`` per sequence);
+    (attention kernels add ``attn_fixed_s`` per call and ``attn_per_sequence_s`` per sequence;
+    a decode attention kernel that packs each KV head's query heads into one tensor-core tile
+    of ``attn_decode_tile_rows`` rows does tile ÷ group times the useful FLOP — 0 counts the
+    useful FLOP only);
     an iteration adds ``iteration_overhead_s + per_sequence_overhead_s · sequences``. A TP
     all-reduce of ``m`` bytes over ``t`` GPUs: ``ring`` (NCCL's ring, the papers' stacks) takes
     ``2(t−1)/t · m / (link · link_eff) + 2(t−1) · collective_latency_s``; ``custom`` (today's
@@ -42,6 +45,7 @@ class PerfParams(BaseModel):
     attn_flat_pair_bytes: float = Field(0.0, ge=0)
     attn_fixed_s: Seconds = Field(0.0, ge=0)
     attn_per_sequence_s: Seconds = Field(0.0, ge=0)
+    attn_decode_tile_rows: float = Field(0.0, ge=0)
     elementwise_hbm_eff: float = Field(0.7, gt=0, le=1)
     kernel_launch_s: Seconds = Field(4e-6, ge=0)
     iteration_overhead_s: Seconds = Field(2e-3, ge=0)

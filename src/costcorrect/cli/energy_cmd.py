@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import Json, echo_json, run_guarded, state
+from costcorrect.cli.common import Json, StackOption, echo_json, run_guarded, state
 
 app = typer.Typer(no_args_is_help=True, help="Energy per token: power model, levers, measurement.")
 
@@ -18,6 +18,15 @@ Gpu = Annotated[str, typer.Option(help="catalog GPU")]
 Tp = Annotated[int, typer.Option(help="tensor-parallel GPUs")]
 Kwh = Annotated[float, typer.Option(help="energy price, $/kWh")]
 Pue = Annotated[float, typer.Option(help="facility power usage effectiveness")]
+Duty = Annotated[
+    float,
+    typer.Option(
+        min=0.001,
+        max=1.0,
+        help="share of wall time the engine runs kernels (1: back to back; the gaps between "
+        "iterations draw idle plus the clock's overhead power)",
+    ),
+]
 
 
 def _batches(text: str) -> list[int]:
@@ -32,10 +41,17 @@ def _batches(text: str) -> list[int]:
     return values
 
 
-def _deployment(model: str, gpu: str, tp: int):
+def _deployment(model: str, gpu: str, tp: int, stack: str | None):
     from costcorrect.perf import Deployment
 
-    return Deployment.from_names(model, gpu, tp, catalog=state.catalog())
+    return Deployment.from_names(model, gpu, tp, stack=stack, catalog=state.catalog())
+
+
+def _stack_line(dep) -> str:
+    """Which stack the answer used and its own validated error."""
+    from costcorrect.perf.calibration import stack_validation
+
+    return f"Stack: {stack_validation(state.catalog(), dep.hardware, dep.stack)}"
 
 
 @app.command("model")
@@ -48,6 +64,8 @@ def model_(
     prompt: Annotated[int, typer.Option(min=1, help="prompt tokens (prefill)")] = 2048,
     usd_per_kwh: Kwh = 0.10,
     pue: Pue = 1.2,
+    duty: Duty = 1.0,
+    stack: StackOption = None,
     json_: Json = False,
 ) -> None:
     """Modelled power (W per GPU), time, J/token and energy $/M tokens of decode at each batch
@@ -58,11 +76,19 @@ def model_(
 
         from costcorrect.energy.levers import lever_study
 
-        dep = _deployment(model, gpu, tp)
+        dep = _deployment(model, gpu, tp, stack)
         rows = []
         for phase, sizes, ctx in (("decode", _batches(batches), context), ("prefill", [1], prompt)):
             study = lever_study(
-                dep, phase, sizes, ctx, clocks=2, caps_w=[], usd_per_kwh=usd_per_kwh, pue=pue
+                dep,
+                phase,
+                sizes,
+                ctx,
+                clocks=2,
+                caps_w=[],
+                usd_per_kwh=usd_per_kwh,
+                pue=pue,
+                duty=duty,
             )
             rows += [dict(phase=phase, **vars(p)) for p in study.points if p.lever == "default"]
         frame = pd.DataFrame(rows).drop(columns=["lever", "setting"])
@@ -74,8 +100,9 @@ def model_(
         print_frame(
             frame.round(4),
             f"{model} on {tp}× {gpu}: W per GPU, J/token, "
-            f"$/M tokens of energy at ${usd_per_kwh}/kWh, PUE {pue}",
+            f"$/M tokens of energy at ${usd_per_kwh}/kWh, PUE {pue}, duty {duty:g}",
         )
+        typer.echo(_stack_line(dep))
 
     run_guarded(job)
 
@@ -94,6 +121,8 @@ def levers(
     usd_per_kwh: Kwh = 0.10,
     pue: Pue = 1.2,
     out: Annotated[Path | None, typer.Option(help="write every lever point as CSV")] = None,
+    duty: Duty = 1.0,
+    stack: StackOption = None,
     json_: Json = False,
 ) -> None:
     """Power cap vs SM clock locking: the energy-optimal locked clock per batch size (overall
@@ -104,14 +133,16 @@ def levers(
 
         from costcorrect.energy.levers import lever_study
 
+        dep = _deployment(model, gpu, tp, stack)
         study = lever_study(
-            _deployment(model, gpu, tp),
+            dep,
             phase,
             _batches(batches),
             context,
             usd_per_kwh=usd_per_kwh,
             pue=pue,
             max_loss=max_loss,
+            duty=duty,
         )
         points = pd.DataFrame([vars(p) for p in study.points])
         optima = pd.DataFrame([vars(o) for o in study.optima])
@@ -153,6 +184,7 @@ def levers(
             .round(1),
             "power cap: binds only below the default power",
         )
+        typer.echo(_stack_line(dep))
 
     run_guarded(job)
 

@@ -105,11 +105,13 @@ def iteration_energy(
     )
 
 
-def capped_clock(dep: Deployment, batch: Batch, power: PowerModel, cap_w: float) -> float:
-    """The clock ratio a board power cap of ``cap_w`` W per GPU leaves for a (scalar) batch:
-    1 when the default clock's power fits, else the highest clock whose power fits (the
-    floor if none does)."""
+def capped_clock(
+    dep: Deployment, batch: Batch, power: PowerModel, cap_w: float, duty: float = 1.0
+) -> float:
+    """The clock ratio a board power cap of ``cap_w`` W per GPU leaves for a (scalar) batch
+    run at ``duty``: 1 when the default clock's power fits, else the highest clock whose power
+    fits (the floor if none does)."""
     grid = np.linspace(1.0, power.clock_min, 400)
-    watts = np.ravel(iteration_energy(dep, batch, power, grid).power_w)
+    watts = np.ravel(iteration_energy(dep, batch, power, grid, duty=duty).power_w)
     fits = np.flatnonzero(watts <= cap_w)
     return float(grid[fits[0]]) if fits.size else float(power.clock_min)

@@ -99,10 +99,13 @@ def lever_study(
     usd_per_kwh: float = 0.10,
     pue: float = 1.2,
     max_loss: float = 0.05,
+    duty: float = 1.0,
 ) -> LeverStudy:
     """Sweep SM clock locks (``clocks`` ratios from 1 to the lowest lockable) and power caps
     (``caps_w``, default 30–100 % of TDP) for ``phase`` at each batch size. Decode: ``batch``
-    sequences at ``context`` KV tokens; prefill: ``batch`` prompts of ``context`` tokens."""
+    sequences at ``context`` KV tokens; prefill: ``batch`` prompts of ``context`` tokens.
+    ``duty``: the share of wall time the engine runs kernels (1: back to back; the gaps draw
+    idle plus the clock's overhead power, :func:`energy.iteration.iteration_energy`)."""
     if phase not in ("decode", "prefill"):
         raise InputError("phase", phase, "decode or prefill")
     if not 0 <= max_loss < 1:
@@ -135,14 +138,15 @@ def lever_study(
 
     for b in np.atleast_1d(batches):
         batch = batch_of(b)
-        default = iteration_energy(dep, batch, power, capped_clock(dep, batch, power, power.tdp_w))
-        base = point("default", power.tdp_w, b, default)
+        x0 = capped_clock(dep, batch, power, power.tdp_w, duty)
+        base = point("default", power.tdp_w, b, iteration_energy(dep, batch, power, x0, duty=duty))
         study.points.append(base)
-        sweep = iteration_energy(dep, batch, power, np.minimum(grid, base.clock))
+        sweep = iteration_energy(dep, batch, power, np.minimum(grid, base.clock), duty=duty)
         study.points.extend(point("clock", grid[i], b, sweep, i) for i in range(len(grid)))
         for cap in caps:
-            x = capped_clock(dep, batch, power, float(cap))
-            study.points.append(point("cap", cap, b, iteration_energy(dep, batch, power, x)))
+            x = capped_clock(dep, batch, power, float(cap), duty)
+            capped = iteration_energy(dep, batch, power, x, duty=duty)
+            study.points.append(point("cap", cap, b, capped))
         j, tput = np.ravel(sweep.j_per_token), np.ravel(sweep.tokens_per_s)
         loss = 1 - tput / base.tokens_per_s
         best = int(np.argmin(j))

@@ -373,7 +373,7 @@ def _attention_row(dep: Deployment, phase: str) -> tuple[np.ndarray, np.ndarray,
     kv_token = dep.kv_elements_per_token_per_layer_per_gpu * dep.kv_bytes_per_element
     queries, work, kv, active, seqs = _ATTENTION_QUANTITIES[phase]
     d_qk, d_v = m.attention_dims(phase)  # type: ignore[arg-type]
-    flop = _vec(**{work: 2.0 * heads * (d_qk + d_v)})
+    flop = _vec(**{work: 2.0 * heads * (d_qk + d_v) * _tile_padding(dep, phase)})
     # KV read, materialised scores, Q read / output write, this iteration's new KV
     nbytes = _vec(**{kv: kv_token}) + _vec(**{work: heads * p.attn_score_bytes})
     nbytes += _vec(**{queries: heads * (d_qk + d_v) * ACTIVATION_BYTES + kv_token})
@@ -381,6 +381,17 @@ def _attention_row(dep: Deployment, phase: str) -> tuple[np.ndarray, np.ndarray,
         nbytes += _vec(flat_pairs=heads * p.attn_flat_pair_bytes)
     additive = _vec(**{active: p.kernel_launch_s + p.attn_fixed_s, seqs: p.attn_per_sequence_s})
     return flop, nbytes, additive
+
+
+def _tile_padding(dep: Deployment, phase: str) -> float:
+    """Tensor-core FLOP ÷ useful FLOP of the ``phase`` attention kernel: a decode kernel
+    whose tile spans ``attn_decode_tile_rows`` query rows per KV head, filled by one
+    token of each of the group's query heads (1 when the parameter is 0 or for prefill)."""
+    tile = dep.params.attn_decode_tile_rows
+    if phase != "decode" or not tile:
+        return 1.0
+    group = dep.model.num_attention_heads / dep.model.kv_heads
+    return max(1.0, tile / group)
 
 
 #: quantities of each attention phase: queries, pair work, KV read, activity flag, sequences

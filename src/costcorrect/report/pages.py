@@ -100,7 +100,7 @@ JOBS: tuple[tuple[str, ...], ...] = (
         "costcorrect.validate serving --write docs/validation.md --csv docs/serving_agreement.csv "
         f"--summary {FITTED[2]}",
         f"costcorrect.validate energy --write docs/energy.md --power-yaml {FITTED[1]} "
-        f"--summary {FITTED[2]}",
+        f"--readings docs/measurement.md --summary {FITTED[2]}",
         f"costcorrect.validate e2e --write docs/validation.md --summary {FITTED[2]}",
     ),
     ("costcorrect.validate routing --write docs/routing.md",),

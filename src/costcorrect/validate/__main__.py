@@ -269,6 +269,9 @@ def energy(
     ),
     write: Path | None = typer.Option(None, help="write the markdown report here"),
     power_yaml: Path | None = typer.Option(None, help="write the fitted power parameters here"),
+    readings: Path | None = typer.Option(
+        None, help="also write our H200's readings against the model into this page's section"
+    ),
     summary: Path | None = typer.Option(None, help=SUMMARY_HELP),
 ) -> None:
     """Power model vs ML.ENERGY and Splitwise, the levers, attention architectures, slack."""
@@ -331,6 +334,11 @@ def energy(
         typer.echo(text)
         if write is not None:
             atomic_write(write, text)
+        if readings is not None:
+            from costcorrect.validate.h200_power import report_markdown as readings_section
+
+            v = r.validation
+            write_section(readings, readings_section(v.h200, v.h200_untiled), TITLE)
 
     run_guarded(job)
 
