@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from costcorrect.measure.loadgen import WORDS  # the tokenizer learns what the load sends
+from costcorrect.measure.prompts import WORDS  # the tokenizer learns what the load sends
 
 HEALTH_TIMEOUT_S = 180
 

@@ -328,3 +328,39 @@ def test_serve_commands_take_pipeline_stages():
     assert json.loads(r.stdout)["gpus"] == 8
     r = run("serve", "cost", "--pp", "0")
     assert r.returncode == 2 and "pp" in r.stderr
+
+
+def test_a_failing_command_leaves_none_of_its_files(tmp_path, monkeypatch):
+    """A command writing several files lands them together: when it fails after writing the
+    first (here the figure step raises), neither the CSV nor any figure is left, and no
+    temporary file either; a deliberate exit (typer.Exit) keeps what was written."""
+    import typer
+
+    from costcorrect.cli.common import run_guarded
+    from costcorrect.errors import InputError
+    from costcorrect.io import atomic_write
+
+    def fails() -> None:
+        atomic_write(tmp_path / "a.csv", "x\n")
+        atomic_write(tmp_path / "a.png", b"png")
+        raise InputError("figure", "a", "a figure that renders")
+
+    with pytest.raises(typer.Exit):
+        run_guarded(fails)
+    assert list(tmp_path.iterdir()) == []
+
+    def interrupted() -> None:
+        atomic_write(tmp_path / "kept.jsonl", "{}\n")
+        raise typer.Exit(130)
+
+    with pytest.raises(typer.Exit):
+        run_guarded(interrupted)
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.jsonl"]
+
+    def succeeds() -> None:
+        atomic_write(tmp_path / "b.csv", "y\n")
+        assert not (tmp_path / "b.csv").exists()  # staged until the command ends
+        atomic_write(tmp_path / "b.svg", "<svg/>")
+
+    run_guarded(succeeds)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.csv", "b.svg", "kept.jsonl"]

@@ -292,3 +292,57 @@ def test_quantile_intervals_cover_and_stay_small_in_memory():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 200e6
+
+
+def _trained_tokenizer(path) -> str:
+    """A small BPE tokenizer trained here with Hugging Face `tokenizers` (no model hub)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["[UNK]"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    text = ["the serving cost of a token depends on the batch and the cache"] * 50
+    tok.train_from_iterator([*text, " ".join(map(str, range(200)))], trainer)
+    out = path / "tokenizer.json"
+    tok.save(str(out))
+    return str(out)
+
+
+def test_prompts_are_exact_under_a_tokenizer(tmp_path):
+    """With a tokenizer.json the load generator's prompts encode to exactly the requested
+    token count, and differ per request; a missing or broken file is one clear error."""
+    from tokenizers import Tokenizer
+
+    from costcorrect.measure.prompts import prompt_builder, word_prompt
+
+    path = _trained_tokenizer(tmp_path)
+    build = prompt_builder(path)
+    tok = Tokenizer.from_file(path)
+    for tokens in (1, 7, 64, 300, 2048):
+        for i in (0, 13, 4096):
+            text = build(tokens, i)
+            assert len(tok.encode(text, add_special_tokens=False).ids) == tokens, (tokens, i)
+    assert build(64, 1) != build(64, 2)
+    assert prompt_builder(None) is word_prompt
+    with pytest.raises(InputError, match="tokenizer"):
+        prompt_builder(str(tmp_path / "missing.json"))
+    (tmp_path / "bad.json").write_bytes(b"\x00\xff not json")
+    with pytest.raises(InputError, match="tokenizer"):
+        prompt_builder(str(tmp_path / "bad.json"))
+
+
+def test_bench_run_refuses_a_bad_tokenizer_before_any_request(tmp_path):
+    """`--tokenizer` naming no file is one line and exit 2, before the probe would connect."""
+    from typer.testing import CliRunner
+
+    from costcorrect.cli.app import app
+
+    args = ["bench", "run", "--url", "http://127.0.0.1:9", "--rate", "5", "--requests", "3"]
+    result = CliRunner().invoke(app, [*args, "--tokenizer", str(tmp_path / "none.json")])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and "tokenizer" in result.output

@@ -1,15 +1,58 @@
-"""File output shared by every layer: never leave a partial file behind."""
+"""File output shared by every layer: never leave a partial file behind, and a command's
+several files land together or not at all (:func:`written_together`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from costcorrect.errors import InputError
+
+#: the temporary files written inside :func:`written_together`, with their targets
+_STAGED: ContextVar[list[tuple[str, Path]] | None] = ContextVar("staged", default=None)
+
+
+@contextmanager
+def written_together(keep: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """Every :func:`atomic_write` inside the block lands together: each file is written to a
+    temporary file beside its target as the block runs, and all are renamed when it ends —
+    none if it raises (except one of ``keep``: a deliberate exit after the files were
+    written). A nested block joins the outer one."""
+    if _STAGED.get() is not None:
+        yield
+        return
+    staged: list[tuple[str, Path]] = []
+    token = _STAGED.set(staged)
+    try:
+        yield
+    except keep:
+        _commit(staged)
+        raise
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    else:
+        _commit(staged)
+    finally:
+        _STAGED.reset(token)
+
+
+def _commit(staged: list[tuple[str, Path]]) -> None:
+    """Rename the staged files onto their targets (dropping the rest if one rename fails)."""
+    for i, (tmp, path) in enumerate(staged):
+        try:
+            os.replace(tmp, path)
+        except OSError as err:
+            for rest, _ in staged[i:]:
+                Path(rest).unlink(missing_ok=True)
+            raise InputError("output", str(path), f"a writable file ({err.strerror})") from None
 
 
 def atomic_write(path: str | Path, data: str | bytes) -> None:
@@ -29,7 +72,11 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
         with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
             f.write(data)
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        staged = _STAGED.get()
+        if staged is None:
+            os.replace(tmp, path)
+        else:
+            staged.append((tmp, path))
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)
         raise InputError("output", str(path), f"a writable file ({err.strerror})") from None

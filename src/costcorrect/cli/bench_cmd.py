@@ -51,6 +51,14 @@ Burstiness = Annotated[
     ),
 ]
 Timeout = Annotated[float, typer.Option(help="per-request timeout, seconds")]
+TokenizerPath = Annotated[
+    str | None,
+    typer.Option(
+        "--tokenizer",
+        help="a Hugging Face tokenizer.json: prompts of exactly --input-len tokens under it "
+        "(needs the `tokenizers` package; default: about one word per token)",
+    ),
+]
 Seed = seed_option("seed of arrivals and lengths")
 Model = Annotated[str | None, typer.Option(help="model field to send (default: omitted)")]
 
@@ -72,10 +80,14 @@ def _spec(
     api_key=None,
     headers=None,
     ignore_eos=False,
+    tokenizer=None,
 ):
     from costcorrect.errors import InputError
     from costcorrect.measure.lengths import LengthDist
     from costcorrect.measure.loadgen import LoadSpec
+    from costcorrect.measure.prompts import prompt_builder
+
+    prompt_builder(tokenizer)  # a bad tokenizer is refused before any request
 
     pairs = []
     for header in headers or ():
@@ -107,6 +119,7 @@ def _spec(
         arrivals,
         tuple(pairs),
         ignore_eos,
+        tokenizer,
     )
 
 
@@ -154,6 +167,7 @@ def run(
     api_key: ApiKey = None,
     header: Header = None,
     ignore_eos: IgnoreEos = False,
+    tokenizer: TokenizerPath = None,
     ttft: Ttft = None,
     tpot: Tpot = None,
     quantile: Quantile = 0.99,
@@ -188,6 +202,7 @@ def run(
             api_key,
             header,
             ignore_eos,
+            tokenizer,
         )
         contract, usd = _contract(ttft, tpot, quantile), _usd(gpus_cost)
         probe(spec)
@@ -234,6 +249,7 @@ def sweep(
     api_key: ApiKey = None,
     header: Header = None,
     ignore_eos: IgnoreEos = False,
+    tokenizer: TokenizerPath = None,
     gpus_cost: Cost = None,
     json_: Json = False,
 ) -> None:
@@ -263,6 +279,7 @@ def sweep(
             api_key,
             header,
             ignore_eos,
+            tokenizer,
         )
         contract = _contract(ttft, tpot, quantile)
         probe(spec)

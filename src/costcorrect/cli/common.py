@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from costcorrect.errors import InputError, shown
+from costcorrect.io import written_together
 
 #: ``--json``: print the command's typed result as JSON on stdout (every command has it)
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
@@ -68,11 +69,16 @@ class _State:
 state = _State()
 
 
-def run_guarded(job: Callable[[], Any]) -> Any:
+def run_guarded(job: Callable[[], Any], together: bool = True) -> Any:
     """Run ``job``; an :class:`InputError` — or a run too large for memory — becomes one line
-    on stderr and exit code 2."""
+    on stderr and exit code 2. With ``together`` the files it writes land together when it
+    ends, or none of them if it fails (a deliberate ``typer.Exit`` keeps them); a job that
+    reads back what it wrote passes False."""
     try:
-        return job()
+        if not together:
+            return job()
+        with written_together(keep=(typer.Exit,)):
+            return job()
     except InputError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

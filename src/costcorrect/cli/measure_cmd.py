@@ -47,12 +47,22 @@ def gpu(
             else:
                 typer.echo(f"no measurement: {result.reason}")
             return
-        atomic_write(out, result.rows.to_csv(index=False))
         fitted = None
-        if calibrations is not None:
-            from costcorrect.perf.fit import fit_measurement_file
+        if calibrations is not None:  # fitted before anything is written: both files or none
+            import datetime as dt
 
-            fitted = fit_measurement_file(out, cat, gpu_name, stack="measured")
+            from costcorrect.perf.fit import fit_measurement_table
+
+            fitted = fit_measurement_table(
+                result.rows,
+                cat,
+                gpu_name,
+                "measured",
+                source=f"costcorrect measure gpu {out.name}",
+                date=dt.datetime.now(dt.UTC).date(),  # the day of the measurement
+            )
+        atomic_write(out, result.rows.to_csv(index=False))
+        if fitted is not None:
             atomic_write(calibrations, fitted.to_yaml())
         if json_:
             echo_json(

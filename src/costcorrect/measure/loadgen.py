@@ -24,36 +24,11 @@ import numpy as np
 
 from costcorrect.errors import InputError
 from costcorrect.measure.lengths import LengthDist
+from costcorrect.measure.prompts import prompt_builder
 from costcorrect.measure.records import RequestRecord
 from costcorrect.measure.sse import SSEParser
 from costcorrect.workload.arrivals import gamma_arrivals, poisson_arrivals
 
-WORDS = (
-    "time",
-    "cost",
-    "token",
-    "cache",
-    "batch",
-    "queue",
-    "model",
-    "answer",
-    "serve",
-    "price",
-    "energy",
-    "route",
-    "query",
-    "tensor",
-    "latency",
-    "memory",
-    "budget",
-    "signal",
-    "prompt",
-    "decode",
-    "prefill",
-    "worker",
-    "cluster",
-    "request",
-)
 ENDPOINTS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
 DEFAULT_INPUT, DEFAULT_OUTPUT = LengthDist("fixed", 128), LengthDist("fixed", 64)
 
@@ -78,6 +53,7 @@ class LoadSpec:
     arrivals_s: tuple[float, ...] | None = None  # a trace's start times (overrides rate)
     headers: tuple[tuple[str, str], ...] = ()  # extra HTTP headers (e.g. Authorization)
     ignore_eos: bool = False  # ask vLLM/SGLang to generate every requested output token
+    tokenizer: str | None = None  # a tokenizer.json: prompts exact in its tokens
 
     def __post_init__(self) -> None:
         if self.endpoint not in ENDPOINTS:
@@ -131,12 +107,6 @@ def schedule(spec: LoadSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = spec.requests or 10**9
         times = np.zeros(min(n, 10**6))
     return times, spec.input_len.sample(times.size, rng), spec.output_len.sample(times.size, rng)
-
-
-def _prompt(tokens: int, i: int) -> str:
-    """About ``tokens`` tokens of text, distinct per request (no prefix-cache hits)."""
-    words = [WORDS[(i * 7 + k * 3) % len(WORDS)] for k in range(max(1, tokens - 2))]
-    return f"{i} " + " ".join(words)
 
 
 def _payload(spec: LoadSpec, text: str, max_tokens: int, i: int = 0) -> dict:
@@ -267,6 +237,7 @@ async def run_load_async(
 ) -> RunResult:
     """Run ``spec``; ``sink`` gets each record as it ends, ``on_done(done, total)`` progress."""
     times, inputs, outputs = schedule(spec)
+    prompt = prompt_builder(spec.tokenizer)
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(10.0, spec.timeout_s))
     records: list[RequestRecord] = []
@@ -292,7 +263,7 @@ async def run_load_async(
 
             async def fire(i: int) -> None:
                 record = RequestRecord(i, float(times[i]), int(inputs[i]), int(outputs[i]))
-                finish(await _one(client, spec, record, _prompt(int(inputs[i]), i), t0))
+                finish(await _one(client, spec, record, prompt(int(inputs[i]), i), t0))
 
             gc_was_enabled = gc.isenabled()
             gc.disable()
@@ -319,7 +290,7 @@ async def run_load_async(
                     now = loop.time() - t0
                     k = i % inputs.size
                     record = RequestRecord(i, now, int(inputs[k]), int(outputs[k]))
-                    finish(await _one(client, spec, record, _prompt(int(inputs[k]), i), t0))
+                    finish(await _one(client, spec, record, prompt(int(inputs[k]), i), t0))
 
             await asyncio.gather(*(user() for _ in range(spec.concurrency)))
     return RunResult(sorted(records, key=lambda r: r.id), time.perf_counter() - start)

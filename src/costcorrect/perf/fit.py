@@ -534,8 +534,29 @@ def read_measurements(path: str | Path) -> pd.DataFrame:
 def fit_measurement_file(
     path: str | Path, catalog: Catalog, gpu: str | None = None, stack: str = "user"
 ) -> CalibrationFit:
-    """Fit all parameters to the rows of ``path`` measured on ``gpu`` (the only GPU if None)."""
-    df = read_measurements(path)
+    """Fit all parameters to the rows of ``path`` measured on ``gpu`` (the only GPU if None),
+    dated by the file."""
+    return fit_measurement_table(
+        read_measurements(path),
+        catalog,
+        gpu,
+        stack,
+        source=f"costcorrect perf fit {Path(path).name}",
+        date=data_date([path]),
+    )
+
+
+def fit_measurement_table(
+    df: pd.DataFrame,
+    catalog: Catalog,
+    gpu: str | None,
+    stack: str,
+    source: str,
+    date: dt.date,
+) -> CalibrationFit:
+    """Fit all parameters to the rows of a measurement table measured on ``gpu`` (the only
+    GPU if None); ``source`` and ``date`` say where and when they were measured."""
+    df = check_measurements(df if "pp" in df.columns else df.assign(pp=1))
     gpus = sorted(df["gpu"].unique())
     if gpu is None and len(gpus) > 1:
         raise InputError("gpu", None, f"one of {', '.join(gpus)} (the file has several)")
@@ -547,8 +568,8 @@ def fit_measurement_file(
     return CalibrationFit(
         hardware=hardware.name,
         stack=stack,
-        source=f"costcorrect perf fit {Path(path).name}",
-        date=data_date([path]),
+        source=source,
+        date=date,
         points=len(rows),
         result=fit(rows, catalog),
     )

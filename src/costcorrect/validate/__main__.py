@@ -103,7 +103,7 @@ def perf(
                 entries = fit_calibrations(root, catalog, checks)
             atomic_write(calibrations, calibrations_file(entries))
 
-    run_guarded(job)
+    run_guarded(job, together=False)
 
 
 @app.command()
@@ -135,7 +135,7 @@ def serving(
             "docs/validation.md",
         )
 
-    run_guarded(job)
+    run_guarded(job, together=False)
 
 
 @app.command()
@@ -173,7 +173,7 @@ def verification(
             lambda figure: "# Verification\n\n" + report_markdown(study, figure),
         )
 
-    run_guarded(job)
+    run_guarded(job, together=False)
 
 
 @app.command()
@@ -223,7 +223,7 @@ def routing(
             lambda figure: report_markdown(report, figure),
         )
 
-    run_guarded(job)
+    run_guarded(job, together=False)
 
 
 @app.command()
@@ -259,7 +259,7 @@ def allocation(
             lambda figure: report_markdown(report, figure),
         )
 
-    run_guarded(job)
+    run_guarded(job, together=False)
 
 
 @app.command()
@@ -340,7 +340,7 @@ def energy(
             v = r.validation
             write_section(readings, readings_section(v.h200, v.h200_untiled), TITLE)
 
-    run_guarded(job)
+    run_guarded(job, together=False)
 
 
 @app.command()
@@ -372,7 +372,7 @@ def engines(
         if calibrations is not None:
             atomic_write(calibrations, engine_calibrations_yaml(fitted))
 
-    run_guarded(job)
+    run_guarded(job, together=False)
 
 
 @app.command()
@@ -419,7 +419,7 @@ def e2e(
             write_section(write, text, TITLE)
             write_section(write, itl_text, TITLE)
 
-    run_guarded(job)
+    run_guarded(job, together=False)
 
 
 if __name__ == "__main__":
