@@ -65,6 +65,28 @@ def test_poisson_runs_timing_semantics_and_load(engine):
     assert p50[1] > 2 * p50[0], p50
 
 
+def test_prompts_exact_under_the_engines_own_tokenizer(served):
+    """With the served model's tokenizer.json, every prompt the engine receives is the same
+    number of tokens as requested plus its chat template's fixed wrapping (the engine reports
+    its prompt tokens in `usage`); lengths vary per request (uniform 20–60)."""
+    url, catalog_file = served
+    tokenizer = str(catalog_file.parent / "model" / "tokenizer.json")
+    run = run_load(
+        spec(
+            url,
+            rate=20,
+            requests=8,
+            seed=3,
+            input_len=LengthDist.parse("uniform:20:60"),
+            tokenizer=tokenizer,
+        )
+    )
+    assert all(r.status == "ok" for r in run.records), [r.error for r in run.records]
+    wrapping = {r.prompt_tokens - r.input_tokens_requested for r in run.records}
+    assert len(wrapping) == 1 and wrapping.pop() >= 0, wrapping
+    assert len({r.input_tokens_requested for r in run.records}) > 1
+
+
 def test_errors_and_client_disconnects_are_recorded_and_the_run_goes_on(engine):
     # odd requests name a model the pinned server rejects (HTTP 400), even ones succeed
     mixed = run_load(spec(engine, rate=20, requests=16, model=",not-served", seed=3))
