@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import Json, echo_json, run_guarded
+from costcorrect.cli.common import Json, StackOption, echo_json, run_guarded, state
 
 
 def correct(
@@ -63,6 +63,45 @@ def correct(
             from costcorrect.cli.render import print_cost_correct
 
             print_cost_correct(result)
+
+    run_guarded(job)
+
+
+def quantize(
+    model: Annotated[str, typer.Option(help="catalog model")] = "llama-3.1-8b",
+    weight_format: Annotated[
+        str, typer.Option("--format", help="fp8 | int8 | awq-int4 | fp4 (against BF16)")
+    ] = "fp8",
+    gpu: Annotated[str, typer.Option(help="catalog GPU")] = "H100-SXM",
+    tp: Annotated[int, typer.Option(min=1, help="tensor-parallel GPUs")] = 1,
+    stack: StackOption = None,
+    workload: Annotated[str, typer.Option(help="catalog workload")] = "sharegpt",
+    ttft: Annotated[str, typer.Option(help="p-quantile TTFT bound")] = "1s",
+    tpot: Annotated[str, typer.Option(help="p-quantile TPOT bound")] = "50ms",
+    quantile: Annotated[float, typer.Option(help="contract quantile")] = 0.99,
+    alpha: Annotated[float, typer.Option("--alpha", help="α of the BF16 model")] = 1.0,
+    json_: Json = False,
+) -> None:
+    """The quantization trade: the format's cheaper $ per SLO-compliant token against its
+    published accuracy loss (α · recovery), Cost-correct of both and the break-even loss."""
+
+    def job() -> None:
+        from costcorrect.correct.quantization import serving_quantization_trade
+        from costcorrect.serving.contract import Contract
+        from costcorrect.units import parse_quantity
+
+        contract = Contract(
+            parse_quantity(ttft, "time", "ttft"), parse_quantity(tpot, "time", "tpot"), quantile
+        )
+        trade = serving_quantization_trade(
+            model, weight_format, gpu, tp, stack, workload, contract, alpha, catalog=state.catalog()
+        )
+        if json_:
+            echo_json(trade.to_dict())
+            return
+        from costcorrect.cli.render import print_quantization_trade
+
+        print_quantization_trade(trade)
 
     run_guarded(job)
 

@@ -343,6 +343,36 @@ def print_cost_correct(c) -> None:
     console.print(table)
 
 
+def print_quantization_trade(t) -> None:
+    """A format against BF16: CPM, α and Cost-correct of each, and the break-even loss."""
+    a = t.accuracy
+    measured = f"{a.quantized:g} vs {a.baseline:g}" if a.recovery is None else "recovery as printed"
+    table = Table(title=f"{t.model}: {t.weight_format} against BF16 — {t.serving}")
+    for col in ("", "$/M SLO-compliant tokens", "α", "Cost-correct $/M answer tokens"):
+        table.add_column(col, justify="left" if not col else "right")
+    table.add_row(
+        "bf16",
+        f"{t.baseline_usd_per_m:,.4f}",
+        f"{t.alpha:.4f}",
+        f"{t.baseline_cost_correct:,.4f}",
+    )
+    table.add_row(
+        t.weight_format,
+        f"{t.quantized_usd_per_m:,.4f}",
+        f"{t.alpha_quantized:.4f}",
+        f"{t.quantized_cost_correct:,.4f}",
+    )
+    console.print(table)
+    verdict = "pays" if t.pays else "does not pay"
+    console.print(
+        f"{t.weight_format} {verdict}: CPM × {t.cpm_ratio:.3f} (−{1 - t.cpm_ratio:.1%}), accuracy "
+        f"× {t.recovery:.4f} ({a.metric}: {measured}; {a.source}"
+        + (f", read via {a.via}" if a.via else "")
+        + f", {a.date}). Break-even: it pays while it loses less than {t.break_even_loss:.1%} "
+        "of the accuracy."
+    )
+
+
 def print_bench(s) -> None:
     """A benchmark run's summary: counts, quantiles with intervals, contract and cost."""
     head = (

@@ -1,0 +1,78 @@
+"""Published accuracy of quantized models against their BF16 baselines
+(``data/quantization.yaml``): one headline metric per model × weight format, with its source.
+Cost-correct reads the recovery (quantized ÷ baseline) as the factor the format multiplies
+the accept rate α by."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from importlib import resources
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from costcorrect.catalog.base import input_error_from
+from costcorrect.catalog.models import WeightFormat
+from costcorrect.errors import InputError
+
+QUANTIZATION_YAML = "data/quantization.yaml"
+
+
+class AccuracyEntry(BaseModel):
+    """One model × format: the metric, its baseline and quantized values (or only the
+    printed recovery), the source and the date."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    format: WeightFormat
+    metric: str
+    baseline: float | None = None
+    quantized: float | None = None
+    recovery: float | None = None
+    source: str
+    via: str | None = None
+    date: dt.date
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> AccuracyEntry:
+        pair = self.baseline is not None and self.quantized is not None
+        if pair == (self.recovery is not None):
+            raise ValueError("give baseline and quantized, or recovery — one of the two")
+        if pair and not (self.baseline > 0 and self.quantized >= 0):
+            raise ValueError("baseline > 0 and quantized ≥ 0")
+        if self.recovery is not None and not 0 < self.recovery <= 2:
+            raise ValueError("a recovery in (0, 2]")
+        return self
+
+    @property
+    def ratio(self) -> float:
+        """Quantized accuracy ÷ baseline accuracy."""
+        if self.recovery is not None:
+            return self.recovery
+        return self.quantized / self.baseline  # type: ignore[operator]
+
+
+@cache
+def accuracy_entries() -> tuple[AccuracyEntry, ...]:
+    """Every published model × format in the catalog."""
+    text = resources.files("costcorrect.catalog").joinpath(QUANTIZATION_YAML).read_text()
+    try:
+        return tuple(AccuracyEntry.model_validate(e) for e in yaml.safe_load(text)["entries"])
+    except ValidationError as err:
+        raise input_error_from(err, QUANTIZATION_YAML) from None
+
+
+def accuracy_recovery(model: str, weight_format: str) -> AccuracyEntry | None:
+    """The published accuracy of ``model`` in ``weight_format`` (None for BF16/FP16 — the
+    baseline itself); a quantized format with no published entry is an :class:`InputError`."""
+    if weight_format in ("bf16", "fp16", "fp32"):
+        return None
+    for entry in accuracy_entries():
+        if entry.model == model and entry.format == weight_format:
+            return entry
+    known = ", ".join(f"{e.model} {e.format}" for e in accuracy_entries())
+    raise InputError(
+        "format", f"{model} {weight_format}", f"a model × format with published accuracy: {known}"
+    )
