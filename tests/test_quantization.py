@@ -65,3 +65,31 @@ def test_quantize_cli_json_and_bad_input():
     assert out["break_even_loss"] == pytest.approx(1 - out["cpm_ratio"])
     bad = runner.invoke(app, ["quantize", "--format", "bf16"])
     assert bad.exit_code == 2 and "format" in bad.output and bad.output.count("\n") == 1
+
+
+def test_report_lowers_alpha_by_the_winners_published_accuracy():
+    """The report's Cost-correct takes α × the winner format's published recovery and says so;
+    a quantized winner with no published accuracy keeps α as given and says that instead."""
+    from types import SimpleNamespace
+
+    from costcorrect.catalog.quantization import published_accuracy
+    from costcorrect.correct.quantization import quantized_accept_rate
+    from costcorrect.report.economics_sections import _alpha_note
+
+    fp8 = published_accuracy("llama-3.1-8b", "fp8")
+    assert quantized_accept_rate(0.9, fp8) == pytest.approx(0.9 * fp8.ratio, rel=1e-12)
+    assert quantized_accept_rate(0.9, None) == 0.9
+    assert quantized_accept_rate(1.0, published_accuracy("llama-3.1-8b", "int8")) == 1.0
+    assert published_accuracy("qwen3-32b", "fp8") is None
+    assert published_accuracy("llama-3.1-8b", None) is None
+
+    def result(model, fmt):
+        return SimpleNamespace(
+            plan=SimpleNamespace(winner=SimpleNamespace(weight_format=fmt)),
+            quantization=published_accuracy(model, fmt),
+            scenario=SimpleNamespace(model=model, answer=SimpleNamespace(accept_rate=0.9)),
+        )
+
+    assert "× 0.9953, the published accuracy of fp8" in _alpha_note(result("llama-3.1-8b", "fp8"))
+    assert "no published accuracy of qwen3-32b in fp8" in _alpha_note(result("qwen3-32b", "fp8"))
+    assert _alpha_note(result("llama-3.1-8b", None)) == ""

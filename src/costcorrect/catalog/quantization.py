@@ -64,15 +64,29 @@ def accuracy_entries() -> tuple[AccuracyEntry, ...]:
         raise input_error_from(err, QUANTIZATION_YAML) from None
 
 
-def accuracy_recovery(model: str, weight_format: str) -> AccuracyEntry | None:
-    """The published accuracy of ``model`` in ``weight_format`` (None for BF16/FP16 — the
-    baseline itself); a quantized format with no published entry is an :class:`InputError`."""
-    if weight_format in ("bf16", "fp16", "fp32"):
+#: formats that are the baseline itself: no accuracy delta
+BASELINE_FORMATS = ("bf16", "fp16", "fp32")
+
+
+def published_accuracy(model: str, weight_format: str | None) -> AccuracyEntry | None:
+    """The catalog's published accuracy of ``model`` in ``weight_format`` (None for a
+    baseline format, or where none is published)."""
+    if weight_format is None or weight_format in BASELINE_FORMATS:
         return None
-    for entry in accuracy_entries():
-        if entry.model == model and entry.format == weight_format:
-            return entry
-    known = ", ".join(f"{e.model} {e.format}" for e in accuracy_entries())
-    raise InputError(
-        "format", f"{model} {weight_format}", f"a model × format with published accuracy: {known}"
+    return next(
+        (e for e in accuracy_entries() if e.model == model and e.format == weight_format), None
     )
+
+
+def accuracy_recovery(model: str, weight_format: str) -> AccuracyEntry | None:
+    """As :func:`published_accuracy`, but a quantized format with no published entry is an
+    :class:`InputError` naming the model × formats that have one."""
+    entry = published_accuracy(model, weight_format)
+    if entry is None and weight_format not in BASELINE_FORMATS:
+        known = ", ".join(f"{e.model} {e.format}" for e in accuracy_entries())
+        raise InputError(
+            "format",
+            f"{model} {weight_format}",
+            f"a model × format with published accuracy: {known}",
+        )
+    return entry

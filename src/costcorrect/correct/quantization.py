@@ -41,8 +41,7 @@ class QuantizationTrade:
 
     @property
     def alpha_quantized(self) -> float:
-        """α · recovery, at most 1 (a recovery above 1 is within the benchmarks' noise)."""
-        return min(1.0, self.alpha * self.recovery)
+        return quantized_accept_rate(self.alpha, self.accuracy)
 
     @property
     def baseline_cost_correct(self) -> float:
@@ -76,6 +75,12 @@ class QuantizationTrade:
         ):
             out[name] = getattr(self, name)
         return out
+
+
+def quantized_accept_rate(alpha: float, accuracy: AccuracyEntry | None) -> float:
+    """α of a quantized model: α · its published recovery, at most 1 (a recovery above 1 is
+    within the benchmarks' noise); α itself for the baseline format (``accuracy`` None)."""
+    return alpha if accuracy is None else min(1.0, alpha * accuracy.ratio)
 
 
 def _cost_correct(cpm_usd_per_m: float, alpha: float) -> float:

@@ -48,12 +48,26 @@ def ledger_section(r: ScenarioResult) -> str:
         "<h2>Cost-correct</h2>"
         f"<p>C = CPM · R · (1 + ρ̄) / α with CPM = serving ${r.plan.winner.usd_per_million:.3f} "
         f"+ {r.energy_phrase()}, R = {a.reasoning_multiplier:g}, "
-        f"ρ̄ = {a.extra_rollouts:g}, α = {a.accept_rate:g}: "
+        f"ρ̄ = {a.extra_rollouts:g}, α = {c.accept_rate:.4g}{_alpha_note(r)}: "
         f"<b>${c.usd_per_million_answer_tokens:.3f}</b> per million answer tokens, "
         f"${c.usd_per_answer:.5f} per answer of {a.answer_tokens:g} tokens.</p>"
         + fig_html(fig, "fig-ledger")
         + fig_html(lever, "fig-levers")
     )
+
+
+def _alpha_note(r: ScenarioResult) -> str:
+    """Why α differs from the scenario's: the winner's quantized format and its published
+    accuracy, or that none is published for it."""
+    fmt, q = r.plan.winner.weight_format, r.quantization
+    if q is not None:
+        return html.escape(
+            f" (the scenario's {r.scenario.answer.accept_rate:g} × {q.ratio:.4f}, the published "
+            f"accuracy of {q.format} against BF16: {q.metric}, {q.source})"
+        )
+    if fmt not in (None, "bf16", "fp16", "fp32"):
+        return html.escape(f" (as given: no published accuracy of {r.scenario.model} in {fmt})")
+    return ""
 
 
 def energy_section(r: ScenarioResult) -> str:

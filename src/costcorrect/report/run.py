@@ -15,8 +15,10 @@ import numpy as np
 from costcorrect.allocate.threshold import AllocationDecision, allocation_threshold
 from costcorrect.catalog import Catalog, load_catalog
 from costcorrect.catalog.power import power_gpus
+from costcorrect.catalog.quantization import AccuracyEntry, published_accuracy
 from costcorrect.catalog.validation import HeldOutError, load_validation
 from costcorrect.correct.ledger import CostCorrect, OperatingPoint, Prices, cost_correct
+from costcorrect.correct.quantization import quantized_accept_rate
 from costcorrect.energy.levers import LeverStudy, lever_study
 from costcorrect.energy.model import decode_energy_usd_per_million
 from costcorrect.errors import InputError
@@ -76,6 +78,7 @@ class ScenarioResult:
     break_even: BreakEven
     io_ratio: float  # the workload's mean input ÷ mean output tokens
     ledger: CostCorrect | None
+    quantization: AccuracyEntry | None  # the winner's format's published accuracy, if any
     energy_gpu: str  # the GPU whose power the energy figures model
     energy_usd_per_m: float | None  # None: that GPU has no power parameters
     levers: LeverStudy | None
@@ -96,6 +99,9 @@ class ScenarioResult:
             "gpus": list(self.scenario.gpus),
             "plan": self.plan.to_dict(),
             "cost_correct": self.ledger.to_dict() if self.ledger else None,
+            "quantization": (
+                self.quantization.model_dump(mode="json") if self.quantization else None
+            ),
             "energy_usd_per_million": self.energy_usd_per_m,
             "version": self.version,
         }
@@ -224,7 +230,7 @@ def run_scenario(
         seed=scenario.seed,
         catalog=catalog,
     )
-    ledger, energy, levers = None, None, None
+    ledger, energy, levers, quantization = None, None, None, None
     winner = best.winner
     gpu = scenario.gpus[0]
     if winner is not None:
@@ -254,10 +260,16 @@ def run_scenario(
             )
         a = scenario.answer
         cpm = winner.usd_per_million + (energy or 0.0)
+        quantization = published_accuracy(scenario.model, winner.weight_format)
         ledger = cost_correct(
             Prices(cpm, cpm),
             OperatingPoint(
-                a.answer_tokens, 0.0, 0.0, a.reasoning_multiplier, a.extra_rollouts, a.accept_rate
+                a.answer_tokens,
+                0.0,
+                0.0,
+                a.reasoning_multiplier,
+                a.extra_rollouts,
+                quantized_accept_rate(a.accept_rate, quantization),
             ),
         )
     say(f"break-even: disaggregated vs colocated on {gpu}")
@@ -305,6 +317,7 @@ def run_scenario(
         break_even=crossing,
         io_ratio=_io_ratio(scenario, catalog),
         ledger=ledger,
+        quantization=quantization,
         energy_gpu=gpu,
         energy_usd_per_m=energy,
         levers=levers,
