@@ -264,3 +264,25 @@ def test_a_demand_gets_a_fleet_answer(catalog):
     assert "H100-SXM GPUs" in fleet.sentence(demand) and result.to_dict()["fleet"]["units"]
     no_demand = plan("llama-3.1-8b", ("H100-SXM",), "sharegpt", Contract(2.0, 0.1), **common)
     assert no_demand.fleet is None
+
+
+def test_cached_sweep_answers_again_without_recomputing(tmp_path):
+    """A sweep cached by its inputs: the second call with the same arguments and catalog is
+    served from the folder (joblib reports it in the cache before the call) and equals the
+    first; another seed is a new entry; a file where the folder should be is one clear error."""
+    from costcorrect.search.breakeven import break_even
+    from costcorrect.search.cache import cached
+
+    sweep = cached(break_even, tmp_path)
+    args = ("H100-SXM", "llama-3.1-8b", "sharegpt", "rate", np.array([0.5, 4.0]), np.array([1.0]))
+    kwargs = {"requests": 500, "seed": 0, "catalog": load_catalog()}
+    assert not sweep.in_cache(*args, **kwargs)
+    first = sweep(*args, **kwargs)
+    assert sweep.in_cache(*args, **kwargs)
+    again = sweep(*args, **kwargs)
+    np.testing.assert_array_equal(first.ratio, again.ratio)
+    assert not sweep.in_cache(*args, **{**kwargs, "seed": 1})
+    assert cached(break_even, None) is break_even
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="cache"):
+        cached(break_even, tmp_path / "file")

@@ -208,6 +208,16 @@ def plan(
     run_guarded(job)
 
 
+Cache = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="COSTCORRECT_CACHE",
+        help="reuse the answer of the same sweep (same arguments and catalog) stored in this "
+        "folder, and store new ones there (default: $COSTCORRECT_CACHE, else no cache)",
+    ),
+]
+
+
 @app.command()
 def frontier(
     model: Model = "llama-3.1-70b",
@@ -237,6 +247,7 @@ def frontier(
     out: Annotated[
         Path, typer.Option(help="output stem: writes STEM.csv, STEM.png and STEM.svg")
     ] = Path("frontier"),
+    cache: Cache = None,
     json_: Json = False,
 ) -> None:
     """Cheapest architecture and cost over a grid of contracts (p TTFT × p TPOT), the Pareto
@@ -245,6 +256,7 @@ def frontier(
     def job() -> None:
         from costcorrect.io import atomic_write
         from costcorrect.search import make_executor
+        from costcorrect.search.cache import cached
         from costcorrect.search.frontier import contract_frontier, describe_winner_regions
         from costcorrect.units import parse_quantity
 
@@ -256,7 +268,7 @@ def frontier(
         )
         rate = None if demand is None else parse_quantity(demand, "count", "demand")
         with make_executor(executor, address, workers) as ex, progress("sweeping …") as status:
-            result = contract_frontier(
+            result = cached(contract_frontier, cache)(
                 model,
                 tuple(g.strip() for g in gpu.split(",")),
                 workload,
@@ -320,6 +332,7 @@ def break_even(
     out: Annotated[
         Path, typer.Option(help="output stem: STEM.csv, STEM.npz, STEM.png, STEM.svg")
     ] = Path("break_even"),
+    cache: Cache = None,
     json_: Json = False,
 ) -> None:
     """Where colocation (best of plain/chunked) and disaggregation cost the same, per GPU
@@ -334,8 +347,8 @@ def break_even(
         from costcorrect.errors import InputError
         from costcorrect.io import atomic_write
         from costcorrect.search import make_executor
-        from costcorrect.search.breakeven import AXES
-        from costcorrect.search.breakeven import break_even as run
+        from costcorrect.search.breakeven import AXES, break_even
+        from costcorrect.search.cache import cached
         from costcorrect.serving.architectures import KVLink
         from costcorrect.units import parse_quantity
 
@@ -349,7 +362,7 @@ def break_even(
         y = _range(y_range or default, kind, "y-range", points)
         link = KVLink(parse_quantity(kv_link, "bandwidth", "kv-link"), 1e-3, 0.5)
         rate = parse_quantity(demand, "count", "demand")
-        surfaces = []
+        surfaces, run = [], cached(break_even, cache)
         with make_executor(executor, address, workers) as ex, progress("sweeping …") as status:
             for gpu in (g.strip() for g in gpus.split(",")):
                 surfaces.append(
