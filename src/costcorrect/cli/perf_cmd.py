@@ -159,3 +159,83 @@ def calibrate(
         print_calibration_entry(CalibrationSpec.model_validate(entry))
 
     run_guarded(job)
+
+
+@app.command()
+def speculative(
+    model: str = typer.Option("llama-3.1-70b", help="target model (catalog name or alias)"),
+    draft: str = typer.Option("llama-3.1-8b", help="draft model, on the same GPUs"),
+    gpu: str = typer.Option("H100-SXM", help="catalog GPU name or alias"),
+    tp: int = typer.Option(4, min=1, help="tensor-parallel GPUs (target and draft)"),
+    k: int = typer.Option(4, help="draft tokens proposed per step (1–16)"),
+    accept: float = typer.Option(0.8, help="per-token acceptance rate, [0, 1)"),
+    context: int = typer.Option(1024, min=0, help="KV tokens per sequence"),
+    batches: str = typer.Option("1,4,16,64,256", help="decode batch sizes"),
+    stack: StackOption = None,
+    json_: Json = False,
+) -> None:
+    """Speculative decoding at each batch size: draft steps, the verify step of k + 1 tokens,
+    tokens accepted per step and the time per output token against plain decoding."""
+
+    def job() -> None:
+        from costcorrect.errors import InputError
+        from costcorrect.perf import Deployment
+        from costcorrect.perf.calibration import stack_validation
+        from costcorrect.perf.speculative import accepted_tokens, speculative_steps
+
+        try:
+            sizes = [float(b) for b in batches.split(",")]
+        except ValueError:
+            raise InputError("batches", batches, "comma-separated batch sizes") from None
+        cat = state.catalog()
+        target = Deployment.from_names(model, gpu, tp, stack=stack, catalog=cat)
+        helper = Deployment.from_names(draft, gpu, tp, stack=stack, catalog=cat)
+        for dep in (target, helper):
+            dep.check_fits()
+        if not 0 <= accept < 1:
+            raise InputError("accept", accept, "a per-token acceptance rate in [0, 1)")
+        steps = speculative_steps(target, helper, sizes, context, k, accept)
+        mean, var = accepted_tokens(accept, k)
+        validated = stack_validation(cat, target.hardware, target.stack)
+        if json_:
+            echo_json(
+                {
+                    "model": target.model.name,
+                    "draft": helper.model.name,
+                    "gpu": target.hardware.name,
+                    "tp": tp,
+                    "stack": validated,
+                    "tokens_per_step": {"mean": mean, "variance": var},
+                    "steps": [s.to_dict() for s in steps],
+                }
+            )
+            return
+        import pandas as pd
+
+        from costcorrect.cli.render import print_frame
+
+        frame = pd.DataFrame(
+            {
+                "batch": [s.batch for s in steps],
+                "draft_ms": [s.draft_s * 1e3 for s in steps],
+                "verify_ms": [s.verify_s * 1e3 for s in steps],
+                "plain_tpot_ms": [s.decode_s * 1e3 for s in steps],
+                "speculative_tpot_ms": [s.tpot_s * 1e3 for s in steps],
+                "speedup": [s.speedup for s in steps],
+            }
+        )
+        print_frame(
+            frame.round(3),
+            f"{target.model.name} drafted by {helper.model.name} on {tp}× {gpu}: k = {k}, "
+            f"acceptance {accept:g} → {mean:.2f} tokens per step (sd {var**0.5:.2f}), "
+            f"context {context:,}",
+        )
+        paying = [s.batch for s in steps if s.speedup > 1]
+        typer.echo(
+            f"pays up to batch {max(paying):g} of those tried"
+            if paying
+            else "pays at no batch tried"
+        )
+        typer.echo(f"Stack: {validated}")
+
+    run_guarded(job)
