@@ -221,7 +221,7 @@ def run(
             )
             raise typer.Exit(130)
 
-    run_guarded(job)
+    run_guarded(job, together=False)  # records land as requests end, kept on any failure
 
 
 @app.command()
