@@ -97,8 +97,10 @@ def model_(
             return
         from costcorrect.cli.render import print_frame
 
+        shown = frame.assign(ms_per_token=frame["seconds_per_token"] * 1e3)
+        shown = shown.drop(columns=["seconds_per_token"])
         print_frame(
-            frame.round(4),
+            shown,
             f"{model} on {tp}× {gpu}: W per GPU, J/token, "
             f"$/M tokens of energy at ${usd_per_kwh}/kWh, PUE {pue}, duty {duty:g}",
         )
