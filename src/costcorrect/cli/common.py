@@ -29,6 +29,14 @@ StackOption = Annotated[
 ]
 
 
+def stack_line(dep) -> str:
+    """``Stack: GPU/stack, validated on …``: the calibration an answer used and its own
+    held-out error."""
+    from costcorrect.perf.calibration import stack_validation
+
+    return f"Stack: {stack_validation(state.catalog(), dep.hardware, dep.stack)}"
+
+
 def seed_option(help: str = "random seed") -> Any:
     """``--seed``: a non-negative integer (numpy's generators refuse negative seeds)."""
     return Annotated[int, typer.Option(min=0, help=f"{help} (an integer ≥ 0)")]

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import Json, StackOption, echo_json, run_guarded, state
+from costcorrect.cli.common import Json, StackOption, echo_json, run_guarded, stack_line, state
 
 app = typer.Typer(no_args_is_help=True, help="Energy per token: power model, levers, measurement.")
 
@@ -45,13 +45,6 @@ def _deployment(model: str, gpu: str, tp: int, stack: str | None):
     from costcorrect.perf import Deployment
 
     return Deployment.from_names(model, gpu, tp, stack=stack, catalog=state.catalog())
-
-
-def _stack_line(dep) -> str:
-    """Which stack the answer used and its own validated error."""
-    from costcorrect.perf.calibration import stack_validation
-
-    return f"Stack: {stack_validation(state.catalog(), dep.hardware, dep.stack)}"
 
 
 @app.command("model")
@@ -104,7 +97,7 @@ def model_(
             f"{model} on {tp}× {gpu}: W per GPU, J/token, "
             f"$/M tokens of energy at ${usd_per_kwh}/kWh, PUE {pue}, duty {duty:g}",
         )
-        typer.echo(_stack_line(dep))
+        typer.echo(stack_line(dep))
 
     run_guarded(job)
 
@@ -186,7 +179,7 @@ def levers(
             .round(1),
             "power cap: binds only below the default power",
         )
-        typer.echo(_stack_line(dep))
+        typer.echo(stack_line(dep))
 
     run_guarded(job)
 

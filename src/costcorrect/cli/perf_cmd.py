@@ -8,7 +8,15 @@ from pathlib import Path
 
 import typer
 
-from costcorrect.cli.common import Json, StackOption, echo_json, progress, run_guarded, state
+from costcorrect.cli.common import (
+    Json,
+    StackOption,
+    echo_json,
+    progress,
+    run_guarded,
+    stack_line,
+    state,
+)
 from costcorrect.io import atomic_write
 
 app = typer.Typer(no_args_is_help=True, help="Iteration-time model of prefill and decode steps.")
@@ -236,6 +244,6 @@ def speculative(
             if paying
             else "pays at no batch tried"
         )
-        typer.echo(f"Stack: {validated}")
+        typer.echo(stack_line(target))
 
     run_guarded(job)

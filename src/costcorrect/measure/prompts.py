@@ -81,12 +81,12 @@ class TokenizerPrompts:
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
     def __call__(self, tokens: int, i: int) -> str:
-        head = str(i)
-        if self.count(head) >= tokens:  # too short to lead with the number: filler only
-            head = ""
+        head, used = str(i), self.count(str(i))
+        if used >= tokens:  # too short to lead with the number: filler only
+            head, used = "", 0
         filler = self.filler
-        n = max(0, tokens - self.count(head))
-        best, best_gap = head, abs(self.count(head) - tokens)
+        n = max(0, tokens - used)
+        best, best_gap = head, abs(used - tokens)
         for _ in range(EXACT_TRIES):
             ids = [filler[(i * 7 + k) % len(filler)] for k in range(n)]
             text = head + self.tokenizer.decode(ids)

@@ -318,7 +318,7 @@ def duty_regime(dep: Deployment, power: PowerModel, batch: float, watts: float) 
     lock does there. Power is linear in the duty: P(d) = P_gap + d·(P(1) − P_gap)."""
     b = Batch.decode(batch, 1024)
     back_to_back = float(iteration_energy(dep, b, power).power_w)
-    gap = power.idle_w + power.overhead_w
+    gap = float(power.power(1.0, 0.0, 0.0, 0.0, overhead=1.0))  # waiting at f_max
     if not gap < watts <= back_to_back:
         return Regime(batch, watts, gap)
     duty = (watts - gap) / (back_to_back - gap)

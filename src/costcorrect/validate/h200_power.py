@@ -29,7 +29,7 @@ from costcorrect.perf.batch import Batch
 from costcorrect.perf.deployment import Deployment
 from costcorrect.perf.fit import DEFAULT_FREE, fit
 from costcorrect.validate.measurements import H200_MAX_SM_MHZ as F_MAX_MHZ
-from costcorrect.validate.measurements import step_measurements
+from costcorrect.validate.measurements import torch_graph_steps
 from costcorrect.validate.perf import STACK_KERNELS
 
 READINGS = "data/h200/torch_graph_iterations.csv"
@@ -106,8 +106,7 @@ def study(shared: Path, catalog: Catalog, kernels: PerfParams | None = None) -> 
     ``kernels``: the perf stack's fixed kernel facts (default: :data:`STACK_KERNELS`'s)."""
     kernels = STACK_KERNELS[STACK] if kernels is None else kernels
     rows = readings(shared)
-    steps = step_measurements(shared)
-    steps = steps[steps["dataset"] == STACK].reset_index(drop=True)
+    steps = torch_graph_steps(shared)
     assert (steps["batch_size"].to_numpy() == rows["batch"].to_numpy()).all()
     base = Deployment.from_names(MODEL, GPU, stack=STACK, catalog=catalog)
 

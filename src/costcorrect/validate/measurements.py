@@ -226,7 +226,7 @@ def step_measurements(shared: Path) -> pd.DataFrame:
         _splitwise_steps(shared),
         _distserve_steps(shared),
         _sarathi_steps(shared),
-        _torch_graph_steps(shared),
+        torch_graph_steps(shared),
     ]
     steps = pd.concat(frames, ignore_index=True)
     return steps.assign(clock_ratio=steps["clock_ratio"].fillna(1.0))[STEP_COLUMNS]
@@ -448,7 +448,7 @@ def _sarathi_steps(shared: Path) -> pd.DataFrame:
     return pd.concat([prefill, decode], ignore_index=True)
 
 
-def _torch_graph_steps(shared: Path) -> pd.DataFrame:
+def torch_graph_steps(shared: Path) -> pd.DataFrame:
     """Our H200 plain-PyTorch decoder's prefill and CUDA-graph decode step times."""
     raw = pd.read_csv(shared / "data" / "h200" / "torch_graph_iterations.csv")
     raw = raw[raw["phase"].isin(["prefill", "decode"])]
