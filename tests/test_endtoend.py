@@ -75,3 +75,19 @@ def test_vllm_small_batch_latency_is_its_kernels_on_hopper(catalog):
     assert len(hopper) >= 10 and hopper["error"].abs().max() < 0.10
     b200_8b = frame[(frame["gpu"] == "B200") & (frame["model"] == "llama-3.1-8b")]
     assert (b200_8b.sort_values("batch")["error"].diff().dropna() < 0).all()
+
+
+def test_a_low_latency_70b_fp8_point_is_feasible_and_close(catalog):
+    """InferenceX's measured Llama-3.3-70B FP8 run on 8 × B200 (TensorRT-LLM, 64 users,
+    1k/1k: 101.7 tok/s per user, 776 tok/s per GPU) posed as a closed loop: the predicted
+    per-user speed is above 75 tok/s and the throughput within the 35 % worst-case target."""
+    point = next(
+        p for p in load_points()["points"] if p["id"] == "ix-70b-1k1k-b200-trt-fp8-tp8-c64"
+    )
+    assert point["per_user"] >= 75 and point["weight_format"] == "fp8"
+    row = pose(point, catalog)
+    assert row["per_user_predicted"] >= 75
+    assert abs(row["ratio"] - 1) <= 0.35
+    assert row["stack"].startswith("trtllm-")
+    vllm = next(p for p in load_points()["points"] if p.get("engine") == "vllm")
+    assert pose(vllm, catalog)["stack"].startswith("vllm-")

@@ -10,7 +10,12 @@ from typer.testing import CliRunner
 from costcorrect.cli.app import app
 from costcorrect.errors import InputError
 from costcorrect.perf import Deployment
-from costcorrect.perf.speculative import accepted_tokens, sample_accepted, speculative_steps
+from costcorrect.perf.speculative import (
+    Speculation,
+    accepted_tokens,
+    sample_accepted,
+    speculative_steps,
+)
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +23,10 @@ def pair():
     target = Deployment.from_names("llama-3.1-70b", "H100-SXM", 4)
     draft = Deployment.from_names("llama-3.1-8b", "H100-SXM", 4)
     return target, draft
+
+
+def _spec(draft: Deployment, k: int = 4, acceptance: float = 0.8) -> Speculation:
+    return Speculation(draft.model, k, acceptance)
 
 
 def test_accepted_tokens_formula_and_sampling():
@@ -41,7 +50,7 @@ def test_a_draft_never_accepted_costs_its_steps_and_a_verify(pair):
     """a = 0: one token per step, so the time per token is the draft's k steps plus a verify
     step — no gain, and dearer than plain decoding by at least the draft's time."""
     target, draft = pair
-    for s in speculative_steps(target, draft, (1, 32), 1024, k=4, acceptance=0.0):
+    for s in speculative_steps(target, _spec(draft, 4, 0.0), (1, 32), 1024):
         assert s.tokens_per_step == 1.0
         assert s.tpot_s == pytest.approx(s.draft_s + s.verify_s, rel=1e-12)
         assert s.verify_s >= s.decode_s and s.speedup < 1
@@ -52,7 +61,7 @@ def test_speculation_pays_at_small_batch_and_stops_at_large(pair):
     for about the price of one, large batches make the verify step compute-bound — the
     speedup falls with batch and drops below 1."""
     target, draft = pair
-    steps = speculative_steps(target, draft, (1, 4, 16, 64, 256, 1024), 1024, k=4, acceptance=0.8)
+    steps = speculative_steps(target, _spec(draft), (1, 4, 16, 64, 256, 1024), 1024)
     speedups = [s.speedup for s in steps]
     assert speedups[0] > 1.5, speedups
     assert speedups[-1] < 1, speedups

@@ -18,8 +18,9 @@ Kind = Literal["goodput", "goodput_ratio", "decode_batch", "kv_transfer_share", 
 
 class ContractSpec(BaseModel):
     """A capacity rule: bounds in human units, a quantile per metric (TTFT, per-request TPOT,
-    per-token TBT), or DistServe's attainment; ``relative`` bounds are multiples of the
-    baseline's latency at low load."""
+    per-token TBT), DistServe's attainment, or the vLLM paper's mean normalized latency
+    (seconds per output token); ``relative`` bounds are multiples of the baseline's latency
+    at low load."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -33,6 +34,8 @@ class ContractSpec(BaseModel):
     attainment: float | None = None
     relative_ttft: float | None = None
     relative_tpot: float | None = None
+    # Orca's and vLLM's metric: mean over requests of latency ÷ output tokens, e.g. "0.5s"
+    normalized_latency: str | None = None
 
 
 class WorkloadSpec(BaseModel):

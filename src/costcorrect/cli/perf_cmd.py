@@ -172,7 +172,9 @@ def calibrate(
 @app.command()
 def speculative(
     model: str = typer.Option("llama-3.1-70b", help="target model (catalog name or alias)"),
-    draft: str = typer.Option("llama-3.1-8b", help="draft model, on the same GPUs"),
+    draft: str = typer.Option(
+        "llama-3.1-8b", help="draft model on the same GPUs, or 'eagle' (a one-layer head)"
+    ),
     gpu: str = typer.Option("H100-SXM", help="catalog GPU name or alias"),
     tp: int = typer.Option(4, min=1, help="tensor-parallel GPUs (target and draft)"),
     k: int = typer.Option(4, help="draft tokens proposed per step (1–16)"),
@@ -186,10 +188,16 @@ def speculative(
     tokens accepted per step and the time per output token against plain decoding."""
 
     def job() -> None:
+        from dataclasses import replace
+
         from costcorrect.errors import InputError
         from costcorrect.perf import Deployment
         from costcorrect.perf.calibration import stack_validation
-        from costcorrect.perf.speculative import accepted_tokens, speculative_steps
+        from costcorrect.perf.speculative import (
+            Speculation,
+            accepted_tokens,
+            speculative_steps,
+        )
 
         try:
             sizes = [float(b) for b in batches.split(",")]
@@ -197,13 +205,13 @@ def speculative(
             raise InputError("batches", batches, "comma-separated batch sizes") from None
         cat = state.catalog()
         target = Deployment.from_names(model, gpu, tp, stack=stack, catalog=cat)
-        helper = Deployment.from_names(draft, gpu, tp, stack=stack, catalog=cat)
-        for dep in (target, helper):
-            dep.check_fits()
         if not 0 <= accept < 1:
             raise InputError("accept", accept, "a per-token acceptance rate in [0, 1)")
-        steps = speculative_steps(target, helper, sizes, context, k, accept)
+        speculation = Speculation.parse(f"draft={draft},k={k},accept={accept}", cat)
+        replace(target, speculation=speculation).check_fits()
+        steps = speculative_steps(target, speculation, sizes, context)
         mean, var = accepted_tokens(accept, k)
+        helper = speculation.draft_deployment(target)
         validated = stack_validation(cat, target.hardware, target.stack)
         if json_:
             echo_json(

@@ -46,6 +46,7 @@ def _space(
     stack: str | None,
     weight_formats: str | None,
     kv_dtypes: str | None,
+    speculative: str | None = None,
 ):
     from costcorrect.search import SearchSpace
     from costcorrect.serving.architectures import KVLink
@@ -61,7 +62,26 @@ def _space(
         stack=stack,
         weight_formats=_names(weight_formats),
         kv_dtypes=_names(kv_dtypes),
+        speculations=_speculations(speculative),
     )
+
+
+#: draft lengths ``plan``/``frontier`` try when ``--speculative`` names no k
+SEARCHED_DRAFT_TOKENS = (2, 4, 6)
+
+
+def _speculations(text: str | None) -> tuple:
+    """Plain decoding, plus the speculation ``text`` at its k or at each searched k."""
+    import dataclasses
+
+    from costcorrect.perf.speculative import Speculation
+
+    if text is None:
+        return (None,)
+    given = Speculation.parse(text, state.catalog())
+    named_k = any(part.strip().startswith("k=") for part in text.split(","))
+    ks = (given.k,) if named_k else SEARCHED_DRAFT_TOKENS
+    return (None, *(dataclasses.replace(given, k=k) for k in ks))
 
 
 def _names(text: str | None) -> tuple[str | None, ...]:
@@ -108,6 +128,13 @@ KvDtypesOpt = Annotated[
         "--kv-dtype", help="KV-cache precisions to try, e.g. bf16,fp8 (default: the model's own)"
     ),
 ]
+SpeculativeOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="also try speculative decoding: draft=MODEL or eagle, accept=A (0.8); without k=N "
+        "the search tries k = 2, 4, 6 beside plain decoding"
+    ),
+]
 MaxSeqsOpt = Annotated[str, typer.Option("--max-seqs", help="max-batch values to try")]
 BudgetOpt = Annotated[str, typer.Option("--token-budget", help="chunk budgets τ to try")]
 KvLinkOpt = Annotated[str, typer.Option("--kv-link", help="KV link per prefill instance")]
@@ -134,6 +161,7 @@ def plan(
     pp: PpOpt = "1",
     weight_format: WeightFormatsOpt = None,
     kv_dtype: KvDtypesOpt = None,
+    speculative: SpeculativeOpt = None,
     max_seqs: MaxSeqsOpt = "128,256,512",
     token_budget: BudgetOpt = "256,512,1024,2048",
     kv_link: KvLinkOpt = "50GB/s",
@@ -169,7 +197,16 @@ def plan(
         cat = state.catalog()
         contract = contract_from(ttft_p99, tpot_p99, quantile)
         space = _space(
-            tp, pp, max_seqs, token_budget, max_gpus, kv_link, stack, weight_format, kv_dtype
+            tp,
+            pp,
+            max_seqs,
+            token_budget,
+            max_gpus,
+            kv_link,
+            stack,
+            weight_format,
+            kv_dtype,
+            speculative,
         )
         rate = None if demand is None else parse_quantity(demand, "count", "demand")
         think_s = parse_quantity(think, "time", "think")
@@ -235,6 +272,7 @@ def frontier(
     pp: PpOpt = "1",
     weight_format: WeightFormatsOpt = None,
     kv_dtype: KvDtypesOpt = None,
+    speculative: SpeculativeOpt = None,
     max_seqs: MaxSeqsOpt = "128,256,512",
     token_budget: BudgetOpt = "256,512,1024,2048",
     kv_link: KvLinkOpt = "50GB/s",
@@ -264,7 +302,16 @@ def frontier(
         ttft = _range(ttft_range, "time", "ttft-range", points)
         tpot = _range(tpot_range, "time", "tpot-range", points)
         space = _space(
-            tp, pp, max_seqs, token_budget, max_gpus, kv_link, stack, weight_format, kv_dtype
+            tp,
+            pp,
+            max_seqs,
+            token_budget,
+            max_gpus,
+            kv_link,
+            stack,
+            weight_format,
+            kv_dtype,
+            speculative,
         )
         rate = None if demand is None else parse_quantity(demand, "count", "demand")
         with make_executor(executor, address, workers) as ex, progress("sweeping …") as status:

@@ -26,7 +26,10 @@ from costcorrect.cli.common import (
 
 app = typer.Typer(no_args_is_help=True, help="Serving engines: simulate, goodput and cost.")
 
-Arch = Annotated[str, typer.Option("--arch", help="colocated | chunked | disaggregated | kvpool")]
+Arch = Annotated[
+    str,
+    typer.Option("--arch", help="colocated | chunked | static | disaggregated | kvpool"),
+]
 Model = Annotated[str, typer.Option(help="catalog model")]
 Gpu = Annotated[str, typer.Option(help="catalog GPU (both pools unless overridden)")]
 Tp = Annotated[int, typer.Option(min=1, help="tensor-parallel GPUs per instance")]
@@ -37,6 +40,25 @@ WeightFormat = Annotated[
     str | None, typer.Option(help="weights: bf16 | fp16 | fp8 | int8 | awq-int4 | fp4")
 ]
 KvDtype = Annotated[str | None, typer.Option(help="KV cache: bf16 | fp16 | fp8 | int8")]
+Speculative = Annotated[
+    str | None,
+    typer.Option(
+        help="speculative decoding: draft=MODEL or eagle, optional k=N and accept=A (default: "
+        "the catalog's measured acceptance for the model, else k=4, accept=0.8), e.g. "
+        "draft=llama-3.1-8b,k=4,accept=0.8"
+    ),
+]
+Reservation = Annotated[
+    str | None,
+    typer.Option(
+        help="KV policy: paged (vLLM) | oracle | pow2 | max (Orca's reservations, simulated "
+        "only; default paged, max for --arch static)"
+    ),
+]
+KvMemory = Annotated[
+    str | None,
+    typer.Option(help="KV cache of the instance when a setup states it, e.g. 12GB"),
+]
 Replicas = Annotated[
     int, typer.Option(min=1, help="colocated/chunked: instances sharing the traffic")
 ]
@@ -110,6 +132,9 @@ def simulate(
     stack: StackOption = None,
     weight_format: WeightFormat = None,
     kv_dtype: KvDtype = None,
+    speculative: Speculative = None,
+    reservation: Reservation = None,
+    kv_memory: KvMemory = None,
     replicas: Replicas = 1,
     token_budget: Budget = 512,
     max_batch_tokens: MaxTokens = 8192,
@@ -279,6 +304,9 @@ def cost(
     stack: StackOption = None,
     weight_format: WeightFormat = None,
     kv_dtype: KvDtype = None,
+    speculative: Speculative = None,
+    reservation: Reservation = None,
+    kv_memory: KvMemory = None,
     replicas: Replicas = 1,
     token_budget: Budget = 512,
     max_batch_tokens: MaxTokens = 8192,
@@ -328,7 +356,8 @@ def cost(
         )
         n = requests
         think_s = parse_quantity(think, "time", "think")
-        mode = engine or ("sim" if offline or concurrency else "analytic")
+        simulated = offline or concurrency or architecture.simulated_only
+        mode = engine or ("sim" if simulated else "analytic")
         if trace is None and concurrency:  # a steady window long against the users
             n = max(n, REQUESTS_PER_USER * concurrency)
         elif (converge or offline) and mode == "sim" and trace is None:  # Little's law
@@ -361,13 +390,17 @@ def cost(
                 architecture, contract, stream, total_tokens, rate, mode, pricing, load
             )
         lengths = stream.length_stats(cat)
+        speculation = architecture.decoder.speculation
         if json_:
-            echo_json({**result.to_dict(), "workload": asdict(lengths)})
+            extra = {"speculative": speculation.to_dict() if speculation else None}
+            echo_json({**result.to_dict(), **extra, "workload": asdict(lengths)})
         else:
             from costcorrect.cli.render import print_cost
 
             typer.echo(lengths.sentence())
             print_cost(result)
+            if speculation is not None:
+                typer.echo(speculation.sentence())
 
     run_guarded(job)
 
@@ -382,6 +415,9 @@ def curve(
     stack: StackOption = None,
     weight_format: WeightFormat = None,
     kv_dtype: KvDtype = None,
+    speculative: Speculative = None,
+    reservation: Reservation = None,
+    kv_memory: KvMemory = None,
     replicas: Replicas = 1,
     token_budget: Budget = 2048,
     max_batch_tokens: MaxTokens = 8192,

@@ -14,6 +14,7 @@ from costcorrect.errors import InputError
 
 if TYPE_CHECKING:
     from costcorrect.catalog.loader import Catalog
+    from costcorrect.perf.speculative import Speculation
 
 ACTIVATION_BYTES = 2.0  # bf16/fp16 activations
 RUNTIME_RESERVE_BYTES = 1.5 * 2**30  # CUDA context, graphs, allocator slack per GPU
@@ -26,7 +27,10 @@ class Deployment:
     ``memory_utilization`` is the fraction of GPU memory the engine may use (vLLM's
     ``gpu_memory_utilization``); ``max_batch_tokens`` sizes the activation workspace. ``stack``
     names the calibration ``params`` came from (``uncalibrated``: datasheet derating; ``custom``:
-    params passed by the caller).
+    params passed by the caller). ``speculation``: speculative decoding with a draft on the same
+    GPUs (:mod:`costcorrect.perf.speculative`; dense attention models, no pipeline stages).
+    ``kv_memory_bytes``: the KV cache of the whole instance when a setup states it (a paper's
+    "KV memory 12 GB"), in place of what ``memory_utilization`` leaves.
     """
 
     model: ModelSpec
@@ -39,6 +43,8 @@ class Deployment:
     memory_utilization: float = 0.9
     max_batch_tokens: int = 8192
     stack: str = "custom"
+    speculation: Speculation | None = None
+    kv_memory_bytes: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.tp, int) or self.tp < 1:
@@ -56,6 +62,21 @@ class Deployment:
             raise InputError("kv_dtype", self.kv_dtype, f"one of {list(KV_BYTES)}")
         if not 0 < self.memory_utilization <= 1:
             raise InputError("memory_utilization", self.memory_utilization, "a fraction in (0, 1]")
+        if self.kv_memory_bytes is not None and not self.kv_memory_bytes > 0:
+            raise InputError("kv_memory", self.kv_memory_bytes, "a positive size in bytes")
+        if self.speculation is not None:
+            m = self.model
+            if m.moe or m.ssm or self.pp > 1:
+                raise InputError(
+                    "speculative",
+                    self.speculation.label,
+                    f"a dense attention model without pipeline stages ({m.name}, pp={self.pp})",
+                )
+
+    @cached_property
+    def draft(self) -> Deployment | None:
+        """The speculation's draft on this deployment's GPUs (None without speculation)."""
+        return self.speculation.draft_deployment(self) if self.speculation else None
 
     @classmethod
     def from_names(
@@ -87,6 +108,10 @@ class Deployment:
         """The linear cost rows of one iteration (:class:`costcorrect.perf.roofline.OpTable`)."""
         from costcorrect.perf.roofline import op_table
 
+        if self.draft is not None:
+            from costcorrect.perf.speculative import speculative_op_table
+
+            return speculative_op_table(self, self.draft, self.speculation.k)
         return op_table(self)
 
     # --- sizes --------------------------------------------------------------------------
@@ -109,7 +134,8 @@ class Deployment:
         linear = sum(x.params * wb / (self.tp if x.sharded else 1) for x in self.model.linears())
         linear_params = sum(x.params for x in self.model.linears())
         other = (self.model.param_count - linear_params) * ACTIVATION_BYTES / self.tp
-        return (linear + other) / self.pp
+        draft = self.speculation.draft_weight_bytes_per_gpu(self) if self.speculation else 0.0
+        return (linear + other) / self.pp + draft
 
     @property
     def weight_bytes_total(self) -> float:
@@ -126,7 +152,8 @@ class Deployment:
     @property
     def kv_bytes_per_token_per_gpu(self) -> float:
         layers = math.ceil(self.model.attention_layer_count / self.pp)
-        return layers * self.kv_elements_per_token_per_layer_per_gpu * self.kv_bytes_per_element
+        own = layers * self.kv_elements_per_token_per_layer_per_gpu * self.kv_bytes_per_element
+        return own + (self.draft.kv_bytes_per_token_per_gpu if self.draft else 0.0)
 
     @property
     def activation_reserve_bytes(self) -> float:
@@ -136,13 +163,22 @@ class Deployment:
         return self.max_batch_tokens * width * ACTIVATION_BYTES + RUNTIME_RESERVE_BYTES
 
     @property
-    def kv_budget_bytes_per_gpu(self) -> float:
+    def free_bytes_per_gpu(self) -> float:
+        """What ``memory_utilization`` leaves per GPU after weights and workspace, bytes."""
         usable = self.hardware.memory_bytes.value * self.memory_utilization
         return usable - self.weight_bytes_per_gpu - self.activation_reserve_bytes
 
     @property
+    def kv_budget_bytes_per_gpu(self) -> float:
+        """KV-cache bytes per GPU: the stated ``kv_memory_bytes`` shared by the GPUs, else all
+        that is free."""
+        if self.kv_memory_bytes is not None:
+            return self.kv_memory_bytes / self.gpus
+        return self.free_bytes_per_gpu
+
+    @property
     def fits(self) -> bool:
-        return self.kv_budget_bytes_per_gpu > 0
+        return self.free_bytes_per_gpu > 0
 
     @property
     def kv_capacity_tokens(self) -> int:

@@ -70,6 +70,7 @@ class Confirmed:
     decode_pp: int
     weight_format: str | None
     kv_dtype: str | None
+    speculative: str | None  # the decode pool's speculation (draft, k, acceptance)
     stacks: tuple[str, ...]
     simulated_requests: int | None  # the converged run's length
     converged: bool | None  # whether two run lengths agreed within 5 %
@@ -208,7 +209,7 @@ def _confirm_one(job: tuple) -> Confirmed:
         estimate=screened.goodput_rps,
     )
     arch = candidate.arch
-    decoder = arch.decode if isinstance(arch, Disaggregated) else arch.deployment
+    decoder = arch.decoder
     deployments = (arch.prefill, arch.decode) if isinstance(arch, Disaggregated) else (decoder,)
     stacks = tuple(dict.fromkeys(f"{d.hardware.name}/{d.stack}" for d in deployments))
     return Confirmed(
@@ -228,6 +229,7 @@ def _confirm_one(job: tuple) -> Confirmed:
         decoder.pp,
         decoder.weight_format,
         decoder.kv_dtype,
+        decoder.speculation.label if decoder.speculation else None,
         stacks,
         cost.simulated_requests,
         cost.converged,

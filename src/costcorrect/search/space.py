@@ -13,6 +13,7 @@ from costcorrect.catalog.models import KV_BYTES, WEIGHT_BYTES
 from costcorrect.errors import InputError
 from costcorrect.perf import Deployment
 from costcorrect.perf.calibration import select_calibration
+from costcorrect.perf.speculative import Speculation
 from costcorrect.serving.architectures import (
     Architecture,
     Chunked,
@@ -29,7 +30,8 @@ class SearchSpace:
     or a set of prefill plus decode instances); fleets for a demand repeat that unit. ``stack``:
     the calibration stack of every GPU (None: each GPU's default). ``weight_formats`` and
     ``kv_dtypes``: precisions to try (None: the model's own); prefill and decode instances of
-    one disaggregated unit share them (the KV moves between them as is)."""
+    one disaggregated unit share them (the KV moves between them as is). ``speculations``:
+    speculative decoding settings to try (None: plain decoding), shared by both pools too."""
 
     tp: tuple[int, ...] = (1, 2, 4, 8)
     pp: tuple[int, ...] = (1,)
@@ -43,6 +45,7 @@ class SearchSpace:
     stack: str | None = None
     weight_formats: tuple[str | None, ...] = (None,)
     kv_dtypes: tuple[str | None, ...] = (None,)
+    speculations: tuple[Speculation | None, ...] = (None,)
 
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "max_seqs", "token_budgets", "pool_sizes"):
@@ -103,8 +106,10 @@ def _deployments(model: str, gpus: tuple[str, ...], space: SearchSpace, catalog:
     for gpu in gpus:  # an unknown stack is the user's error, not a configuration to skip
         select_calibration(catalog, catalog.hardware.get(gpu), space.stack)
     out = []
-    grid = itertools.product(gpus, space.tp, space.pp, space.weight_formats, space.kv_dtypes)
-    for gpu, tp, pp, weights, kv in grid:
+    grid = itertools.product(
+        gpus, space.tp, space.pp, space.weight_formats, space.kv_dtypes, space.speculations
+    )
+    for gpu, tp, pp, weights, kv, speculation in grid:
         if tp * pp > space.max_gpus:
             continue
         try:
@@ -117,9 +122,11 @@ def _deployments(model: str, gpus: tuple[str, ...], space: SearchSpace, catalog:
                 catalog=catalog,
                 weight_format=weights,
                 kv_dtype=kv,
+                speculation=speculation,
             )
             dep.check_fits()
-        except InputError:  # TP not dividing the heads, or weights that do not fit
+        except InputError:  # TP not dividing the heads, weights that do not fit, speculation
+            # of a model it does not apply to
             continue
         out.append(dep)
     return out
@@ -132,6 +139,8 @@ def _name(dep: Deployment) -> str:
         for label, value in (("", dep.weight_format), ("KV ", dep.kv_dtype))
         if value is not None
     )
+    if dep.speculation is not None:
+        precision += f" spec {dep.speculation.label}"
     return f"{dep.hardware.name} {par}{precision}"
 
 
@@ -162,7 +171,11 @@ def candidates(
     if prefix_hit <= 0 and "kvpool" in kinds:
         kinds.remove("kvpool")
     for pre, dec in itertools.product(deps, deps):
-        if (pre.weight_format, pre.kv_dtype) != (dec.weight_format, dec.kv_dtype):
+        if (pre.weight_format, pre.kv_dtype, pre.speculation) != (
+            dec.weight_format,
+            dec.kv_dtype,
+            dec.speculation,
+        ):
             continue
         for n_p, n_d in itertools.product(space.pool_sizes, space.pool_sizes):
             if n_p * pre.gpus + n_d * dec.gpus > space.max_gpus:

@@ -26,13 +26,19 @@ the probability that it fills the cache (preemption with recompute, not modelled
 that is where goodput ends when KV, not latency, is the limit.
 
 p-quantiles over requests are quantiles of the mixture over the length classes.
+
+Speculative decoding (a deployment's ``speculation``) runs the engine on steps: a request's
+D − 1 decode tokens take about (D − 1 + overshoot)/E[L] steps of the composed op table (renewal
+theory, :meth:`Lengths.per_step`), each decoding sequence takes k + 1 tokens of a chunked
+budget, and a class's TPOT is its steps' time × steps per token, widened by how the number of
+steps varies with the accepted lengths.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -41,6 +47,7 @@ from scipy.special import ndtr
 
 from costcorrect.errors import InputError
 from costcorrect.perf import Batch, Deployment
+from costcorrect.perf.speculative import accepted_tokens
 from costcorrect.serving import quantile_kernels
 from costcorrect.serving.architectures import Architecture, Chunked, Disaggregated, KVPool
 from costcorrect.serving.batch_queue import BatchQueueState, batch_queue
@@ -49,6 +56,8 @@ from costcorrect.workload import RequestStream
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
+
+    from costcorrect.perf.speculative import Speculation
 
 QUANTILES = (0.5, 0.9, 0.99)
 FIXED_POINT_ITERATIONS = 12
@@ -89,6 +98,14 @@ class Lengths:
     decode_context: float  # mean KV context over all decode steps, tokens
     decode_context_sq: float  # mean squared KV context over all decode steps, tokens²
     prompt_sq_over_mean: float  # E[P²]/E[P]: token-weighted mean prompt length
+    # speculative decoding (see per_step): outputs count engine steps, each emitting this many
+    # tokens on average and verifying step_width; per output class, steps per decode token and
+    # the relative spread of a request's step count (None: plain decoding, one token a step)
+    tokens_per_step: float = 1.0
+    step_width: int = 1
+    steps_per_token: np.ndarray | None = None
+    step_spread: np.ndarray | None = None
+    output_inverse: np.ndarray | None = None  # (K,) class mean of 1 / (D − 1) over D > 1
 
     @classmethod
     def from_stream(cls, stream: RequestStream) -> Lengths:
@@ -107,6 +124,9 @@ class Lengths:
         )
         prompt, weight = _class_means(p, PROMPT_EDGES)
         output, output_weight = _class_means(d, OUTPUT_EDGES)
+        inverse, _ = _class_means(
+            np.where(d > 1, 1.0 / np.maximum(d - 1.0, 1.0), 0.0), OUTPUT_EDGES
+        )
         return cls(
             prompt=prompt,
             prompt_weight=weight,
@@ -118,7 +138,46 @@ class Lengths:
             decode_context=ctx,
             decode_context_sq=float(ctx_sq / steps),
             prompt_sq_over_mean=float((inp**2).mean() / inp.mean()),
+            output_inverse=inverse,
         )
+
+    def per_step(self, speculation: Speculation) -> Lengths:
+        """The lengths a speculative deployment's engine sees: n = D − 1 decode tokens take
+        E[m] ≈ max(1, (n + c)/E[L]) steps, c = E[L²]/(2E[L]) − 1/2 the last step's expected
+        overshoot (renewal theory), with sd √(n·Var[L]/E[L]³); a class's steps per token is
+        the mean of E[m]/n over its requests (short outputs gain least); contexts stay in
+        tokens."""
+        mean, var = accepted_tokens(speculation.acceptance, speculation.k)
+        overshoot = (var + mean**2) / (2.0 * mean) - 0.5
+        tokens = self.output - 1.0
+        steps = np.where(tokens > 0, np.maximum((tokens + overshoot) / mean, 1.0), 0.0)
+        safe = np.maximum(steps, 1.0)
+        inverse = self.output_inverse
+        if inverse is None:
+            inverse = np.where(tokens > 0, 1.0 / np.maximum(tokens, 1.0), 0.0)
+        per_token = np.maximum(inverse, (1.0 + overshoot * inverse) / mean)
+        return replace(
+            self,
+            output=1.0 + steps,
+            mean_output=1.0 + float(steps @ self.output_weight),
+            tokens_per_step=mean,
+            step_width=speculation.k + 1,
+            steps_per_token=np.where(tokens > 0, per_token, 1.0 / mean),
+            step_spread=np.sqrt(np.maximum(tokens, 0.0) * var / mean**3) / safe,
+        )
+
+    @property
+    def tpot_scale(self) -> np.ndarray:
+        """Per output class: TPOT ÷ the mean time of the request's steps (1 without
+        speculation)."""
+        if self.steps_per_token is None:
+            return np.ones(self.classes)
+        return self.steps_per_token
+
+    @property
+    def kv_tokens_per_request(self) -> float:
+        """Mean KV tokens a request holds at its end: prompt plus output, tokens."""
+        return self.mean_prompt + 1.0 + (self.mean_output - 1.0) * self.tokens_per_step
 
     @property
     def classes(self) -> int:
@@ -251,8 +310,7 @@ def _decode_time(dep: Deployment, batch: np.ndarray, context: float) -> np.ndarr
 
 def _batch_capacity(kv_tokens: int, lengths: Lengths, max_seqs: int) -> float:
     """Sequences one batch scheduler can hold: its limit, or its KV tokens over a request's."""
-    per_request = lengths.mean_prompt + lengths.mean_output
-    return float(min(max_seqs, kv_tokens / per_request))
+    return float(min(max_seqs, kv_tokens / lengths.kv_tokens_per_request))
 
 
 def _fixed_point(step, b_max: float) -> tuple[np.ndarray, np.ndarray]:
@@ -338,6 +396,8 @@ def _batch_noise(
         variance = variance + (b * amplify / (1.0 - rho)) ** 2 * var_rho
     factor = _averaging_variance_factor(life, window[..., None])
     sd = slope[..., None] * np.sqrt(variance[..., None] * factor)
+    if lengths.step_spread is not None:  # speculative: the steps a request needs vary
+        sd = np.hypot(sd, per_token[..., None] * lengths.step_spread)
     kv_sd = np.sqrt(variance * ctx**2 + b * max(lengths.decode_context_sq - ctx**2, 0.0))
     kv_room = (kv_tokens - b * ctx) / np.maximum(kv_sd, 1e-30)
     overflow = np.where(decoding, ndtr(-kv_room), 0.0)
@@ -365,8 +425,9 @@ def _stalled_tpot(t_dec, sd_b, gaps_d, m, ez, ez2, lengths: Lengths, levels):
     shape_b, scale_b = _widened_gamma(mean_x, var_x, sd_b * gaps_d)
     # bracket: no class's TPOT exceeds its stall mean + 10 sd (per gap) + 6 sd of batch noise
     tail = (mean_x + 10.0 * np.sqrt(var_x)) / gaps_d
-    hi = t_dec + tail.max(axis=-1) + 6 * sd_b.max(axis=-1) + 1e-9
-    lo = np.maximum(t_dec - 6 * sd_b.max(axis=-1), 0.0)
+    scale = lengths.tpot_scale
+    hi = (t_dec + tail.max(axis=-1) + 6 * sd_b.max(axis=-1)) * scale.max() + 1e-9
+    lo = np.maximum(t_dec - 6 * sd_b.max(axis=-1), 0.0) * scale.min()
     n, k = np.size(t_dec), lengths.classes
 
     def grid(x):
@@ -383,6 +444,7 @@ def _stalled_tpot(t_dec, sd_b, gaps_d, m, ez, ez2, lengths: Lengths, levels):
             grid(cond),
             grid(np.nan_to_num(shape_b, nan=1.0)),
             grid(np.nan_to_num(scale_b, nan=1.0)),
+            scale,
             np.nan_to_num(lo),
             np.nan_to_num(hi, nan=1.0),
             ROOT_ITERATIONS,
@@ -462,8 +524,8 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
     # prompt, not τ tokens of them
     prompt_cap = max(pl * (1.0 - lengths.hit_ratio), 1.0)
 
-    def chunk_of(b):
-        return np.maximum(np.minimum(budget - b, prompt_cap), 1.0)
+    def chunk_of(b):  # each decoding sequence runs step_width tokens (k + 1 when verifying)
+        return np.maximum(np.minimum(budget - lengths.step_width * b, prompt_cap), 1.0)
 
     # a full iteration depends on B alone: tabulate it over B once, interpolate per rate
     b_grid = np.arange(1.0, max(budget, 2.0) + 1.0)
@@ -488,7 +550,7 @@ def _chunked(arch: Chunked, lengths: Lengths, rate: np.ndarray, levels) -> Analy
         g = lam * (lengths.mean_output - 1.0) * mean_iteration(b)[0]
         return g, lam * (lengths.mean_output - 1.0) * mean_iteration(b + 1.0)[0] - g
 
-    b, stable = _fixed_point(step, min(b_max, budget - 1.0))
+    b, stable = _fixed_point(step, min(b_max, (budget - 1.0) / lengths.step_width))
     t_full, t_dec, chunk = iteration_times(b)
     t_mean, rho = mean_iteration(b)
     stable &= rho < 1
@@ -629,9 +691,10 @@ def _pools(arch: Disaggregated, lengths: Lengths, rate: np.ndarray, levels, hit:
     # a prefill batch's prompts reach the decode instances together (shared among them)
     group = 1.0 + (queue.state.batch - 1.0) / arch.n_decode
     sd, overflow = _batch_noise(dep, dep.kv_capacity_tokens, b, lengths, t_dec, group)
-    mean = np.broadcast_to(t_dec[..., None], sd.shape)
+    scale = lengths.tpot_scale
+    mean = t_dec[..., None] * scale
     tpot = _quantiles(
-        lambda q: _normal_mixture_quantile(mean, sd, lengths.output_weight, q), levels
+        lambda q: _normal_mixture_quantile(mean, sd * scale, lengths.output_weight, q), levels
     )
     return queue, (b, fixed, tpot, overflow)
 
@@ -651,6 +714,15 @@ def analyze(
             "a positive arrival rate in requests/s",
         )
     levels = tuple(quantiles)
+    if arch.simulated_only:
+        raise InputError(
+            "engine",
+            "analytic",
+            f"the simulator for {arch.name} with {arch.reservation} KV reservation "
+            "(historical baselines are simulated only: --engine sim)",
+        )
+    if arch.decoder.speculation is not None:
+        lengths = lengths.per_step(arch.decoder.speculation)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if isinstance(arch, Disaggregated):
             result = _disaggregated(arch, lengths, rate, levels)

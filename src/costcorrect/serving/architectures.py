@@ -34,15 +34,25 @@ class KVLink:
             raise InputError("kv_link_overlap", self.overlap, "a fraction in [0, 1]")
 
 
+#: KV reservation policies: ``paged`` holds what a request has (vLLM); Orca's variants reserve
+#: its final length (``oracle``), that rounded up to a power of two (``pow2``) or the model's
+#: maximum length (``max``) on admission (the vLLM paper's baselines, §6.1)
+RESERVATIONS = ("paged", "oracle", "pow2", "max")
+
+
 @dataclass(frozen=True)
 class Colocated:
     """Continuous batching, prefill-prioritised whole prompts (vLLM v0 / Orca): a prefill
-    iteration of up to ``max_batch_tokens`` prompt tokens stalls the running decodes."""
+    iteration of up to ``max_batch_tokens`` prompt tokens stalls the running decodes.
+    ``reservation``: how the KV cache is held (:data:`RESERVATIONS`; all but ``paged`` are
+    historical baselines, simulated only), ``max_model_len`` the length ``max`` reserves."""
 
     deployment: Deployment
     replicas: int = 1
     max_batch_tokens: int = 8192
     max_seqs: int = 256
+    reservation: str = "paged"
+    max_model_len: int = 2048
 
     name = "colocated"
 
@@ -51,10 +61,23 @@ class Colocated:
         _positive("replicas", self.replicas, integer=True)
         _positive("max_batch_tokens", self.max_batch_tokens, integer=True)
         _positive("max_seqs", self.max_seqs, integer=True)
+        _positive("max_model_len", self.max_model_len, integer=True)
+        if self.reservation not in RESERVATIONS:
+            raise InputError("reservation", self.reservation, f"one of {', '.join(RESERVATIONS)}")
+
+    @property
+    def simulated_only(self) -> bool:
+        """Whether only the simulator models it (a historical baseline's KV policy)."""
+        return self.reservation != "paged"
 
     @property
     def gpus(self) -> int:
         return self.replicas * self.deployment.gpus
+
+    @property
+    def decoder(self) -> Deployment:
+        """The deployment that decodes (here: the only one)."""
+        return self.deployment
 
     @property
     def usd_per_s(self) -> float:
@@ -132,8 +155,33 @@ class Disaggregated:
         return self.n_prefill * self.prefill.gpus + self.n_decode * self.decode.gpus
 
     @property
+    def decoder(self) -> Deployment:
+        """The deployment that decodes: the decode pool's."""
+        return self.decode
+
+    @property
+    def simulated_only(self) -> bool:
+        return False
+
+    @property
     def kv_bytes_per_token(self) -> float:
         return self.prefill.model.kv_bytes_per_token(self.prefill.kv_dtype)
+
+
+@dataclass(frozen=True)
+class Static(Colocated):
+    """Request-level (static) batching, FasterTransformer's: up to ``max_seqs`` waiting
+    requests form a batch only when the previous one has left; its prompts prefill together
+    and every request decodes (padding once done) until the batch's longest is done. Each
+    reserves ``max_model_len`` tokens of KV by default. Simulated only."""
+
+    reservation: str = "max"
+
+    name = "static"
+
+    @property
+    def simulated_only(self) -> bool:
+        return True
 
 
 @dataclass(frozen=True)
@@ -154,4 +202,4 @@ class KVPool(Disaggregated):
         _positive("reject_after_s", self.reject_after_s)
 
 
-Architecture = Colocated | Chunked | Disaggregated | KVPool
+Architecture = Colocated | Chunked | Static | Disaggregated | KVPool

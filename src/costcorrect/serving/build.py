@@ -10,6 +10,7 @@ from costcorrect.catalog import Catalog, load_catalog
 from costcorrect.catalog.workloads import fixed_workload
 from costcorrect.errors import InputError
 from costcorrect.perf import Deployment
+from costcorrect.perf.speculative import Speculation
 from costcorrect.serving.architectures import (
     Architecture,
     Chunked,
@@ -17,11 +18,12 @@ from costcorrect.serving.architectures import (
     Disaggregated,
     KVLink,
     KVPool,
+    Static,
 )
 from costcorrect.units import parse_quantity
 from costcorrect.workload import RequestStream, read_trace, synthetic_stream
 
-ARCHITECTURES = ("colocated", "chunked", "disaggregated", "kvpool")
+ARCHITECTURES = ("colocated", "chunked", "static", "disaggregated", "kvpool")
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,11 @@ class ServeSpec:
     stack: str | None = None
     weight_format: str | None = None
     kv_dtype: str | None = None
+    speculative: str | None = None  # e.g. "draft=llama-3.1-8b,k=4,accept=0.8" or "eagle"
+    kv_memory: str | None = None  # the instance's KV cache when a setup states it, e.g. "12GB"
     replicas: int = 1
+    reservation: str | None = None  # KV policy (architectures.RESERVATIONS); None: the arch's
+    max_model_len: int = 2048
     max_batch_tokens: int = 8192
     max_seqs: int = 256
     token_budget: int = 512
@@ -58,6 +64,12 @@ def build_architecture(spec: ServeSpec, catalog: Catalog | None = None) -> Archi
     cat = catalog or load_catalog()
     if spec.architecture not in ARCHITECTURES:
         raise InputError("arch", spec.architecture, f"one of {', '.join(ARCHITECTURES)}")
+    speculation = None
+    if spec.speculative:
+        speculation = Speculation.parse(spec.speculative, cat, cat.models.get(spec.model).name)
+    kv_memory = None
+    if spec.kv_memory is not None:
+        kv_memory = parse_quantity(spec.kv_memory, "bytes", "kv_memory", positive=True)
 
     def deployment(gpu: str, tp: int) -> Deployment:
         return Deployment.from_names(
@@ -69,18 +81,27 @@ def build_architecture(spec: ServeSpec, catalog: Catalog | None = None) -> Archi
             catalog=cat,
             weight_format=spec.weight_format,
             kv_dtype=spec.kv_dtype,
+            speculation=speculation,
+            kv_memory_bytes=kv_memory,
         )
 
-    if spec.architecture in ("colocated", "chunked"):
+    if spec.architecture in ("colocated", "chunked", "static"):
         dep = deployment(spec.gpu, spec.tp)
         common = {
             "replicas": spec.replicas,
             "max_batch_tokens": spec.max_batch_tokens,
             "max_seqs": spec.max_seqs,
+            "max_model_len": spec.max_model_len,
         }
+        if spec.reservation is not None:
+            common["reservation"] = spec.reservation
         if spec.architecture == "chunked":
             return Chunked(dep, token_budget=spec.token_budget, **common)
+        if spec.architecture == "static":
+            return Static(dep, **common)
         return Colocated(dep, **common)
+    if spec.reservation not in (None, "paged"):
+        raise InputError("reservation", spec.reservation, "paged for disaggregated pools")
     prefill = deployment(spec.prefill_gpu or spec.gpu, spec.prefill_tp or spec.tp)
     decode = deployment(spec.decode_gpu or spec.gpu, spec.decode_tp or spec.tp)
     link = KVLink(

@@ -37,6 +37,8 @@ from costcorrect.serving.kernels import (
     transfer_one,
 )
 
+_PAGED = np.zeros(0, np.int64)  # decode instances reserve no KV ahead (paged)
+
 
 @njit(cache=True)
 def _heap_push(times, ids, size, t, i):
@@ -160,7 +162,7 @@ def simulate_disaggregated_closed(
                 inst, orders[k], landed, todo, todo0, context, prompt, output, emitted, held,
                 fetched, last, first, done, preempted, counted, decode_table, False,
                 max_batch_tokens, max_seqs, decode_kv_tokens, 0.0, tbt_edges, tbt, mine[k], 0,
-                0.0, event, True,
+                0.0, event, True, _PAGED, False,
             )  # fmt: skip
             for m in range(inst.counters[N_DONE]):
                 i = inst.completed[m]

@@ -155,6 +155,29 @@ def decode_run(
     return t, done, busy
 
 
+_MIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+
+
+@njit(cache=True)
+def accepted_length(cdf, seed, request, position):
+    """Tokens one speculative step emits for ``request`` whose ``position``-th token is next:
+    the inverse of the accepted-length ``cdf`` at a uniform hashed from (seed, request,
+    position) (splitmix64), so a request's draws do not depend on how it was batched."""
+    z = (
+        np.uint64(seed) * np.uint64(_MIX[0])
+        + np.uint64(request) * np.uint64(_MIX[1])
+        + np.uint64(position) * np.uint64(_MIX[2])
+    )
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX[1])
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX[2])
+    z = z ^ (z >> np.uint64(31))
+    u = float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)  # 53 bits: [0, 1)
+    j = 0
+    while u >= cdf[j]:
+        j += 1
+    return j + 1
+
+
 @njit(cache=True)
 def tbt_bin(edges, gap):
     """Bin of a time between tokens ``gap`` (s) over ``edges`` (under/overflow: the end bins)."""
@@ -209,6 +232,8 @@ def simulate_instance(
     moe_experts,
     moe_top_k,
     window,
+    accept_cdf,  # float64[k + 1]: P(accepted length ≤ j) of speculative decoding ([1.0]: none)
+    spec_seed,  # int: seed of the accepted-length draws
     chunked,  # bool: Sarathi stall-free batching with budget `token_budget`
     token_budget,  # tokens per iteration (colocated: prefill batch cap; chunked: τ)
     max_seqs,
@@ -218,6 +243,8 @@ def simulate_instance(
     tbt_edges,  # float64[m+1] s, increasing: bins of the inter-token-interval histogram
     users,  # closed loop: request i + users arrives think_s after request i completes (0: open)
     think_s,
+    reserve,  # int64[n]: KV tokens each request reserves on admission (empty: paged, none)
+    static,  # bool: request-level batching — admit only into an empty batch, finish together
 ):
     """Serve ``n`` requests on one instance with continuous batching.
 
@@ -234,6 +261,12 @@ def simulate_instance(
     Closed loop (``users`` > 0): requests ``0 … users − 1`` arrive at t = 0 and request
     ``i + users`` ``think_s`` after request ``i`` completes; ``arrival`` is written in place.
     Completions happen in time order, so those arrivals are generated in time order too.
+
+    Historical baselines: ``reserve`` holds each request's KV reservation, taken whole on
+    admission (Orca's reservation policies; its cache grows only past it); ``static`` is
+    request-level batching (FasterTransformer): a batch is admitted only when the last one has
+    left, and its requests keep decoding (padding) until its longest is done, finishing
+    together.
 
     Returns first-token times, completion times, preemption counts,
     (prefill-attributed busy s, decode-attributed busy s, iterations) and the TBT histogram.
@@ -255,9 +288,12 @@ def simulate_instance(
         inst, order, arrival, todo0.copy(), todo0, context0.copy(), context0, output,
         emitted0.copy(), np.zeros(n, np.int64), np.zeros(n, np.bool_), last, first, done,
         preempted, counted,
-        (flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window),
+        (
+            flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window,
+            accept_cdf, spec_seed,
+        ),
         chunked, token_budget, max_seqs, kv_capacity, read_s_per_context_token, tbt_edges, tbt,
-        n, users, think_s, np.inf, False,
+        n, users, think_s, np.inf, False, reserve, static,
     )  # fmt: skip
     busy_prefill, busy_decode = inst.clock[CLOCK_PREFILL_BUSY], inst.clock[CLOCK_DECODE_BUSY]
     return first, done, preempted, busy_prefill, busy_decode, inst.counters[ITERATIONS], tbt
@@ -336,12 +372,16 @@ def advance(
     think_s,
     until,  # s: make no decision at or after this time
     pause_on_completion,  # bool: return after an iteration that completes a request
+    reserve,  # int64[n]: KV reservations (empty: paged), see simulate_instance
+    static,  # bool: request-level batching, see simulate_instance
 ):
     """Run ``inst`` (see :func:`simulate_instance` for the batching) until it has finished
     ``n_mine`` requests, is idle with no request arrived, reaches ``until``, or (with
     ``pause_on_completion``) completes requests — their ids in ``inst.completed[:N_DONE]``."""
     counters, clock, queue, running, chunk, completed = inst
-    flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window = table
+    flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window = table[:8]
+    accept_cdf, spec_seed = table[8], table[9]
+    width = accept_cdf.shape[0]  # tokens each decoding sequence runs per iteration (k + 1)
     head, tail, n_run, kv_used = counters[HEAD], counters[TAIL], counters[N_RUN], counters[KV_USED]
     nxt, known, finished, iterations = (
         counters[NEXT],
@@ -356,6 +396,7 @@ def advance(
     )
     q = np.zeros(N_Q)
     decode_rows = decode_coefficients(flop, nbytes, flop_rate, byte_rate, additive)
+    reserving = reserve.shape[0] > 0
     n_done = 0
     while finished < n_mine and t < until:
         while nxt < known and arrival[order[nxt]] <= t:
@@ -365,7 +406,7 @@ def advance(
         # requests that arrive prefilled join the batch without compute
         while head < tail and n_run < max_seqs and todo[queue[head]] == 0:
             i = queue[head]
-            need = context[i]
+            need = max(context[i], reserve[i]) if reserving else context[i]
             if kv_used + need > kv_capacity and n_run > 0:
                 break
             head += 1
@@ -385,9 +426,9 @@ def advance(
         n_new = 0  # requests admitted into this iteration from the queue
         if chunked:
             budget = token_budget
-            for r in range(n_run):  # every decoding sequence takes one token
+            for r in range(n_run):  # every decoding sequence takes its tokens (k + 1 verified)
                 if todo[running[r]] == 0:
-                    budget -= 1
+                    budget -= width
             for r in range(n_run):  # continue partial prefills in admission order
                 i = running[r]
                 chunk[r] = 0
@@ -399,8 +440,9 @@ def advance(
             budget = token_budget
             for r in range(n_run):
                 chunk[r] = 0
-        # admit waiting prompts (colocated: only when a prefill iteration is possible)
-        while head < tail and n_run + n_new < max_seqs:
+        # admit waiting prompts (colocated: only when a prefill iteration is possible; static:
+        # only into an empty batch)
+        while head < tail and n_run + n_new < max_seqs and not (static and n_run > 0):
             i = queue[head]
             if todo[i] == 0:
                 break
@@ -413,6 +455,8 @@ def advance(
                 if n_new > 0 and ptok + c > token_budget:
                     break
             need = context[i] + todo[i]
+            if reserving:
+                need = max(need, reserve[i])
             if kv_used + need > kv_capacity and (n_run + n_new) > 0:
                 break
             head += 1
@@ -431,17 +475,18 @@ def advance(
         colocated_prefill = (not chunked) and n_new > 0
         # KV growth of this iteration's decodes; preempt from the back if it overflows
         if not colocated_prefill:
-            decoding = 0
+            growth = 0  # KV the decodes may add beyond what they hold (reservations absorb it)
             for r in range(n_run):
-                if todo[running[r]] == 0:
-                    decoding += 1
-            while n_run > 0 and kv_used + decoding > kv_capacity:
+                i = running[r]
+                if todo[i] == 0:
+                    growth += max(context[i] + width - held[i], 0)
+            while n_run > 0 and kv_used + growth > kv_capacity:
                 n_run -= 1
                 i = running[n_run]
+                if todo[i] == 0:
+                    growth -= max(context[i] + width - held[i], 0)
                 kv_used -= held[i]
                 held[i] = 0
-                if todo[i] == 0:
-                    decoding -= 1
                 preempted[i] += 1
                 total = context[i] + todo[i]  # recompute all but surviving prefix-cache hits
                 context[i] = context0[i] if todo0[i] > 0 else 0
@@ -487,28 +532,35 @@ def advance(
         n_done = 0
         for r in range(n_run):
             i = running[r]
-            emit = False
+            emit = 0  # tokens this request emits in this iteration
             if chunk[r] > 0:
                 context[i] += chunk[r]
                 todo[i] -= chunk[r]
-                emit = todo[i] == 0
-            elif todo[i] == 0 and not colocated_prefill:
-                context[i] += 1
-                held[i] += 1
-                kv_used += 1
-                emit = True
-            if emit:
-                emitted[i] += 1
+                emit = 1 if todo[i] == 0 else 0
+            elif todo[i] == 0 and not colocated_prefill and emitted[i] < output[i]:
+                emit = 1
+                if width > 1:
+                    emit = accepted_length(accept_cdf, spec_seed, i, emitted[i])
+                    emit = min(emit, output[i] - emitted[i])
+                context[i] += emit
+                extra = context[i] - held[i]  # beyond its reservation (paged: every token)
+                if extra > 0:
+                    held[i] += extra
+                    kv_used += extra
+            if emit > 0:
+                emitted[i] += emit
                 if counted[i] and last[i] == t_prev:
                     if gap_bin < 0:
                         gap_bin = tbt_bin(tbt_edges, t - t_prev)
                     tbt[gap_bin] += 1
                 elif counted[i] and last[i] >= 0.0:
                     tbt[tbt_bin(tbt_edges, t - last[i])] += 1
+                if counted[i] and emit > 1:  # a verified run of tokens arrives at once
+                    tbt[0] += emit - 1
                 last[i] = t
                 if first[i] < 0.0:
                     first[i] = t
-                if emitted[i] >= output[i]:
+                if emitted[i] >= output[i] and not static:
                     done[i] = t
                     kv_used -= held[i]
                     held[i] = 0
@@ -524,6 +576,25 @@ def advance(
             chunk[keep] = 0
             keep += 1
         n_run = keep
+        if static and n_run > 0:  # a request-level batch leaves when its longest is done
+            all_done = True
+            for r in range(n_run):
+                i = running[r]
+                all_done = all_done and todo[i] == 0 and emitted[i] >= output[i]
+            if all_done:
+                for r in range(n_run):
+                    i = running[r]
+                    done[i] = t
+                    kv_used -= held[i]
+                    held[i] = 0
+                    finished += 1
+                    completed[n_done] = i
+                    n_done += 1
+                    if users > 0 and i + users < arrival.shape[0]:
+                        arrival[i + users] = t + think_s
+                        order[known] = i + users
+                        known += 1
+                n_run = 0
         if pause_on_completion and n_done > 0:
             break
         waiting_blocked = head == tail or n_run >= max_seqs  # nothing can join the batch …
@@ -536,6 +607,9 @@ def advance(
             and n_done == 0
             and waiting_blocked
             and window == 0
+            and width == 1
+            and not reserving
+            and not static
         ):
             # an unchanged decode batch: run its iterations until something would change
             stop_at = min(until, arrival[order[nxt]]) if nxt < known else until
@@ -570,6 +644,8 @@ def simulate_prefill_pool(
     moe_experts,
     moe_top_k,
     window,
+    accept_cdf,
+    spec_seed,
     instances,
     token_budget,
     read_s_per_context_token,
@@ -590,7 +666,10 @@ def simulate_prefill_pool(
     while i < n:
         j, k, t, dt = prefill_batch(
             ids, i, n, arrival, todo, context, free, q,
-            (flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window),
+            (
+            flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window,
+            accept_cdf, spec_seed,
+        ),
             token_budget, read_s_per_context_token, reject_after_s,
         )  # fmt: skip
         if dt < 0.0:
@@ -633,7 +712,7 @@ def prefill_batch(
     """The next batch of a prefill pool (see :func:`simulate_prefill_pool`): ``ids[i:j]`` on
     instance ``k`` from ``t`` for ``dt`` seconds. Returns (j, k, t, dt); dt < 0: the head
     waited past ``reject_after_s`` and is rejected (j = i + 1)."""
-    flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window = table
+    flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window = table[:8]
     k, t = prefill_start(ids, i, arrival, free)
     if t - arrival[ids[i]] > reject_after_s:
         return i + 1, k, t, -1.0

@@ -68,13 +68,13 @@ def normal_mixture_quantile(mean, sd, weights, q, z_q, iterations):
 
 @njit(parallel=True, cache=True)
 def stalled_tpot_quantile(
-    q, base, sd, gaps, weights, no_stall, cond, shape, scale, lo, hi, iterations
+    q, base, sd, gaps, weights, no_stall, cond, shape, scale, class_scale, lo, hi, iterations
 ):
     """q-quantile of the colocated TPOT mixture: per class (..., K) an atom (no stall, mass
     ``no_stall``) smeared by N(base, sd²), plus a stalled part whose total over ``gaps`` steps
-    is gamma(shape, scale) (Wilson–Hilferty CDF); classes weighted by ``weights``. Newton
-    steps kept inside the shrinking bracket [lo, hi], bisecting where a step leaves it (the
-    CDF has a steep atom)."""
+    is gamma(shape, scale) (Wilson–Hilferty CDF), the class's time × ``class_scale`` (K,);
+    classes weighted by ``weights``. Newton steps kept inside the shrinking bracket [lo, hi],
+    bisecting where a step leaves it (the CDF has a steep atom)."""
     n, k = sd.shape
     out = np.empty(n)
     for i in prange(n):
@@ -98,16 +98,16 @@ def stalled_tpot_quantile(
         widest = 0.0
         for j in range(k):
             widest = max(widest, sd[i, j])
-        x = min(max(base[i] + 2.0 * widest, a), b)  # typical: the smeared atoms' upper tail
+        x = min(max((base[i] + 2.0 * widest) * class_scale.max(), a), b)  # the atoms' tail
         done = False
         for _ in range(iterations):
-            offset = x - base[i]
             f = 0.0
             dens = 0.0
             for j in range(k):
+                offset = x / class_scale[j] - base[i]
                 z = offset * inv_sd[j]
                 f += atom[j] * _phi_cdf(z)
-                dens += atom[j] * inv_sd[j] * math.exp(-0.5 * z * z) / _SQRT2PI
+                dens += atom[j] * inv_sd[j] * math.exp(-0.5 * z * z) / _SQRT2PI / class_scale[j]
                 if offset > 0.0:
                     root = np.cbrt(offset * per_gap[j])
                     z = (root - shift[j]) * inv_width[j]
@@ -119,6 +119,7 @@ def stalled_tpot_quantile(
                         / _SQRT2PI
                         * per_gap[j]
                         / (3.0 * max(root * root, 1e-300))
+                        / class_scale[j]
                     )
             if abs(f - q) <= 1e-10:
                 done = True

@@ -17,8 +17,10 @@ from costcorrect.serving import disaggregated_loop, kernels
 from costcorrect.serving.architectures import (
     Architecture,
     Chunked,
+    Colocated,
     Disaggregated,
     KVPool,
+    Static,
 )
 from costcorrect.workload import RequestStream
 
@@ -118,9 +120,18 @@ class SimResult:
         return judgeable and self.backlog_s > 0.25 * span
 
 
-def _table(dep: Deployment) -> tuple:
+#: the accepted-length CDF of plain decoding: one token per iteration
+_ONE_TOKEN = np.ones(1)
+#: no KV reserved ahead: caches grow token by token (paged)
+_PAGED = np.zeros(0, np.int64)
+
+
+def _table(dep: Deployment, seed: int = 0) -> tuple:
+    """What one iteration of ``dep`` costs and emits: its op table's arrays, MoE and window
+    sizes, the accepted-length CDF of its speculation and the draws' ``seed``."""
     t = dep.op_table
-    return (*t.arrays, t.moe_experts, t.moe_top_k, t.window)
+    cdf = dep.speculation.cdf if dep.speculation else _ONE_TOKEN
+    return (*t.arrays, t.moe_experts, t.moe_top_k, t.window, cdf, seed)
 
 
 def _check_fits(stream: RequestStream, kv_tokens: int, where: str) -> None:
@@ -148,6 +159,9 @@ def _instance(
     counted,
     users: int = 0,
     think_s: float = 0.0,
+    seed: int = 0,
+    reserve: np.ndarray = _PAGED,
+    static: bool = False,
 ) -> tuple:
     return kernels.simulate_instance(
         arrival,
@@ -155,7 +169,7 @@ def _instance(
         context,
         output,
         emitted,
-        *_table(dep),
+        *_table(dep, seed),
         chunked,
         budget,
         max_seqs,
@@ -165,7 +179,22 @@ def _instance(
         TBT_EDGES,
         users,
         think_s,
+        reserve,
+        static,
     )
+
+
+def _reservations(arch: Colocated, stream: RequestStream) -> np.ndarray:
+    """KV tokens each request reserves on admission under ``arch.reservation`` (empty: paged,
+    nothing reserved ahead)."""
+    final = (stream.input_tokens + stream.output_tokens).astype(np.int64)
+    if arch.reservation == "oracle":
+        return final
+    if arch.reservation == "pow2":
+        return (2 ** np.ceil(np.log2(final))).astype(np.int64)
+    if arch.reservation == "max":
+        return np.full(stream.n, arch.max_model_len, np.int64)
+    return _PAGED
 
 
 def _split_round_robin(order: np.ndarray, parts: int) -> list[np.ndarray]:
@@ -178,11 +207,13 @@ def simulate(
     warmup: float = DEFAULT_WARMUP,
     users: int = 0,
     think_s: float = 0.0,
+    seed: int = 0,
 ) -> SimResult:
     """Simulate ``arch`` serving ``stream``; replicas/instances (and a pipeline's micro-batch
     schedulers, see :attr:`Colocated.schedulers`) get requests round-robin.
     ``users`` > 0: closed loop (:mod:`costcorrect.serving.closedloop`), ``stream``'s arrival
-    times ignored; records come back in arrival order."""
+    times ignored; records come back in arrival order. ``seed``: of the accepted-length draws
+    of a speculative deployment (each request's draws are its own, whatever its batch)."""
     if not 0 <= warmup < 0.5:
         raise InputError("warmup", warmup, "a fraction in [0, 0.5)")
     if users and not isinstance(arch, Disaggregated) and users % arch.schedulers:
@@ -222,8 +253,8 @@ def simulate(
                 inp,
                 out,
                 arch.kv_bytes_per_token,
-                _table(arch.prefill),
-                _table(arch.decode),
+                _table(arch.prefill, seed),
+                _table(arch.decode, seed),
                 arch.n_prefill,
                 arch.n_decode,
                 arch.max_batch_tokens,
@@ -243,7 +274,7 @@ def simulate(
             stream.arrival_s,
             inp - pool_cached,
             pool_cached,
-            *_table(arch.prefill),
+            *_table(arch.prefill, seed),
             arch.n_prefill,
             arch.max_batch_tokens,
             read_s,
@@ -280,6 +311,7 @@ def simulate(
                 arch.max_seqs,
                 0.0,
                 steady[part],
+                seed=seed,
             )
             tbt += h
             done[part] = d
@@ -291,6 +323,13 @@ def simulate(
         _check_fits(stream, kv_tokens, "micro-batch" if dep.pp > 1 else "instance")
         chunked = isinstance(arch, Chunked)
         budget = arch.token_budget if chunked else arch.max_batch_tokens
+        reserve = _reservations(arch, stream)
+        if reserve.size and reserve.max() > kv_tokens:
+            raise InputError(
+                "max_model_len",
+                int(reserve.max()),
+                f"reservations that fit the instance's KV cache of {kv_tokens} tokens",
+            )
         for part in _split_round_robin(np.arange(n), arch.schedulers):
             arriving = arrival[part]
             f, d, p, bp, bd, it, h = _instance(
@@ -308,6 +347,9 @@ def simulate(
                 steady[part],
                 users // arch.schedulers,
                 think_s,
+                seed,
+                reserve[part] if reserve.size else _PAGED,
+                isinstance(arch, Static),
             )
             arrival[part] = arriving
             tbt += h

@@ -26,7 +26,8 @@ from costcorrect.serving.cost import Load, cost_per_token
 from costcorrect.validate.perf import markdown_table
 
 POINTS_YAML = "data/published_e2e.yaml"
-ENGINE = "trtllm-"  # the sources ran TensorRT-LLM: the GPU's stack of that engine
+ENGINE = "trtllm"  # the engine a point ran when it names none: the GPU's stack of that engine
+PER_USER_TARGET = 75.0  # tok/s per user: issue 16's low-latency point
 MAX_SEQS = 8192  # trtllm-bench's largest CUDA-graph batch in the sources' options
 TARGET_MEDIAN, TARGET_WORST = 0.15, 0.35  # |predicted / measured − 1|, issue 16
 KV_DTYPE = "fp8"  # the ModelOpt checkpoints' KV cache (published_e2e.yaml)
@@ -55,16 +56,16 @@ def load_points() -> dict:
     return yaml.safe_load(text)
 
 
-def engine_stack(catalog: Catalog, gpu: str) -> str:
-    """The GPU's TensorRT-LLM calibration stack."""
+def engine_stack(catalog: Catalog, gpu: str, engine: str = ENGINE) -> str:
+    """The GPU's calibration stack of ``engine`` (trtllm, vllm, sglang)."""
     fitted = calibrations_of(catalog, catalog.hardware.get(gpu))
-    return next(c.stack for c in fitted if c.stack.startswith(ENGINE))
+    return next(c.stack for c in fitted if c.stack.startswith(f"{engine}-"))
 
 
 def pose(point: dict, catalog: Catalog, kv_dtype: str = KV_DTYPE) -> dict:
     """One point answered as ``serve cost --offline`` would: output tokens/s in the source's
     unit, with the stack and the KV-bounded batch limit it ran with."""
-    stack = engine_stack(catalog, point["gpu"])
+    stack = engine_stack(catalog, point["gpu"], point.get("engine", ENGINE))
     isl, osl = point["isl"], point["osl"]
     spec = ServeSpec(
         "colocated",
@@ -83,9 +84,11 @@ def pose(point: dict, catalog: Catalog, kv_dtype: str = KV_DTYPE) -> dict:
         return build_stream(requests=n, seed=SEED, catalog=catalog, isl_osl=(isl, osl))
 
     users = point.get("users", 0)
+    per_user = np.nan
     if users:
         run = closed_loop(arch, draw(REQUESTS_PER_USER * users), users)
         total = run.output_tokens_per_s
+        per_user = run.per_user_tokens_per_s
     else:
         offline = Load(offline=True, draw=draw)
         total = cost_per_token(arch, ANY_CONTRACT, draw(BASE_REQUESTS), load=offline).goodput_rps
@@ -102,6 +105,8 @@ def pose(point: dict, catalog: Catalog, kv_dtype: str = KV_DTYPE) -> dict:
         "measured": float(point["measured"]),
         "predicted": float(predicted),
         "ratio": float(predicted / point["measured"]),
+        "per_user_measured": float(point.get("per_user", np.nan)),
+        "per_user_predicted": float(per_user),
         "source": point["source"],
     }
 
@@ -111,6 +116,36 @@ def run(catalog: Catalog, kv_dtype: str = KV_DTYPE) -> EndToEnd:
     data = load_points()
     rows = pd.DataFrame([pose(p, catalog, kv_dtype) for p in data["points"]])
     return EndToEnd(rows, data["sources"], data["not_posed"], kv_dtype)
+
+
+def _low_latency(rows: pd.DataFrame) -> list[str]:
+    """The per-user-speed points: measured against predicted tok/s per user, and whether the
+    ≥ 75 tok/s/user points are feasible and within the worst-case target."""
+    fast = rows[rows["per_user_measured"].notna()]
+    if fast.empty:
+        return []
+    table = fast.assign(
+        error=[f"{r - 1:+.0%}" for r in fast["ratio"]],
+        per_user=[
+            f"{m:.1f} / {p:.1f}"
+            for m, p in zip(fast["per_user_measured"], fast["per_user_predicted"], strict=True)
+        ],
+    )
+    low = fast[fast["per_user_measured"] >= PER_USER_TARGET]
+    feasible = low[low["per_user_predicted"] >= PER_USER_TARGET]
+    within = low[np.abs(low["ratio"] - 1) <= TARGET_WORST]
+    return [
+        "Per-user speed (tok/s per user, measured / predicted, 1 / mean TPOT) of the "
+        "fixed-concurrency points that report it:",
+        "",
+        markdown_table(table, ["id", "setup", "per_user", "error"]),
+        "",
+        f"Low-latency points (≥ {PER_USER_TARGET:.0f} tok/s per user measured): {len(low)}; "
+        f"predicted at ≥ {PER_USER_TARGET:.0f} tok/s per user too: {len(feasible)}; throughput "
+        f"within {TARGET_WORST:.0%}: {len(within)} (worst "
+        f"{float(np.abs(low['ratio'] - 1).max()) if len(low) else float('nan'):.0%}).",
+        "",
+    ]
 
 
 def report_markdown(result: EndToEnd, alternative: EndToEnd) -> str:
@@ -168,6 +203,7 @@ def report_markdown(result: EndToEnd, alternative: EndToEnd) -> str:
         f"Over {len(errors)} points: median |error| {median:.1%}, worst {worst:.1%} — "
         f"{verdict}. Predicted ÷ measured: median {float(np.median(result.rows['ratio'])):.2f}.",
         "",
+        *_low_latency(result.rows),
         f"The same points with a {alternative.kv_dtype} KV cache (half the sequences fit): "
         f"median |error| {float(np.median(alternative.errors)):.1%}, worst "
         f"{float(alternative.errors.max()):.1%}, predicted ÷ measured "
