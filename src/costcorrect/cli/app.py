@@ -40,6 +40,7 @@ app.add_typer(measure_cmd.app, name="measure")
 app.command("slack")(slack_cmd.slack)
 app.command("correct")(correct_cmd.correct)
 app.command("quantize")(correct_cmd.quantize)
+app.command("vcpd")(correct_cmd.vcpd)
 
 
 @app.callback()

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from costcorrect.cli.common import Json, StackOption, echo_json, run_guarded, state
+from costcorrect.cli.common import (
+    Json,
+    StackOption,
+    echo_json,
+    progress,
+    run_guarded,
+    spinner_updates,
+    state,
+)
 
 
 def correct(
@@ -127,3 +135,63 @@ def _with_config(values: dict, path: Path, ctx: typer.Context) -> dict:
         if ctx.get_parameter_source(key).name != "COMMANDLINE":
             out[key] = value
     return out
+
+
+def vcpd(
+    model: Annotated[str, typer.Option(help="catalog model")] = "llama-3.1-8b",
+    workload: Annotated[str, typer.Option(help="catalog workload")] = "sharegpt",
+    ttft: Annotated[str, typer.Option(help="p-quantile TTFT bound")] = "10s",
+    tpot: Annotated[str, typer.Option(help="p-quantile TPOT bound")] = "200ms",
+    quantile: Annotated[float, typer.Option(help="contract quantile")] = 0.99,
+    old_gpu: Annotated[str, typer.Option(help="old stack: GPU")] = "A100-80GB-SXM",
+    new_gpu: Annotated[str, typer.Option(help="new stack: GPU")] = "H100-SXM",
+    new_format: Annotated[str, typer.Option(help="new stack: weight format")] = "fp8",
+    new_speculative: Annotated[
+        str,
+        typer.Option(
+            help="new stack: speculative decoding (draft=MODEL or eagle, k=N, accept=A; 'none' "
+            "for plain decoding); a bare draft takes the catalog's measured acceptance"
+        ),
+    ] = "eagle",
+    alpha: Annotated[float, typer.Option("--alpha", help="α of the old stack's model")] = 1.0,
+    requests: Annotated[int, typer.Option(min=100, help="simulated requests per stack")] = 4000,
+    seed: Annotated[int, typer.Option(min=0, help="random seed (an integer ≥ 0)")] = 0,
+    figure: Annotated[
+        Path | None, typer.Option(help="write the waterfall as STEM.png and STEM.svg")
+    ] = None,
+    json_: Json = False,
+) -> None:
+    """Verified capability per dollar (answer tokens per $, α·10⁶/CPM) of a model on an old
+    stack (request-level batching, BF16, plain decoding) and a new one (continuous batching,
+    quantized, speculative, newer GPU): each lever's factor from the engines, their product
+    and the interaction left over."""
+
+    def job() -> None:
+        from costcorrect.correct.vcpd import NEW_STACK, OLD_STACK, Stack
+        from costcorrect.correct.vcpd import vcpd as run_vcpd
+        from costcorrect.serving.contract import Contract
+        from costcorrect.units import parse_quantity
+
+        contract = Contract(
+            parse_quantity(ttft, "time", "ttft"), parse_quantity(tpot, "time", "tpot"), quantile
+        )
+        old = Stack(old_gpu, OLD_STACK.weight_format, OLD_STACK.architecture, None)
+        speculative = None if new_speculative == "none" else new_speculative
+        new = Stack(new_gpu, new_format, NEW_STACK.architecture, speculative)
+        with progress("simulating …") as status:
+            result = run_vcpd(
+                model, old, new, workload, contract, alpha, requests, seed, state.catalog(),
+                spinner_updates(status),
+            )  # fmt: skip
+        if figure is not None:
+            from costcorrect.report.figures import vcpd_waterfall_figure
+
+            vcpd_waterfall_figure(result, figure)
+        if json_:
+            echo_json(result.to_dict())
+            return
+        from costcorrect.cli.render import print_vcpd
+
+        print_vcpd(result)
+
+    run_guarded(job)

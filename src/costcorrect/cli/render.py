@@ -410,3 +410,32 @@ def print_bench(s) -> None:
             f"${s.usd_per_million_compliant_tokens:,.3f} per million SLO-compliant "
             f"output tokens at ${s.usd_per_hour:.2f}/h"
         )
+
+
+def print_vcpd(v) -> None:
+    """VCpD of the old and new stacks, each lever switched alone and the levers switched in
+    turn, with the factors, their product and the interaction."""
+    table = Table(title=f"VCpD of {v.model} — workload {v.workload}, {v.contract} (simulator)")
+    for col in ("", "served as", "$/M SLO-compliant tokens", "α", "answer tokens per $", "factor"):
+        table.add_column(col, justify="left" if col in ("", "served as") else "right")
+
+    def row(p, factor: str) -> None:
+        table.add_row(
+            p.label, p.setup, f"{p.usd_per_million:,.4f}", f"{p.alpha:.4f}",
+            f"{p.tokens_per_usd:,.0f}", factor,
+        )  # fmt: skip
+
+    row(v.old, "1")
+    for p in v.levers:
+        row(p, f"×{v.factors[p.label]:.2f} alone")
+    for p in v.path:
+        row(p, f"×{v.path_factors[p.label]:.2f} in turn")
+    console.print(table)
+    product = v.total_gain / v.interaction
+    console.print(
+        f"Old → new stack: ×{v.total_gain:.2f}. The four levers alone multiply to "
+        f"×{product:.2f}: interaction ×{v.interaction:.3g} (1 = they compose; below 1 they "
+        "overlap — each lever's gain alone partly removes the same bottleneck). Switched in turn "
+        "(in the order above) their factors multiply to the total exactly; the waterfall "
+        "(--figure) draws that path."
+    )

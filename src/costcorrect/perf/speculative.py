@@ -117,7 +117,7 @@ class Speculation:
     @property
     def label(self) -> str:
         draft = f"draft={self.draft.name}" if self.draft is not None else EAGLE
-        return f"{draft},k={self.k},accept={self.acceptance:g}"
+        return f"{draft},k={self.k},accept={self.acceptance:.3g}"
 
     def draft_deployment(self, target: Deployment) -> Deployment:
         """The draft on the target's GPUs: its TP where the draft's heads divide (else 1), the
