@@ -157,7 +157,7 @@ def vcpd(
     requests: Annotated[int, typer.Option(min=100, help="simulated requests per stack")] = 4000,
     seed: Annotated[int, typer.Option(min=0, help="random seed (an integer ≥ 0)")] = 0,
     figure: Annotated[
-        Path | None, typer.Option(help="write the waterfall as STEM.png and STEM.svg")
+        Path | None, typer.Option(help="write STEM.csv and the waterfall as STEM.png, STEM.svg")
     ] = None,
     json_: Json = False,
 ) -> None:
@@ -184,8 +184,10 @@ def vcpd(
                 spinner_updates(status),
             )  # fmt: skip
         if figure is not None:
+            from costcorrect.io import atomic_write
             from costcorrect.report.figures import vcpd_waterfall_figure
 
+            atomic_write(figure.with_suffix(".csv"), result.to_frame().to_csv(index=False))
             vcpd_waterfall_figure(result, figure)
         if json_:
             echo_json(result.to_dict())

@@ -111,6 +111,29 @@ class Vcpd:
         """Total gain ÷ the product of the single-lever factors (1: they compose)."""
         return self.total_gain / float(np.prod(list(self.factors.values())))
 
+    def to_frame(self):
+        """One row per point (old stack, each lever alone, the levers in turn): what was
+        served, $/M SLO-compliant tokens, α, answer tokens per $ and the factor."""
+        import pandas as pd
+
+        rows = [(self.old, "old stack", 1.0)]
+        rows += [(p, "alone", self.factors[p.label]) for p in self.levers]
+        rows += [(p, "in turn", self.path_factors[p.label]) for p in self.path]
+        return pd.DataFrame(
+            [
+                {
+                    "point": p.label,
+                    "split": split,
+                    "served_as": p.setup,
+                    "usd_per_million_tokens": p.usd_per_million,
+                    "alpha": p.alpha,
+                    "answer_tokens_per_usd": p.tokens_per_usd,
+                    "factor": factor,
+                }
+                for p, split, factor in rows
+            ]
+        )
+
     def to_dict(self) -> dict:
         def point(p: Point) -> dict:
             return {**asdict(p), "tokens_per_usd": p.tokens_per_usd}
