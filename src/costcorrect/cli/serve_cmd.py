@@ -18,6 +18,7 @@ from costcorrect.cli.common import (
     echo_json,
     parse_ints,
     progress,
+    progress_bar,
     run_guarded,
     seed_option,
     spinner_updates,
@@ -193,13 +194,13 @@ def simulate(
             isl_osl=_isl_osl(isl, osl),
         )
         loop = None
-        with progress(f"simulating {stream.n:,} requests …"):
+        with progress_bar("simulating requests") as update:
             if concurrency:
                 think_s = parse_quantity(think, "time", "think")
-                loop = closed_loop(architecture, stream, concurrency, think_s)
+                loop = closed_loop(architecture, stream, concurrency, think_s, update)
                 result = loop.result
             else:
-                result = run(architecture, stream)
+                result = run(architecture, stream, progress=update)
         if loop is None and result.unstable:
             raise InputError(
                 "rate",

@@ -55,17 +55,22 @@ class ClosedLoop:
 
 
 def closed_loop(
-    arch: Architecture, requests: RequestStream, users: int, think_s: float = 0.0
+    arch: Architecture,
+    requests: RequestStream,
+    users: int,
+    think_s: float = 0.0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ClosedLoop:
     """Simulate ``arch`` serving ``requests``' lengths to ``users`` closed-loop clients
-    (``requests``' own arrival times are ignored)."""
+    (``requests``' own arrival times are ignored); ``progress`` as :func:`simulate`'s."""
     if isinstance(users, bool) or not isinstance(users, int) or users < 1:
         raise InputError("concurrency", users, "a positive whole number of users")
     if not (np.isfinite(think_s) and think_s >= 0):
         raise InputError("think", think_s, "a think time ≥ 0 s")
     if requests.n < 2 * users:
         raise InputError("requests", requests.n, f"at least two per user ({2 * users})")
-    return ClosedLoop(users, think_s, simulate(arch, requests, users=users, think_s=think_s))
+    result = simulate(arch, requests, users=users, think_s=think_s, progress=progress)
+    return ClosedLoop(users, think_s, result)
 
 
 def closed_loop_goodput(

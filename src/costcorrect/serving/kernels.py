@@ -272,22 +272,13 @@ def simulate_instance(
     (prefill-attributed busy s, decode-attributed busy s, iterations) and the TBT histogram.
     """
     n = arrival.shape[0]
-    order = np.arange(n)  # requests in arrival order; the first `known` have an arrival time
-    known = n
-    if users > 0:
-        known = min(users, n)
-        arrival[:known] = 0.0
-    inst = instance(new_instances(1, n, max_seqs), 0)
-    inst.counters[KNOWN] = known
-    first = np.full(n, -1.0)
-    done = np.full(n, -1.0)
-    preempted = np.zeros(n, np.int64)
-    last = np.where(emitted0 > 0, arrival, -1.0)  # time of each request's latest token
-    tbt = np.zeros(tbt_edges.shape[0] - 1, np.int64)
+    inst, requests, tbt = start_instance(
+        arrival, todo0, context0, emitted0, max_seqs, users, tbt_edges
+    )
+    order, todo, context, emitted, held, fetched, last, first, done, preempted = requests
     advance(
-        inst, order, arrival, todo0.copy(), todo0, context0.copy(), context0, output,
-        emitted0.copy(), np.zeros(n, np.int64), np.zeros(n, np.bool_), last, first, done,
-        preempted, counted,
+        inst, order, arrival, todo, todo0, context, context0, output, emitted, held, fetched,
+        last, first, done, preempted, counted,
         (
             flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window,
             accept_cdf, spec_seed,
@@ -297,6 +288,35 @@ def simulate_instance(
     )  # fmt: skip
     busy_prefill, busy_decode = inst.clock[CLOCK_PREFILL_BUSY], inst.clock[CLOCK_DECODE_BUSY]
     return first, done, preempted, busy_prefill, busy_decode, inst.counters[ITERATIONS], tbt
+
+
+@njit(cache=True)
+def start_instance(arrival, todo0, context0, emitted0, max_seqs, users, tbt_edges):
+    """One instance before its first decision, for :func:`advance`: its state, the requests'
+    working arrays (order, prefill tokens left, KV held, tokens emitted, KV reserved, arrival KV
+    fetched, latest token, first token, completion, preemptions) and an empty TBT histogram.
+    A closed loop's first ``users`` requests arrive at t = 0 (``arrival`` written in place)."""
+    n = arrival.shape[0]
+    order = np.arange(n)  # requests in arrival order; the first `known` have an arrival time
+    known = n
+    if users > 0:
+        known = min(users, n)
+        arrival[:known] = 0.0
+    inst = instance(new_instances(1, n, max_seqs), 0)
+    inst.counters[KNOWN] = known
+    requests = (
+        order,
+        todo0.copy(),
+        context0.copy(),
+        emitted0.copy(),
+        np.zeros(n, np.int64),
+        np.zeros(n, np.bool_),
+        np.where(emitted0 > 0, arrival, -1.0),  # time of each request's latest token
+        np.full(n, -1.0),
+        np.full(n, -1.0),
+        np.zeros(n, np.int64),
+    )
+    return inst, requests, np.zeros(tbt_edges.shape[0] - 1, np.int64)
 
 
 # InstanceState.counters and .clock slots

@@ -7,6 +7,7 @@ steady-state statistics (warm-up and cool-down requests excluded).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,7 @@ DEFAULT_WARMUP = 0.1  # fraction of requests dropped at each end of the stream
 #: bins of the time-between-tokens histogram: 0.1 ms to 1000 s, 40 per decade (6 % wide)
 TBT_EDGES = np.geomspace(1e-4, 1e3, 7 * 40 + 1)
 MIN_JUDGED_REQUESTS = 20  # fewer arrivals cannot show a queue outrunning the deployment
+PROGRESS_SLICES = 50  # slices of simulated time a run with progress reports after
 
 
 @dataclass(frozen=True)
@@ -162,26 +164,39 @@ def _instance(
     seed: int = 0,
     reserve: np.ndarray = _PAGED,
     static: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple:
-    return kernels.simulate_instance(
-        arrival,
-        todo,
-        context,
-        output,
-        emitted,
-        *_table(dep, seed),
-        chunked,
-        budget,
-        max_seqs,
-        kv_tokens,
-        read_s,
-        counted,
-        TBT_EDGES,
-        users,
-        think_s,
-        reserve,
-        static,
+    """One instance's run (:func:`kernels.simulate_instance`); with ``progress``, in slices
+    of simulated time, calling ``progress(requests finished)`` after each."""
+    settings = (chunked, budget, max_seqs, kv_tokens, read_s, counted, TBT_EDGES, users, think_s)
+    if progress is None:
+        return kernels.simulate_instance(
+            arrival, todo, context, output, emitted, *_table(dep, seed), *settings, reserve, static
+        )
+    n = arrival.shape[0]
+    inst, requests, tbt = kernels.start_instance(
+        arrival, todo, context, emitted, max_seqs, users, TBT_EDGES
     )
+    order, todo_left, held_context, emitted_now, held, fetched, last, first, done, preempted = (
+        requests
+    )
+    table = _table(dep, seed)
+    span = float(arrival.max() - arrival.min()) if not users else 0.0
+    while True:
+        finished, now = int(inst.counters[kernels.FINISHED]), float(inst.clock[kernels.CLOCK_NOW])
+        if finished >= n:
+            break
+        # slices of about a fiftieth of the run: the arrival span, else the pace so far
+        expected = now * n / finished if finished else max(span, 2.0 * now, 1.0)
+        kernels.advance(
+            inst, order, arrival, todo_left, todo, held_context, context, output, emitted_now,
+            held, fetched, last, first, done, preempted, counted, table, chunked, budget,
+            max_seqs, kv_tokens, read_s, TBT_EDGES, tbt, n, users, think_s,
+            now + expected / PROGRESS_SLICES, False, reserve, static,
+        )  # fmt: skip
+        progress(int(inst.counters[kernels.FINISHED]))
+    busy = (inst.clock[kernels.CLOCK_PREFILL_BUSY], inst.clock[kernels.CLOCK_DECODE_BUSY])
+    return first, done, preempted, *busy, inst.counters[kernels.ITERATIONS], tbt
 
 
 def _reservations(arch: Colocated, stream: RequestStream) -> np.ndarray:
@@ -208,12 +223,15 @@ def simulate(
     users: int = 0,
     think_s: float = 0.0,
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SimResult:
     """Simulate ``arch`` serving ``stream``; replicas/instances (and a pipeline's micro-batch
     schedulers, see :attr:`Colocated.schedulers`) get requests round-robin.
     ``users`` > 0: closed loop (:mod:`costcorrect.serving.closedloop`), ``stream``'s arrival
     times ignored; records come back in arrival order. ``seed``: of the accepted-length draws
-    of a speculative deployment (each request's draws are its own, whatever its batch)."""
+    of a speculative deployment (each request's draws are its own, whatever its batch).
+    ``progress(finished, total)``: called as requests finish (colocated and chunked runs report
+    in slices of simulated time; a disaggregated run once, at its end)."""
     if not 0 <= warmup < 0.5:
         raise InputError("warmup", warmup, "a fraction in [0, 0.5)")
     if users and not isinstance(arch, Disaggregated) and users % arch.schedulers:
@@ -330,8 +348,13 @@ def simulate(
                 int(reserve.max()),
                 f"reservations that fit the instance's KV cache of {kv_tokens} tokens",
             )
+        offset = 0
         for part in _split_round_robin(np.arange(n), arch.schedulers):
             arriving = arrival[part]
+            report = None
+            if progress is not None:
+                report = (lambda base: lambda finished: progress(base + finished, n))(offset)
+            offset += len(part)
             f, d, p, bp, bd, it, h = _instance(
                 dep,
                 kv_tokens,
@@ -350,6 +373,7 @@ def simulate(
                 seed,
                 reserve[part] if reserve.size else _PAGED,
                 isinstance(arch, Static),
+                report,
             )
             arrival[part] = arriving
             tbt += h
@@ -357,6 +381,8 @@ def simulate(
             busy_p += bp
             busy_d += bd
             iterations += it
+    if progress is not None:
+        progress(n, n)
     by_arrival = np.argsort(arrival, kind="stable") if users else np.arange(n)
     records = SimRecords(*(a[by_arrival] for a in (arrival, inp, out, first, done, preempt)))
     return SimResult(arch.name, records, busy_p, busy_d, iterations, steady, tbt)
