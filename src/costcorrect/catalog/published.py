@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from costcorrect.catalog.base import input_error_from
 
-Kind = Literal["goodput", "goodput_ratio", "decode_batch", "kv_transfer_share", "not_modelled"]
+Kind = Literal[
+    "goodput",
+    "goodput_ratio",
+    "decode_batch",
+    "kv_transfer_share",
+    "speculative_speedup",
+    "not_modelled",
+]
 
 
 class ContractSpec(BaseModel):
@@ -72,6 +79,9 @@ class PublishedClaim(BaseModel):
     rate: float | None = None  # decode_batch: arrival rate, req/s
     link: str | None = None  # kv_transfer_share: link bandwidth
     relative_to: Literal["prefill", "latency"] = "prefill"
+    # speculative_speedup: the source's mean accepted tokens per step (its own measurement, the
+    # bonus token included); its sequences' lengths are the workload's fixed ones
+    acceptance_length: float | None = None
     per_gpu: bool = False
     frame: bool = False  # this claim's setup represents its system in the common frame
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from scipy.optimize import brentq
 
 from costcorrect.catalog.base import input_error_from
+from costcorrect.errors import InputError
 
 SPECULATION_YAML = "data/speculation.yaml"
 
@@ -41,9 +42,15 @@ class AcceptanceEntry(BaseModel):
 
     @property
     def acceptance(self) -> float:
-        """The per-token a with (1 − a^(k+1)) / (1 − a) = τ."""
-        k, tau = self.k, self.acceptance_length
-        return float(brentq(lambda a: sum(a**j for j in range(k + 1)) - tau, 0.0, 1.0 - 1e-12))
+        return acceptance_from_length(self.acceptance_length, self.k)
+
+
+def acceptance_from_length(tau: float, k: int) -> float:
+    """The per-token acceptance a with 1 + a + … + a^k = τ (mean tokens per step at k drafted
+    tokens, the target's own included)."""
+    if not 1.0 < tau < k + 1:
+        raise InputError("acceptance_length", tau, f"a mean in (1, k + 1 = {k + 1})")
+    return float(brentq(lambda a: sum(a**j for j in range(k + 1)) - tau, 0.0, 1.0 - 1e-12))
 
 
 @cache

@@ -164,6 +164,9 @@ def reproduce_claim(claim: PublishedClaim, catalog: Catalog, seed: int = 0) -> R
         value = running_batch(simulate(system, stream.scaled(claim.rate)))
     elif claim.kind == "kv_transfer_share":
         value = _transfer_share(claim, system, stream)
+    elif claim.kind == "speculative_speedup":
+        value, detail = _speculative_speedup(claim, system)
+        note = (note + "; " if note else "") + detail
     else:
         reference = None
         baseline = _arch(claim.baseline_spec, catalog) if claim.baseline_spec else None
@@ -194,6 +197,28 @@ def reproduce_claim(claim: PublishedClaim, catalog: Catalog, seed: int = 0) -> R
     if claim.if_missed and math.isfinite(error) and abs(error) > MISS:
         note = (note + "; " if note else "") + "likely reason for the miss: " + claim.if_missed
     return Reproduction(claim, value, error, note)
+
+
+def _speculative_speedup(claim: PublishedClaim, system: Architecture) -> tuple[float, str]:
+    """Batch-1 time per token without ÷ with the claim's speculation (its acceptance solved from
+    the source's measured mean accepted length), and what the op table predicts."""
+    from dataclasses import replace
+
+    from costcorrect.catalog.speculation import acceptance_from_length
+    from costcorrect.perf.speculative import speculative_steps
+
+    target = system.decoder
+    given = target.speculation
+    a = acceptance_from_length(claim.acceptance_length, given.k)
+    plain = replace(target, speculation=None)
+    w = claim.workload
+    context = w.fixed_input + w.fixed_output / 2  # a sequence's mean KV over its decode
+    step = speculative_steps(plain, replace(given, acceptance=a), [1], context)[0]
+    return step.speedup, (
+        f"a = {a:.3f} from {claim.acceptance_length:g} tokens per step at k = {given.k}; "
+        f"predicted {step.decode_s * 1e3:.2f} ms plain, {step.tpot_s * 1e3:.2f} ms per token "
+        f"speculative (a step of {(step.draft_s + step.verify_s) * 1e3:.2f} ms)"
+    )
 
 
 def _transfer_share(claim: PublishedClaim, system: Architecture, stream: RequestStream) -> float:
