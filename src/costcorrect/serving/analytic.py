@@ -18,7 +18,8 @@ progress, so its TTFT is v + w + min(ρ·(w + age), full batch). Per architectur
   variance: the life grows with the work it admits); TTFT = M/G/1 wait + chunked prefill.
 - **disaggregated / kvpool** — prefill pool as batching servers (several: M/G/c scaled by the
   batching gain of one), KV transfer exposed time plus link queueing, decode pool by Little's
-  fixed point with the batch-size fluctuation a request averages over its life.
+  fixed point with the batch-size fluctuation a request averages over its life, and the part
+  of the iteration in progress a landing request waits out before its first step.
 
 The decode batch fluctuates (M/G/∞-like, amplified by its own slow-down and by requests
 arriving in prefill batches); the KV its requests hold is then normal, and quantiles beyond
@@ -692,9 +693,15 @@ def _pools(arch: Disaggregated, lengths: Lengths, rate: np.ndarray, levels, hit:
     group = 1.0 + (queue.state.batch - 1.0) / arch.n_decode
     sd, overflow = _batch_noise(dep, dep.kv_capacity_tokens, b, lengths, t_dec, group)
     scale = lengths.tpot_scale
-    mean = t_dec[..., None] * scale
+    # a request lands while the iteration in progress runs (the instance is busy with
+    # probability 1 − e^(−B)): half of it, uniform over it, comes before its first step
+    busy = -np.expm1(-_finite(b))[..., None]
+    per_token = lengths.output_inverse if lengths.output_inverse is not None else 0.0
+    join = busy * t_dec[..., None] * per_token
+    mean = t_dec[..., None] * scale + join / 2.0
+    sd = np.hypot(sd * scale, join / np.sqrt(12.0))
     tpot = _quantiles(
-        lambda q: _normal_mixture_quantile(mean, sd * scale, lengths.output_weight, q), levels
+        lambda q: _normal_mixture_quantile(mean, sd, lengths.output_weight, q), levels
     )
     return queue, (b, fixed, tpot, overflow)
 
