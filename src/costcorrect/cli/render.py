@@ -439,3 +439,54 @@ def print_vcpd(v) -> None:
         "(in the order above) their factors multiply to the total exactly; the waterfall "
         "(--figure) draws that path."
     )
+
+
+def print_curriculum(reward, sampled: dict, threshold: float, run, cost) -> None:
+    """The setter's reward in closed form beside a sample, the break-even solver accuracy, the
+    self-play drift and the verifier's price per clean training example."""
+    v = reward.verifier
+    table = Table(title="setter reward per proposed task — closed form vs 200,000 sampled")
+    for col in ("", "closed form", "sampled"):
+        table.add_column(col, justify="left" if not col else "right")
+    for name, label in (
+        ("expected_reward", "E[R] = P(accepted, solver fails)"),
+        ("accepted_share", "accepted by the verifier"),
+        ("corrupted_share", "flawed share of rewarded tasks"),
+    ):
+        table.add_row(label, f"{getattr(reward, name):.4f}", f"{sampled[name]:.4f}")
+    console.print(table)
+    console.print(
+        f"A flawed task pays the setter more than a sound one once the solver is right on more "
+        f"than {threshold:.1%} of sound tasks (1 − f(1 − s_f)/(1 − r), f = {v.false_accept:g}, "
+        f"r = {v.false_reject:g})."
+    )
+    last = run.sound_share.size
+    first = run.first_round_corrupted_above(0.1)
+    console.print(
+        f"Self-play over {last:,} rounds: sound share {run.sound_share[0]:.2f} → "
+        f"{run.sound_share[-1]:.2f}, solver accuracy {run.solver_accuracy[0]:.2f} → "
+        f"{run.solver_accuracy[-1]:.2f}, flawed share of training examples "
+        f"{run.corrupted_share[-1]:.2f} in the last round"
+        + (f" (above 10 % from round {first})." if first else " (never above 10 %).")
+    )
+    total = cost.examples * cost.usd_per_clean_example
+    console.print(
+        f"Ledger, training channel, at the starting shares: "
+        f"{cost.verifier_calls_per_example:.2f} verifier calls per "
+        f"clean training example, ${cost.usd_per_clean_example:.4g} per clean example "
+        f"({cost.verifier_share:.0%} of it the verifier's), ${total:,.0f} for "
+        f"{cost.examples:,.0f} examples."
+    )
+    if cost.decision is not None:
+        d = cost.decision
+        console.print(
+            f"Allocation threshold with that training spend: (η^ρ − 1)/η^T = {d.lhs:.3g} vs "
+            f"D_I/D_T = {d.spend_ratio:.3g} → the next dollar goes to {d.channel}."
+        )
+    console.print(
+        "Assumed (inputs, not measured): the error rates, shares and accuracies above, "
+        f"${cost.setter_usd:g} / ${cost.verifier_usd:g} / ${cost.solver_usd:g} per setter, "
+        "verifier and solver call, the self-play's learning and setter rates "
+        "(`verify.curriculum.self_play`)"
+        + (", η^ρ, η^T and D_I." if cost.decision is not None else ".")
+    )

@@ -153,3 +153,77 @@ def audit(
             typer.echo(text, nl=False)
 
     run_guarded(job)
+
+
+@app.command()
+def curriculum(
+    false_accept: Annotated[float, typer.Option(help="verifier: P(accept a flawed task)")] = 0.2,
+    false_reject: Annotated[float, typer.Option(help="verifier: P(reject a sound task)")] = 0.1,
+    sound: Annotated[float, typer.Option(help="setter's share of sound tasks at start")] = 0.9,
+    solver: Annotated[float, typer.Option(help="solver accuracy on sound tasks at start")] = 0.3,
+    flawed_match: Annotated[
+        float, typer.Option(help="P(solver matches a flawed task's wrong reference)")
+    ] = 0.0,
+    rounds: Annotated[int, typer.Option(min=1, help="self-play rounds")] = 400,
+    tasks: Annotated[int, typer.Option(min=1, help="tasks proposed per round")] = 500,
+    setter_usd: Annotated[float, typer.Option(help="$ per proposed task")] = 0.001,
+    verifier_usd: Annotated[float, typer.Option(help="$ per verification")] = 0.002,
+    solver_usd: Annotated[float, typer.Option(help="$ per solver attempt")] = 0.001,
+    examples: Annotated[float, typer.Option(help="clean training examples wanted")] = 1e5,
+    eta_rollouts: Annotated[
+        float | None, typer.Option(help="η_α^ρ, for the allocation threshold")
+    ] = None,
+    eta_training: Annotated[float | None, typer.Option(help="η_α^T")] = None,
+    inference_spend: Annotated[float | None, typer.Option(help="D_I in $")] = None,
+    seed: seed_option() = 0,
+    figure: Annotated[
+        Path | None, typer.Option(help="write STEM.csv and the trajectory as STEM.png, STEM.svg")
+    ] = None,
+    json_: Json = False,
+) -> None:
+    """The verifier as curriculum: the setter's reward (accepted × solver failed) in closed
+    form and sampled, the solver accuracy past which flawed tasks pay the setter more, a
+    self-play run showing the drift, and the verifier calls a clean training example costs."""
+
+    def job() -> None:
+        from costcorrect.verify.curriculum import (
+            Verifier,
+            break_even_accuracy,
+            curriculum_cost,
+            sample_rewards,
+            self_play,
+            setter_reward,
+        )
+
+        verifier = Verifier(false_accept, false_reject)
+        reward = setter_reward(sound, solver, verifier, flawed_match)
+        sampled = sample_rewards(reward, 200_000, seed)
+        with progress(f"self-play, {rounds:,} rounds …"):
+            run = self_play(verifier, rounds, tasks, sound, solver, flawed_match, seed=seed)
+        cost = curriculum_cost(
+            reward, setter_usd, verifier_usd, solver_usd, examples,
+            eta_rollouts, eta_training, inference_spend,
+        )  # fmt: skip
+        threshold = break_even_accuracy(verifier, flawed_match)
+        if figure is not None:
+            from costcorrect.io import atomic_write
+            from costcorrect.report.figures import curriculum_figure
+
+            atomic_write(figure.with_suffix(".csv"), run.to_frame().to_csv(index=False))
+            curriculum_figure(run, threshold, figure)
+        if json_:
+            echo_json(
+                {
+                    "closed_form": reward.to_dict(),
+                    "sampled": sampled,
+                    "break_even_accuracy": threshold,
+                    "self_play": run.to_dict(),
+                    "cost": cost.to_dict(),
+                }
+            )
+            return
+        from costcorrect.cli.render import print_curriculum
+
+        print_curriculum(reward, sampled, threshold, run, cost)
+
+    run_guarded(job)

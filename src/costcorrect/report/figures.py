@@ -416,3 +416,24 @@ def vcpd_waterfall_figure(v, stem: Path) -> list[Path]:
         f"interaction ×{v.interaction:.3g}."
     )
     return save(fig, stem, caption, bottom=0.3)
+
+
+def curriculum_figure(run, threshold: float, stem: Path) -> list[Path]:
+    """Self-play under a verifier with given error rates: the setter's sound share, the
+    solver's accuracy and the flawed share of each round's training examples."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    rounds = np.arange(1, run.sound_share.size + 1)
+    ax.plot(rounds, run.sound_share, label="setter: sound share", color="#4C72B0")
+    ax.plot(rounds, run.solver_accuracy, label="solver accuracy (sound tasks)", color="#55A868")
+    ax.plot(rounds, run.corrupted_share, label="flawed share of training examples", color="#C44E52")
+    ax.axhline(threshold, color="#999999", ls="--", lw=1, label="accuracy where flawed pays more")
+    ax.set_xlabel("self-play round")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7, loc="center right")
+    v = run.verifier
+    caption = (
+        f"Verifier false accept {v.false_accept:g}, false reject {v.false_reject:g}. The setter is "
+        "rewarded when the verifier accepts a task and the solver fails it; once the solver is "
+        "good at sound tasks, flawed tasks the verifier lets through pay more."
+    )
+    return save(fig, stem, caption)
