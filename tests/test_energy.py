@@ -457,3 +457,14 @@ def test_energy_model_against_our_h200_readings():
     for group, (measured, held_out, _) in s.onsets().items():
         assert held_out != "none", group
         assert abs(grid.index(int(measured)) - grid.index(int(held_out))) <= 1, group
+
+
+def test_rose_range_of_pool_shares_reproduces_its_gains():
+    """The dedicated-pool shares the energy page reports for ROSE's 1.2–3.3× give exactly
+    those gains: 1 + harvested share ÷ pool share."""
+    from costcorrect.validate.energy import ROSE_RANGE, _pool_share
+
+    harvested = 0.37  # share of the fleet's hours harvestable (any value in (0, 1))
+    for gain in ROSE_RANGE:
+        assert 1 + harvested / _pool_share(harvested, gain) == pytest.approx(gain)
+    assert _pool_share(harvested, ROSE_RANGE[1]) < _pool_share(harvested, ROSE_RANGE[0])

@@ -749,6 +749,12 @@ def _arch_section(a) -> list[str]:
     return lines
 
 
+def _pool_share(harvested_share: float, gain: float) -> float:
+    """The dedicated pool, as a share of the serving fleet, at which harvesting that share of
+    the fleet's hours multiplies rollout throughput by ``gain`` (1 + harvested / pool)."""
+    return harvested_share / (gain - 1.0)
+
+
 def _slack_section(r: EnergyReport, figure: str | None) -> list[str]:
     s, h, p = r.slack, r.slack.harvest, r.slack.price
     dedicated = max(1, h.fleet // 4)
@@ -784,7 +790,12 @@ def _slack_section(r: EnergyReport, figure: str | None) -> list[str]:
         f"({dedicated} GPUs), the harvested hours raise rollout throughput "
         f"{multiplier:.2f}×, which {_against(multiplier, multiplier, ROSE_RANGE)} the "
         f"{ROSE_RANGE[0]}–{ROSE_RANGE[1]}× ROSE reports with no serving-SLO violations (here "
-        "the margin stands in for the SLO).",
+        "the margin stands in for the SLO). The quarter is an assumption, not ROSE's setup: "
+        "the gain is 1 + harvested hours ÷ (trace hours × pool GPUs), so the published "
+        f"{ROSE_RANGE[0]}–{ROSE_RANGE[1]}× is reproduced by any dedicated pool of "
+        f"{_pool_share(h.gpu_hours / r.trace_hours / h.fleet, ROSE_RANGE[1]):.0%} to "
+        f"{_pool_share(h.gpu_hours / r.trace_hours / h.fleet, ROSE_RANGE[0]):.0%} of the serving "
+        "fleet on this trace — the anchor constrains the pool's size only to that range.",
         "",
         "The figure draws the threshold of docs/allocation.md against m under two readings: "
         "rollouts as inference spend at price m, or as training spend whose rollout share is "

@@ -80,6 +80,73 @@ def _fmt(v: tuple[float, float, float], digits: int = 3) -> str:
     return f"{v[0]:.{digits}f} [{v[1]:.{digits}f}, {v[2]:.{digits}f}]"
 
 
+def component_prediction(study: Study) -> dict[str, float]:
+    """What per-component records alone predict for the AND pipeline — each verifier's accept
+    rate, recall and false-accept rate, combined as if independent (given correctness for
+    precision) — beside what the joint measurement gives."""
+    y, d = study.correct.astype(bool), study.decisions.astype(bool)
+    prior = float(y.mean())
+    recall = d[y].mean(axis=0)  # P(accept | correct) per verifier
+    false_accept = d[~y].mean(axis=0)  # P(accept | wrong)
+    both = d.all(axis=1)
+    hit, miss = prior * recall.prod(), (1 - prior) * false_accept.prod()
+
+    def covariance(rows: np.ndarray) -> float:
+        x = d[rows].astype(float)
+        return float((x[:, 0] * x[:, 1]).mean() - x[:, 0].mean() * x[:, 1].mean())
+
+    return {
+        "covariance_given_correct": covariance(y),
+        "covariance_given_wrong": covariance(~y),
+        "accept_rate_components": float(d.mean(axis=0).prod()),
+        "accept_rate_components_given_correctness": hit + miss,
+        "accept_rate_measured": float(both.mean()),
+        "precision_components": hit / (hit + miss),
+        "precision_measured": float(y[both].mean()),
+    }
+
+
+def _ai_act_section(study: Study) -> list[str]:
+    """The audit record's fields against the AI Act's accuracy documentation, and why the
+    components' own records fall short, on these verifiers."""
+    from costcorrect.verify.audit import AI_ACT_MAPPING
+
+    c = component_prediction(study)
+    rows = [f"| {field} | {shows} | {provision} |" for field, shows, provision in AI_ACT_MAPPING]
+    return [
+        "**The audit record and the EU AI Act.** A high-risk AI system must reach an "
+        "appropriate level of accuracy and declare it with its metrics (Regulation (EU) "
+        "2024/1689, Art. 15(1), 15(3)); its technical documentation describes how components, "
+        "third parties' tools included, are integrated and which metrics and test data "
+        "measured accuracy (Annex IV 2(a), 2(c), 2(g)). For a pipeline of composed verifiers "
+        "the accuracy to declare is the composition's, and `costcorrect verify audit` writes "
+        "the record that documents it:",
+        "",
+        "| record field | what it documents | AI Act provision it serves as evidence for |",
+        "|---|---|---|",
+        *rows,
+        "",
+        "Why per-component records do not suffice, on these two verifiers (AND pipeline). "
+        "Each verifier's own accept rate predicts the pipeline's as "
+        f"{c['accept_rate_components']:.4f} (their product) against "
+        f"{c['accept_rate_measured']:.4f} measured — off by the covariance above. With each "
+        "verifier's recall and false-accept rate on labelled data, treating them as independent "
+        f"given correctness predicts {c['accept_rate_components_given_correctness']:.4f} and a "
+        f"precision of {c['precision_components']:.4f} (measured "
+        f"{c['precision_measured']:.4f}): close here, because these verifiers agree mostly "
+        "through the answer being right (their covariance given a correct answer is "
+        f"{c['covariance_given_correct']:+.4f}, given a wrong one "
+        f"{c['covariance_given_wrong']:+.4f}). That conditional independence is an assumption "
+        "no component's record can test — only a joint measurement of the composed system, "
+        "which the record keeps, shows whether it held; a provider declaring the system's "
+        "accuracy from suppliers' component figures declares a number resting on it. The "
+        "record is evidence for these provisions, not a conformity assessment: risk "
+        "management, data governance, logging, human oversight and post-market monitoring are "
+        "processes outside it.",
+        "",
+    ]
+
+
 def report_markdown(study: Study, figure: str | None = None) -> str:
     """The generated section (every number computed here)."""
     y, d = study.correct, study.decisions
@@ -160,6 +227,7 @@ def report_markdown(study: Study, figure: str | None = None) -> str:
         f"correlated, so assuming independence {more}-states the AND pipeline's accept rate "
         f"and {less}-states the OR pipeline's.",
         "",
+        *_ai_act_section(study),
         "**Limits of this data.** RouteLLM releases outcomes, not verifier scores: both "
         "verifiers here are built from the released answers, the only per-query probability is "
         "the three-level vote, and no separate judge probabilities exist for GSM8K. MT-Bench "

@@ -33,6 +33,49 @@ from costcorrect.verify.data import binary, read_table
 
 SCHEMA = "costcorrect.verify.audit/1"
 
+#: what each field of the record documents for a high-risk AI system built from composed
+#: verifiers, under Regulation (EU) 2024/1689 (the AI Act): (fields, what it shows, provision).
+#: The provisions are those the record serves as evidence for; it does not by itself make a
+#: system compliant (risk management, data governance, human oversight, logging and
+#: post-market monitoring are the provider's processes, outside this record)
+AI_ACT_MAPPING = (
+    (
+        "pipeline_accept_rate, precision (with intervals)",
+        "the composed system's measured level of accuracy and its metric, with uncertainty",
+        "Art. 15(1) appropriate level of accuracy; Art. 15(3) levels and metrics declared in "
+        "the instructions for use",
+    ),
+    (
+        "joint_table, interaction_terms, composition_error",
+        "how the components' errors combine: the part of the system's accuracy that no "
+        "single component's figures carry",
+        "Annex IV 2(c) how components build on or feed into each other; 2(g) metrics used to "
+        "measure accuracy and robustness",
+    ),
+    (
+        "verifiers, marginals, rule",
+        "which components (possibly third parties' tools) are integrated, and how",
+        "Annex IV 2(a) recourse to tools provided by third parties and how they were "
+        "integrated; 2(b) design choices",
+    ),
+    (
+        "dataset {file, sha256, rows}, created",
+        "the validation data, fixed by content hash, and the date of the test",
+        "Annex IV 2(g) information about the validation and testing data; test reports dated",
+    ),
+    (
+        "independence_prediction beside pipeline_accept_rate",
+        "the inconsistency a composition can hide: the system's rate against what "
+        "independent components would give",
+        "Art. 15(4) resilience to errors, faults or inconsistencies within the system",
+    ),
+    (
+        "cost_correct",
+        "the price of an accepted answer at that accuracy (not an AI Act requirement)",
+        "— (economics: what the accuracy level costs)",
+    ),
+)
+
 
 def audit(
     path: str | Path,
