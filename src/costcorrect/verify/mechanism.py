@@ -86,13 +86,15 @@ def dsic_check(mechanism: Mechanism, truth, misreports: int = 20_000, seed: int 
 @dataclass(frozen=True)
 class RegretCurve:
     """Mean regret (in Cost-correct, relative to the best pair) of choosing a pair after N
-    probes, for the joint and the marginal mechanism, and the reference rate."""
+    probes, for the joint mechanism and per-component procurement, the reference rate, and
+    where per-component procurement ends with exact scores."""
 
     probes: np.ndarray
     joint: np.ndarray
     marginal: np.ndarray
     rate: np.ndarray
     pairs: int
+    marginal_limit: float  # the marginal arm's regret with exact scores: the best-marginal pair
 
     @property
     def joint_slope(self) -> float:
@@ -108,18 +110,23 @@ def selection_regret(
     cpm: float = 1.0,
     seed: int = 0,
 ) -> RegretCurve:
-    """Seeded simulation: K1 × K2 candidate pairs, every pair with the same marginals (0.8,
-    0.75) and its own covariance (spread over the Fréchet range), composed by AND. The joint
-    mechanism estimates each pair's accept rate from N joint outcomes and picks the cheapest
-    estimated C = CPM/α; the marginal mechanism sees only marginals, so its estimate is the
-    same for every pair and it picks at random."""
+    """Seeded simulation: K1 × K2 candidate pairs composed by AND, the first verifier's
+    candidates accepting 0.78–0.82 of answers, the second's 0.73–0.77, each pair with its own
+    covariance (uniform over half its Fréchet range). The joint mechanism estimates every
+    pair's accept rate from N joint outcomes and picks the cheapest estimated C = CPM/α. The
+    marginal arm is per-component procurement: each verifier bought on its own score (its
+    accept rate from N probes of its own), the pair being whatever the two choices make — blind
+    to the covariance, so its regret stops falling where the best marginals are not the best
+    pair."""
     if k1 < 1 or k2 < 1:
         raise InputError("pairs", (k1, k2), "at least one candidate of each verifier")
     rng = np.random.default_rng(seed)
-    p1, p2 = 0.8, 0.75
-    low, high = max(-p1 * p2, -(1 - p1) * (1 - p2)), min(p1 * (1 - p2), p2 * (1 - p1))
-    cov = np.linspace(low * 0.5, high * 0.5, k1 * k2)
-    alpha = p1 * p2 + cov  # AND accept rate of each pair
+    p1 = np.linspace(0.78, 0.82, k1)[:, None]
+    p2 = np.linspace(0.73, 0.77, k2)[None, :]
+    low = np.maximum(-p1 * p2, -(1 - p1) * (1 - p2))
+    high = np.minimum(p1 * (1 - p2), p2 * (1 - p1))
+    cov = 0.5 * (low + (high - low) * rng.random((k1, k2)))
+    alpha = (p1 * p2 + cov).ravel()  # AND accept rate of each pair, row-major (i, j)
     cost = cpm / alpha
     best = cost.min()
     joint, marginal = [], []
@@ -127,8 +134,10 @@ def selection_regret(
         estimates = rng.binomial(n, alpha, size=(trials, alpha.size)) / n
         chosen = np.argmax(estimates, axis=1)  # the cheapest estimated C = CPM/α
         joint.append(float(np.mean(cost[chosen] - best)))
-        random_pick = rng.integers(0, alpha.size, trials)
-        marginal.append(float(np.mean(cost[random_pick] - best)))
+        first = np.argmax(rng.binomial(n, p1.ravel(), size=(trials, k1)), axis=1)
+        second = np.argmax(rng.binomial(n, p2.ravel(), size=(trials, k2)), axis=1)
+        marginal.append(float(np.mean(cost[first * k2 + second] - best)))
     n = np.asarray(probes, dtype=float)
     rate = np.sqrt((math.log(k1) + math.log(k2)) / n)
-    return RegretCurve(n, np.array(joint), np.array(marginal), rate, k1 * k2)
+    limit = float(cost[(k1 - 1) * k2 + (k2 - 1)] - best)  # the top candidates of each
+    return RegretCurve(n, np.array(joint), np.array(marginal), rate, k1 * k2, limit)
