@@ -120,3 +120,20 @@ def test_bad_inputs_name_the_field(call, field):
     with pytest.raises(InputError) as err:
         call()
     assert err.value.field == field
+
+
+def test_published_points_carry_intervals_and_show_no_provider_split():
+    """Each point's η has a 95 % interval from its benchmark's size that contains the point
+    estimate; every test-time interval stays below 1, so no spend ratio D_I/D_T puts a
+    provider on the rollout side — the page says there is no frontier/commodity split."""
+    from costcorrect.validate.allocation import _split_from_data, elasticity_interval, run
+
+    report = run()
+    for row in report.points:
+        if row.point.questions:
+            low, high = row.interval
+            assert low < row.elasticity < high
+    assert "show no frontier/commodity split" in _split_from_data(report)
+    aime = next(r.point for r in report.points if r.point.id == "deepseek-r1-zero-aime")
+    wider = elasticity_interval(aime.model_copy(update={"questions": 10}))
+    assert wider[1] - wider[0] > elasticity_interval(aime)[1] - elasticity_interval(aime)[0]

@@ -82,6 +82,9 @@ class AllocationPoint(BaseModel):
     high: ComputePoint
     selection: str
     checked: str
+    # problems each accuracy is measured over (its binomial uncertainty); None: not stated
+    questions: int | None = None
+    questions_source: str | None = None
 
 
 def _load(name: str, key: str, model: type[BaseModel]) -> tuple:

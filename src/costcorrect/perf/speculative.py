@@ -88,12 +88,6 @@ class Speculation:
         return accepted_tokens(self.acceptance, self.k)[0]
 
     @property
-    def step_cv2(self) -> float:
-        """Var[L] / E[L]²: the accepted length's squared coefficient of variation."""
-        mean, variance = accepted_tokens(self.acceptance, self.k)
-        return variance / mean**2
-
-    @property
     def cdf(self) -> np.ndarray:
         return accepted_cdf(self.acceptance, self.k)
 

@@ -34,6 +34,25 @@ GENERATIONS = 4.0
 class PointRow:
     point: AllocationPoint
     elasticity: float
+    interval: tuple[float, float] | None  # 95 %, from each accuracy's Wilson interval
+
+
+def elasticity_interval(point: AllocationPoint) -> tuple[float, float] | None:
+    """95 % range of the arc elasticity when each end's accuracy is a share of the point's
+    ``questions`` (Wilson intervals, the ends taken at their most apart and closest); None
+    when the benchmark size is not stated."""
+    if point.questions is None:
+        return None
+    from scipy.stats import binomtest
+
+    def wilson(accuracy: float) -> tuple[float, float]:
+        k = round(accuracy * point.questions)
+        ci = binomtest(k, point.questions).proportion_ci(method="wilson")
+        return max(ci.low, 1e-9), ci.high
+
+    (lo_low, lo_high), (hi_low, hi_high) = wilson(point.low.accuracy), wilson(point.high.accuracy)
+    span = np.log(point.high.compute / point.low.compute)
+    return float(np.log(hi_low / lo_high) / span), float(np.log(hi_high / lo_low) / span)
 
 
 @dataclass(frozen=True)
@@ -52,7 +71,9 @@ class AllocationReport:
 def run() -> AllocationReport:
     points = [
         PointRow(
-            p, arc_elasticity((p.low.compute, p.low.accuracy), (p.high.compute, p.high.accuracy))
+            p,
+            arc_elasticity((p.low.compute, p.low.accuracy), (p.high.compute, p.high.accuracy)),
+            elasticity_interval(p),
         )
         for p in allocation_points()
         if p.axis != "equivalence"
@@ -102,6 +123,35 @@ def run() -> AllocationReport:
         decisions,
         channels,
         routed,
+    )
+
+
+def _split_from_data(report: AllocationReport) -> str:
+    """Whether the published points separate providers by their spend ratio D_I/D_T."""
+    samples = [r for r in report.points if r.point.axis == "samples" and r.interval]
+    training = next(r for r in report.points if r.point.axis == "training")
+    highest = max(r.interval[1] for r in samples)
+    t_high = training.interval[1] if training.interval else training.elasticity
+    most = (highest - 1.0) / t_high  # the least negative left side within the intervals
+    if highest < 1.0:
+        return (
+            "**Frontier vs commodity, from these data.** A provider's side of the threshold is "
+            "set by its spend ratio D_I/D_T — low for a lab that trains as much as it serves, "
+            "high for a host that serves open models and trains little. A split would need "
+            "some test-time point whose left side (η^ρ − 1)/η^T is positive, so that "
+            "providers below that spend ratio take rollouts and those above it take training. "
+            f"Even at the top of each point's 95 % interval η^ρ stays below 1 (largest "
+            f"{highest:.3f}), so the left side stays negative (at most {most:+.3f}, with η^T "
+            "at the top of its interval) and every provider, whatever its D_I/D_T, falls on "
+            "the training side at these operating points: **the published points show no "
+            "frontier/commodity split.** Snell et al.'s "
+            "curves are not in the catalog as accuracy pairs (their abstract states a "
+            "FLOPs-matched equivalence, shown above for context), so they cannot be placed."
+        )
+    return (
+        "**Frontier vs commodity, from these data.** Some test-time point's interval reaches "
+        f"η^ρ = {highest:.3f} > 1: providers whose D_I/D_T is below (η^ρ − 1)/η^T could take "
+        "rollouts, the rest training."
     )
 
 
@@ -162,14 +212,24 @@ def report_markdown(report: AllocationReport, figure: str | None = None) -> str:
         "(`src/costcorrect/catalog/data/allocation_points.yaml`, with references and how each "
         "value was checked):",
         "",
-        "| point | setting | axis | from → to | η | how checked |",
-        "|---|---|---|---|---|---|",
+        "| point | setting | axis | from → to | η [95 %] | questions | how checked |",
+        "|---|---|---|---|---|---|---|",
         *(
             f"| {r.point.id} | {r.point.setting} | {r.point.axis} | {r.point.low.accuracy:.3f} @ "
             f"{r.point.low.compute:g} → {r.point.high.accuracy:.3f} @ {r.point.high.compute:g} | "
-            f"{r.elasticity:.3f} | {r.point.checked} |"
+            f"{r.elasticity:.3f}"
+            + (f" [{r.interval[0]:.3f}, {r.interval[1]:.3f}]" if r.interval else "")
+            + f" | {r.point.questions or '—'} | {r.point.checked} |"
             for r in report.points
         ),
+        "",
+        "Benchmark sizes, the unit of each accuracy's uncertainty: "
+        + "; ".join(
+            f"{r.point.id}: {r.point.questions_source}"
+            for r in report.points
+            if r.point.questions_source
+        )
+        + ".",
         "",
         "With η^T from the training point, the inference side of the threshold for each "
         "test-time point (the spend ratio D_I/D_T below which rollouts would win; negative "
@@ -187,6 +247,8 @@ def report_markdown(report: AllocationReport, figure: str | None = None) -> str:
         "ends: at these operating points the next dollar belongs to training, however few "
         "queries are served. (The training point's compute ratio is an assumption; a larger "
         "ratio lowers η^T and raises the left side, but it stays negative while η^ρ < 1.)",
+        "",
+        _split_from_data(report),
         "",
         "## Which channel, by query volume and difficulty",
         "",
