@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from importlib import resources
 from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 
+import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
 from costcorrect.errors import InputError
@@ -128,3 +130,13 @@ def input_error_from(err: ValidationError, where: str) -> InputError:
     if isinstance(value, dict):
         value = "{...}"
     return InputError(f"{where}.{loc}", value, message.removeprefix("Value error, "))
+
+
+def packaged_entries(name: str, key: str, model: type[BaseModel]) -> tuple:
+    """The ``key`` list of the packaged ``data/<name>``, each entry validated as ``model`` (a
+    validation failure is an :class:`InputError` naming the file)."""
+    text = resources.files("costcorrect.catalog").joinpath(f"data/{name}").read_text()
+    try:
+        return tuple(model.model_validate(entry) for entry in yaml.safe_load(text)[key])
+    except ValidationError as err:
+        raise input_error_from(err, name) from None

@@ -6,13 +6,11 @@ how each value was checked."""
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from costcorrect.catalog.base import input_error_from
+from costcorrect.catalog.base import packaged_entries
 
 Pattern = Literal[
     "speculative_decoding", "medusa", "early_exit", "cascade", "adaptive_sampling", "exploration"
@@ -87,19 +85,11 @@ class AllocationPoint(BaseModel):
     questions_source: str | None = None
 
 
-def _load(name: str, key: str, model: type[BaseModel]) -> tuple:
-    text = resources.files("costcorrect.catalog").joinpath(f"data/{name}").read_text()
-    try:
-        return tuple(model.model_validate(entry) for entry in yaml.safe_load(text)[key])
-    except ValidationError as err:
-        raise input_error_from(err, name) from None
-
-
 @cache
 def routing_systems() -> tuple[RoutingSystem, ...]:
-    return _load("routing_systems.yaml", "systems", RoutingSystem)
+    return packaged_entries("routing_systems.yaml", "systems", RoutingSystem)
 
 
 @cache
 def allocation_points() -> tuple[AllocationPoint, ...]:
-    return _load("allocation_points.yaml", "points", AllocationPoint)
+    return packaged_entries("allocation_points.yaml", "points", AllocationPoint)

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
-from importlib import resources
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from costcorrect.catalog.base import input_error_from
+from costcorrect.catalog.base import packaged_entries
 from costcorrect.catalog.models import WeightFormat
 from costcorrect.errors import InputError
 
-QUANTIZATION_YAML = "data/quantization.yaml"
+QUANTIZATION_YAML = "quantization.yaml"
 
 
 class AccuracyEntry(BaseModel):
@@ -57,11 +55,7 @@ class AccuracyEntry(BaseModel):
 @cache
 def accuracy_entries() -> tuple[AccuracyEntry, ...]:
     """Every published model × format in the catalog."""
-    text = resources.files("costcorrect.catalog").joinpath(QUANTIZATION_YAML).read_text()
-    try:
-        return tuple(AccuracyEntry.model_validate(e) for e in yaml.safe_load(text)["entries"])
-    except ValidationError as err:
-        raise input_error_from(err, QUANTIZATION_YAML) from None
+    return packaged_entries(QUANTIZATION_YAML, "entries", AccuracyEntry)
 
 
 #: formats that are the baseline itself: no accuracy delta

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
-from importlib import resources
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.optimize import brentq
 
-from costcorrect.catalog.base import input_error_from
+from costcorrect.catalog.base import packaged_entries
 from costcorrect.errors import InputError
 
-SPECULATION_YAML = "data/speculation.yaml"
+SPECULATION_YAML = "speculation.yaml"
 
 
 class AcceptanceEntry(BaseModel):
@@ -56,8 +54,4 @@ def acceptance_from_length(tau: float, k: int) -> float:
 @cache
 def acceptance_entries() -> tuple[AcceptanceEntry, ...]:
     """Every measured target × draft in the catalog."""
-    text = resources.files("costcorrect.catalog").joinpath(SPECULATION_YAML).read_text()
-    try:
-        return tuple(AcceptanceEntry.model_validate(e) for e in yaml.safe_load(text)["entries"])
-    except ValidationError as err:
-        raise input_error_from(err, SPECULATION_YAML) from None
+    return packaged_entries(SPECULATION_YAML, "entries", AcceptanceEntry)

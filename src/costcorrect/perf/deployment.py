@@ -134,7 +134,7 @@ class Deployment:
         linear = sum(x.params * wb / (self.tp if x.sharded else 1) for x in self.model.linears())
         linear_params = sum(x.params for x in self.model.linears())
         other = (self.model.param_count - linear_params) * ACTIVATION_BYTES / self.tp
-        draft = self.speculation.draft_weight_bytes_per_gpu(self) if self.speculation else 0.0
+        draft = self.speculation.draft_weight_bytes_per_gpu(self.draft) if self.draft else 0.0
         return (linear + other) / self.pp + draft
 
     @property

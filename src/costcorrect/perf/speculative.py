@@ -126,10 +126,9 @@ class Speculation:
         tp = target.tp if heads and heads % target.tp == 0 else 1
         return replace(target, model=model, tp=tp, pp=1, speculation=None)
 
-    def draft_weight_bytes_per_gpu(self, target: Deployment) -> float:
-        """The draft's weights on each of the target's GPUs (an EAGLE head shares the
-        target's embeddings and LM head: its linears only)."""
-        draft = self.draft_deployment(target)
+    def draft_weight_bytes_per_gpu(self, draft: Deployment) -> float:
+        """The weights of ``draft`` (:meth:`draft_deployment`) on each of the target's GPUs (an
+        EAGLE head shares the target's embeddings and LM head: its linears only)."""
         if self.draft is not None:
             return draft.weight_bytes_per_gpu
         linear = sum(x.params for x in draft.model.linears())

@@ -146,8 +146,8 @@ class Lengths:
         """The lengths a speculative deployment's engine sees: n = D − 1 decode tokens take
         E[m] ≈ max(1, (n + c)/E[L]) steps, c = E[L²]/(2E[L]) − 1/2 the last step's expected
         overshoot (renewal theory), with sd √(n·Var[L]/E[L]³); a class's steps per token is
-        the mean of E[m]/n over its requests (short outputs gain least); contexts stay in
-        tokens."""
+        about max(E[1/n], (1 + c·E[1/n])/E[L]) over its requests, from the class's mean of 1/n
+        (short outputs gain least); contexts stay in tokens."""
         mean, var = accepted_tokens(speculation.acceptance, speculation.k)
         overshoot = (var + mean**2) / (2.0 * mean) - 0.5
         tokens = self.output - 1.0

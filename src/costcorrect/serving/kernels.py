@@ -155,6 +155,22 @@ def decode_run(
     return t, done, busy
 
 
+@njit(cache=True, inline="always")
+def _leave(i, t, done, held, completed, n_done, arrival, order, known, users, think_s):
+    """Request ``i`` completes at ``t``: its KV is released, it joins the iteration's completed
+    list, and in a closed loop its user's next request is scheduled ``think_s`` later. Returns
+    (KV tokens freed, completed count, known arrivals)."""
+    done[i] = t
+    freed = held[i]
+    held[i] = 0
+    completed[n_done] = i
+    if users > 0 and i + users < arrival.shape[0]:
+        arrival[i + users] = t + think_s
+        order[known] = i + users
+        known += 1
+    return freed, n_done + 1, known
+
+
 _MIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
 
 
@@ -581,16 +597,11 @@ def advance(
                 if first[i] < 0.0:
                     first[i] = t
                 if emitted[i] >= output[i] and not static:
-                    done[i] = t
-                    kv_used -= held[i]
-                    held[i] = 0
+                    freed, n_done, known = _leave(
+                        i, t, done, held, completed, n_done, arrival, order, known, users, think_s
+                    )
+                    kv_used -= freed
                     finished += 1
-                    completed[n_done] = i
-                    n_done += 1
-                    if users > 0 and i + users < arrival.shape[0]:
-                        arrival[i + users] = t + think_s
-                        order[known] = i + users
-                        known += 1
                     continue
             running[keep] = i
             chunk[keep] = 0
@@ -603,17 +614,12 @@ def advance(
                 all_done = all_done and todo[i] == 0 and emitted[i] >= output[i]
             if all_done:
                 for r in range(n_run):
-                    i = running[r]
-                    done[i] = t
-                    kv_used -= held[i]
-                    held[i] = 0
+                    freed, n_done, known = _leave(
+                        running[r], t, done, held, completed, n_done, arrival, order, known,
+                        users, think_s,
+                    )  # fmt: skip
+                    kv_used -= freed
                     finished += 1
-                    completed[n_done] = i
-                    n_done += 1
-                    if users > 0 and i + users < arrival.shape[0]:
-                        arrival[i + users] = t + think_s
-                        order[known] = i + users
-                        known += 1
                 n_run = 0
         if pause_on_completion and n_done > 0:
             break

@@ -23,7 +23,7 @@ channel of the allocation threshold."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -117,12 +117,9 @@ def setter_reward(
     return SetterReward(sound_share, solver_accuracy, flawed_match, verifier)
 
 
-def sample_rewards(reward: SetterReward, tasks: int, seed: int = 0) -> dict[str, float]:
-    """Monte Carlo of ``tasks`` proposed tasks (seeded): the mean setter reward, accepted share
-    and flawed share among rewarded tasks, to set beside the closed form."""
-    if not (isinstance(tasks, int) and tasks >= 1):
-        raise InputError("tasks", tasks, "a positive number of tasks")
-    rng = np.random.default_rng(seed)
+def _propose(rng: np.random.Generator, tasks: int, reward: SetterReward):
+    """One batch of proposed tasks under ``reward``'s shares and rates: which are sound,
+    accepted by the verifier and solved (boolean arrays)."""
     v = reward.verifier
     sound = rng.random(tasks) < reward.sound_share
     accept = np.where(
@@ -133,6 +130,16 @@ def sample_rewards(reward: SetterReward, tasks: int, seed: int = 0) -> dict[str,
         rng.random(tasks) < reward.solver_accuracy,
         rng.random(tasks) < reward.flawed_match,
     )
+    return sound, accept, solved
+
+
+def sample_rewards(reward: SetterReward, tasks: int, seed: int = 0) -> dict[str, float]:
+    """Monte Carlo of ``tasks`` proposed tasks (seeded): the mean setter reward, accepted share
+    and flawed share among rewarded tasks, to set beside the closed form."""
+    if not (isinstance(tasks, int) and tasks >= 1):
+        raise InputError("tasks", tasks, "a positive number of tasks")
+    rng = np.random.default_rng(seed)
+    sound, accept, solved = _propose(rng, tasks, reward)
     rewarded = accept & ~solved
     return {
         "expected_reward": float(rewarded.mean()),
@@ -207,13 +214,9 @@ def self_play(
     q, s = reward.sound_share, reward.solver_accuracy
     shares, accuracies, corrupted = (np.empty(rounds) for _ in range(3))
     for t in range(rounds):
-        sound = rng.random(tasks) < q
-        accept = np.where(
-            sound,
-            rng.random(tasks) >= verifier.false_reject,
-            rng.random(tasks) < verifier.false_accept,
+        sound, accept, solved = _propose(
+            rng, tasks, replace(reward, sound_share=q, solver_accuracy=s)
         )
-        solved = np.where(sound, rng.random(tasks) < s, rng.random(tasks) < flawed_match)
         rewarded = accept & ~solved
         good, bad = (rewarded & sound).sum(), (rewarded & ~sound).sum()
         mean_sound = good / max(sound.sum(), 1)
