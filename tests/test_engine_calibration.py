@@ -15,7 +15,11 @@ from costcorrect.catalog.calibrations import CalibrationSpec, PerfParams
 from costcorrect.errors import InputError
 from costcorrect.perf import Batch, Deployment, kernel_tables
 from costcorrect.perf.calibration import select_calibration
-from costcorrect.perf.engine_calibration import calibrate_engine, held_out_mask
+from costcorrect.perf.engine_calibration import (
+    calibrate_engine,
+    held_out_mask,
+    neighbour_predictions,
+)
 from costcorrect.perf.kernel_tables import read_kernel_tables
 from costcorrect.perf.roofline import allreduce_time, allreduce_ways
 
@@ -49,9 +53,27 @@ def test_held_out_rows_are_unseen_grid_values(tables):
     assert 0 < held.sum() < len(rows)
 
 
+def test_neighbours_follow_a_power_law_and_jump_with_the_table(tables):
+    """The neighbour reference is exact on a table that is a power law along the held-out width
+    (inside and past the ends) and misses where the measured time jumps."""
+    rows = tables.rows[tables.rows["op"] == "gemm"].reset_index(drop=True)
+    held = held_out_mask(rows)
+    law = rows.assign(time_s=1e-9 * rows["m"] * rows["n"] ** 1.3 * rows["k"])
+    predicted = neighbour_predictions(law, held)
+    assert np.isnan(predicted[~held]).all()
+    assert predicted[held] == pytest.approx(law["time_s"][held].to_numpy(), rel=1e-9)
+    switch = held & (rows["n"] == rows.loc[held, "n"].max())  # a slower kernel at one width
+    jumped = law.assign(time_s=np.where(switch, 2 * law["time_s"], law["time_s"]))
+    ratio = neighbour_predictions(jumped, held) / jumped["time_s"].to_numpy()
+    switch = switch.to_numpy()
+    assert ratio[switch] == pytest.approx(0.5)
+    assert ratio[held & ~switch] == pytest.approx(1.0)
+
+
 def test_calibration_predicts_unseen_kernels(tables):
     fitted = calibrate_engine(tables, load_catalog())
     errors = fitted.held_out.set_index("op")
+    assert errors["neighbour_max_ape"].notna().all()
     assert errors.at["gemm", "median_ape"] < 0.15
     assert errors.at["attn_decode", "median_ape"] < 0.25
     assert errors.at["all_reduce", "median_ape"] < 0.25

@@ -13,6 +13,8 @@ kernels keep the default efficiency (no table).
 
 Held-out error per op class comes from a separate fit that never sees every other grid value
 of one shape dimension (:data:`HOLD_OUT`): unseen GEMM widths, head counts and message sizes.
+Beside it, the tables' own neighbours (:func:`neighbour_predictions`) say how irregular the
+measurements are along that dimension: no smooth model can beat them at the kernel switches.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.interpolate import interp1d
 
 from costcorrect.catalog.calibrations import PerfParams
 from costcorrect.catalog.loader import Catalog
@@ -31,7 +34,13 @@ from costcorrect.catalog.validation import HeldOutError
 from costcorrect.perf.batch import Batch
 from costcorrect.perf.deployment import Deployment
 from costcorrect.perf.fit import FitResult, Predictor, calibration_entry, fit_to
-from costcorrect.perf.kernel_tables import GEMM_FORMATS, OPS, KernelTables, read_kernel_tables
+from costcorrect.perf.kernel_tables import (
+    GEMM_FORMATS,
+    OPS,
+    SHAPE_COLUMNS,
+    KernelTables,
+    read_kernel_tables,
+)
 from costcorrect.perf.roofline import allreduce_time, attention_time, gemm_time
 
 #: (op classes, parameters fitted to them), in fitting order
@@ -125,6 +134,29 @@ def held_out_mask(rows: pd.DataFrame) -> np.ndarray:
     return mask
 
 
+def neighbour_predictions(rows: pd.DataFrame, held: np.ndarray) -> np.ndarray:
+    """Seconds of the ``held`` rows read off the other rows of the same shape along the op's
+    :data:`HOLD_OUT` column: linear in log time × log value between the two nearest seen grid
+    values, extrapolated from the last two past the ends; NaN where fewer than two are seen.
+
+    A reference, not a model: it needs the measured table at run time."""
+    out = np.full(len(rows), np.nan)
+    log_time = np.log(rows["time_s"].to_numpy(float))
+    for op, column in HOLD_OUT.items():
+        of_op = np.flatnonzero((rows["op"] == op).to_numpy())
+        if not len(of_op):
+            continue
+        part = rows.iloc[of_op]
+        same_shape = [c for c in SHAPE_COLUMNS if c != column and part[c].notna().any()]
+        x = np.log(part[column].to_numpy(float))
+        for idx in part.groupby(same_shape).indices.values():
+            seen, unseen = idx[~held[of_op[idx]]], idx[held[of_op[idx]]]
+            if len(unseen) and len(seen) >= 2:
+                line = interp1d(x[seen], log_time[of_op[seen]], fill_value="extrapolate")
+                out[of_op[unseen]] = np.exp(line(x[unseen]))
+    return out
+
+
 def fit_stages(rows: pd.DataFrame, catalog: Catalog) -> tuple[PerfParams, list[FitResult]]:
     """Fit :data:`STAGES` in order on ``rows``; the final parameters and each stage's result."""
     params = PerfParams().model_copy(update=KERNEL_TIME_ONLY)
@@ -147,12 +179,19 @@ def relative_errors(rows: pd.DataFrame, params: PerfParams, catalog: Catalog) ->
 
 
 def error_table(scored: pd.DataFrame, group: Sequence[str] = ("op",)) -> pd.DataFrame:
-    """Points, median and worst relative error per ``group`` (op classes in :data:`OPS` order)."""
-    table = (
-        scored.groupby(list(group), sort=False)["ape"]
-        .agg(points="count", median_ape="median", max_ape="max")
-        .reset_index()
-    )
+    """Points, median and worst relative error per ``group`` (op classes in :data:`OPS` order);
+    with the tables' own neighbours' median and worst where ``scored`` has ``neighbour_ape``."""
+    columns = {
+        "points": ("ape", "count"),
+        "median_ape": ("ape", "median"),
+        "max_ape": ("ape", "max"),
+    }
+    if "neighbour_ape" in scored:
+        columns |= {
+            "neighbour_median_ape": ("neighbour_ape", "median"),
+            "neighbour_max_ape": ("neighbour_ape", "max"),
+        }
+    table = scored.groupby(list(group), sort=False).agg(**columns).reset_index()
     order = {op: i for i, op in enumerate(OPS)}
     return table.sort_values("op", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
 
@@ -230,7 +269,9 @@ def calibrate_engine(tables: KernelTables, catalog: Catalog) -> EngineCalibratio
     rows = tables.rows
     held = held_out_mask(rows)
     train_params, _ = fit_stages(rows[~held], catalog)
+    neighbours = neighbour_predictions(rows, held)[held]
     scored = relative_errors(rows[held], train_params, catalog)
+    scored["neighbour_ape"] = np.abs(neighbours / scored["time_s"].to_numpy() - 1.0)
     params, stages = fit_stages(rows, catalog)
     return EngineCalibration(tables, params, stages, scored)
 

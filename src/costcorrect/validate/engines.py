@@ -28,7 +28,22 @@ def held_out_frame(calibrations: list[EngineCalibration]) -> pd.DataFrame:
     table = pd.concat(frames, ignore_index=True)
     met = (table["median_ape"] <= TARGET_MEDIAN_APE) & (table["max_ape"] <= TARGET_MAX_APE)
     table["meets target"] = met.map({True: "yes", False: "no"})
-    return table[["gpu", "stack", "op", "points", "median_ape", "max_ape", "meets target"]]
+    reachable = table["neighbour_max_ape"] <= TARGET_MAX_APE
+    table["neighbours within worst target"] = reachable.map({True: "yes", False: "no"})
+    return table[
+        [
+            "gpu",
+            "stack",
+            "op",
+            "points",
+            "median_ape",
+            "max_ape",
+            "meets target",
+            "neighbour_median_ape",
+            "neighbour_max_ape",
+            "neighbours within worst target",
+        ]
+    ]
 
 
 def report_markdown(calibrations: list[EngineCalibration]) -> str:
@@ -37,6 +52,9 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
     medians = table.groupby("op", sort=False)["median_ape"].median()
     met_median = int((table["median_ape"] <= TARGET_MEDIAN_APE).sum())
     met_both = int((table["meets target"] == "yes").sum())
+    met_worst = int((table["max_ape"] <= TARGET_MAX_APE).sum())
+    reachable = int((table["neighbours within worst target"] == "yes").sum())
+    beaten = int((table["max_ape"] < table["neighbour_max_ape"]).sum())
     package = calibrations[0].tables.package
     lines = [
         "## Held-out error against the engines' measured kernel tables",
@@ -46,7 +64,12 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
         f"(aiconfigurator-core {package}). Each stack is fitted without every other grid value "
         "of one shape dimension (GEMM output width, attention head count, all-reduce message "
         "size) and evaluated on those. Target per GPU × op class: median ≤ "
-        f"{TARGET_MEDIAN_APE:.0%}, worst ≤ {TARGET_MAX_APE:.0%}.",
+        f"{TARGET_MEDIAN_APE:.0%}, worst ≤ {TARGET_MAX_APE:.0%}. The `neighbour` columns "
+        "read each held-out point off the measured table itself: the same shape at the two "
+        "nearest seen values of the held-out dimension, linear in log time × log value "
+        "(extrapolated past the ends; points without two seen neighbours left out) — what a "
+        "smooth curve through the measurements would "
+        "say, the floor for any smooth model of them.",
         "",
         markdown_table(table, list(table.columns)),
         "",
@@ -54,6 +77,14 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
         f"and {met_both} meet both targets. Median over stacks of the held-out median: "
         + ", ".join(f"{op} {value:.1%}" for op, value in medians.items())
         + ".",
+        "",
+        f"**The worst-error target against the tables' own irregularity:** {met_worst} of "
+        f"{len(table)} rows have a model worst ≤ {TARGET_MAX_APE:.0%}; the measured tables' "
+        f"own neighbours stay within it in {reachable} of {len(table)}, and the model's worst "
+        f"is below the neighbours' in {beaten}. Along the held-out dimension the measured "
+        "time jumps where the library switches kernel (tile shape, split-K, one-shot to "
+        "two-shot all-reduce), so a held-out worst ≤ 30 % is out of reach of any model that "
+        "is smooth in the shape — the roofline included — except by storing the table.",
         "",
         "Where it misses, and why: a roofline with one efficiency per op class cannot follow the "
         "library's kernel choice shape by shape — the worst bf16 GEMMs are the smallest ones "
