@@ -25,7 +25,7 @@ def test_default_scenario_is_computed_not_typed_in(default):
     assert math.prod(v.path_factors.values()) == pytest.approx(v.total_gain, rel=1e-12)
     assert v.interaction == pytest.approx(v.total_gain / math.prod(v.factors.values()))
     for lever, point in zip(LEVERS, v.levers, strict=True):
-        assert point.stack == OLD_STACK.switched(lever, NEW_STACK)
+        assert point.stack == OLD_STACK.switched(LEVERS[lever], NEW_STACK)
         assert point.stack != OLD_STACK
     assert v.path[-1].stack == NEW_STACK and v.new.usd_per_million == v.path[-1].usd_per_million
     # continuous batching and the newer GPU each serve more SLO-compliant tokens per dollar

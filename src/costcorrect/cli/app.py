@@ -41,6 +41,7 @@ app.command("slack")(slack_cmd.slack)
 app.command("correct")(correct_cmd.correct)
 app.command("quantize")(correct_cmd.quantize)
 app.command("vcpd")(correct_cmd.vcpd)
+app.command("compression")(correct_cmd.compression)
 
 
 @app.callback()

@@ -197,3 +197,102 @@ def vcpd(
         print_vcpd(result)
 
     run_guarded(job)
+
+
+def _priced(price: str, served_as, gpu, weight_format, arch, reservation, speculative, default):
+    """A :class:`PricedModel` from the command's options (``default``'s reason where the options
+    are its own)."""
+    from costcorrect.correct.compression import PricedModel
+    from costcorrect.correct.stacks import Stack
+    from costcorrect.errors import InputError
+
+    provider, _, model = price.partition("/")
+    if not (provider and model):
+        raise InputError("price", price, "PROVIDER/MODEL of the catalog's API price table")
+    stack = Stack(
+        gpu, None if weight_format == "own" else weight_format, arch,
+        None if speculative == "none" else speculative, served_as,
+        None if reservation == "own" else reservation,
+    )  # fmt: skip
+    if (provider, model, stack) == (default.provider, default.api_model, default.stack):
+        return default
+    return PricedModel(provider, model, stack, f"as given: served as {served_as}")
+
+
+def compression(
+    old_price: Annotated[
+        str, typer.Option(help="old price: PROVIDER/MODEL of the API price table")
+    ] = "openai/text-davinci-003",
+    old_served_as: Annotated[str, typer.Option(help="old: catalog model")] = "opt-175b",
+    old_gpu: Annotated[str, typer.Option(help="old: GPU")] = "A100-80GB-SXM",
+    old_format: Annotated[str, typer.Option(help="old: weight format ('own')")] = "own",
+    old_arch: Annotated[str, typer.Option(help="old: batching architecture")] = "colocated",
+    old_reservation: Annotated[
+        str, typer.Option(help="old: KV reservation (paged|oracle|pow2|max; 'own')")
+    ] = "max",
+    old_speculative: Annotated[str, typer.Option(help="old: speculation ('none')")] = "none",
+    new_price: Annotated[
+        str, typer.Option(help="new price: PROVIDER/MODEL")
+    ] = "google/gemini-1.5-flash-8b",
+    new_served_as: Annotated[str, typer.Option(help="new: catalog model")] = "llama-3.1-8b",
+    new_gpu: Annotated[str, typer.Option(help="new: GPU")] = "H100-SXM",
+    new_format: Annotated[str, typer.Option(help="new: weight format ('own')")] = "fp8",
+    new_arch: Annotated[str, typer.Option(help="new: batching architecture")] = "chunked",
+    new_reservation: Annotated[str, typer.Option(help="new: KV reservation ('own')")] = "own",
+    new_speculative: Annotated[
+        str, typer.Option(help="new: speculation (draft=MODEL or eagle[,k=N,accept=A]; 'none')")
+    ] = "eagle",
+    workload: Annotated[str, typer.Option(help="catalog workload")] = "sharegpt-vllm",
+    ttft: Annotated[str, typer.Option(help="p-quantile TTFT bound")] = "10s",
+    tpot: Annotated[str, typer.Option(help="p-quantile TPOT bound")] = "200ms",
+    quantile: Annotated[float, typer.Option(help="contract quantile")] = 0.99,
+    requests: Annotated[
+        int, typer.Option(min=100, help="simulated requests per stack (lengthened to converge)")
+    ] = 4000,
+    seed: Annotated[int, typer.Option(min=0, help="random seed (an integer ≥ 0)")] = 0,
+    figure: Annotated[
+        Path | None, typer.Option(help="write STEM.csv and the waterfall as STEM.png, STEM.svg")
+    ] = None,
+    json_: Json = False,
+) -> None:
+    """Public API price compression decomposed: two dated list prices of one capability class
+    (default: the AI Index's GPT-3.5-level pair), each served as an assumed stack, the serving
+    cost of each lever switched in turn (hardware, runtime, quantization, architecture) from
+    the simulator, and the remainder — margin and what is not modelled."""
+
+    def job() -> None:
+        from costcorrect.correct.compression import NEW_MODEL, OLD_MODEL
+        from costcorrect.correct.compression import compression as run_compression
+        from costcorrect.serving.contract import Contract
+        from costcorrect.units import parse_quantity
+
+        contract = Contract(
+            parse_quantity(ttft, "time", "ttft"), parse_quantity(tpot, "time", "tpot"), quantile
+        )
+        old = _priced(
+            old_price, old_served_as, old_gpu, old_format, old_arch, old_reservation,
+            old_speculative, OLD_MODEL,
+        )  # fmt: skip
+        new = _priced(
+            new_price, new_served_as, new_gpu, new_format, new_arch, new_reservation,
+            new_speculative, NEW_MODEL,
+        )  # fmt: skip
+        with progress("simulating …") as status:
+            result = run_compression(
+                old, new, workload, contract, requests, seed, state.catalog(),
+                spinner_updates(status),
+            )  # fmt: skip
+        if figure is not None:
+            from costcorrect.io import atomic_write
+            from costcorrect.report.figures import compression_figure
+
+            atomic_write(figure.with_suffix(".csv"), result.to_frame().to_csv(index=False))
+            compression_figure(result, figure)
+        if json_:
+            echo_json(result.to_dict())
+            return
+        from costcorrect.cli.render import print_compression
+
+        print_compression(result)
+
+    run_guarded(job)

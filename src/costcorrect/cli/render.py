@@ -441,6 +441,40 @@ def print_vcpd(v) -> None:
     )
 
 
+def print_compression(c) -> None:
+    """The two price points, the serving-cost path with each lever's factor, the remainder and
+    the assumptions."""
+    for label, p in (("old", c.old_price), ("new", c.new_price)):
+        console.print(
+            f"{label}: {p.provider}/{p.model} on {p.date}: ${p.input_usd_per_million:g} / "
+            f"${p.output_usd_per_million:g} per M input / output tokens = "
+            f"${p.usd_per_million_output:,.4f} per M output tokens of {c.workload} ({p.source})"
+        )
+    table = Table(title=f"serving cost, levers switched in turn — {c.contract} (simulator)")
+    for col in ("", "served as", "$/M SLO-compliant tokens", "converged", "factor"):
+        table.add_column(col, justify="left" if col in ("", "served as") else "right")
+    factors = c.factors
+    for step in c.path:
+        low, high = step.usd_interval or (step.usd_per_million, step.usd_per_million)
+        table.add_row(
+            step.label, step.setup, f"{step.usd_per_million:,.4f} [{low:,.4f}, {high:,.4f}]",
+            {True: "yes", False: "NO", None: "—"}[step.converged],
+            f"÷{factors[step.label]:.2f}" if step.label in factors else "",
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"Price ÷{c.price_ratio:,.1f} over {c.years:.2f} years (÷{c.annual_factor:,.2f} a year); "
+        f"modelled serving cost ÷{c.modelled_ratio:,.1f} (the factors' product); remainder "
+        f"×{c.remainder:.3g} — margin and what is not modelled (below 1: prices fell less than "
+        "the modelled cost)."
+    )
+    if any(step.converged is False for step in c.path):
+        console.print("[red]Some simulated costs did not converge: read them as estimates.[/red]")
+    console.print("Assumptions:")
+    for line in c.assumptions:
+        console.print(f"  - {line}")
+
+
 def print_curriculum(reward, sampled: dict, threshold: float, run, cost) -> None:
     """The setter's reward in closed form beside a sample, the break-even solver accuracy, the
     self-play drift and the verifier's price per clean training example."""

@@ -24,35 +24,19 @@ import numpy as np
 from costcorrect.catalog import Catalog, load_catalog
 from costcorrect.catalog.quantization import accuracy_recovery
 from costcorrect.correct.quantization import quantized_accept_rate
+from costcorrect.correct.stacks import Stack, serve_stack
 from costcorrect.errors import InputError
-from costcorrect.serving.build import ServeSpec, build_architecture, build_stream
+from costcorrect.serving.build import build_stream
 from costcorrect.serving.contract import Contract
-from costcorrect.serving.cost import cost_per_token
 
 PER_MILLION = 1e6
-#: the levers in the order the waterfall adds them
-LEVERS = ("quantization", "runtime", "decoding parallelism", "hardware")
-
-
-@dataclass(frozen=True)
-class Stack:
-    """One side of the comparison: the GPU, weight format (None: the model's own), batching
-    architecture and speculative decoding (None: plain) a model is served with."""
-
-    gpu: str
-    weight_format: str | None
-    architecture: str
-    speculative: str | None
-
-    def switched(self, lever: str, other: Stack) -> Stack:
-        """This stack with ``lever`` taken from ``other``."""
-        name = {
-            "quantization": "weight_format",
-            "runtime": "architecture",
-            "decoding parallelism": "speculative",
-            "hardware": "gpu",
-        }[lever]
-        return replace(self, **{name: getattr(other, name)})
+#: the levers in the order the waterfall adds them → the :class:`Stack` fields each switches
+LEVERS: dict[str, tuple[str, ...]] = {
+    "quantization": ("weight_format",),
+    "runtime": ("architecture",),
+    "decoding parallelism": ("speculative",),
+    "hardware": ("gpu",),
+}
 
 
 #: the default comparison: a 2022 stack against today's, for one 8B model
@@ -179,35 +163,16 @@ def vcpd(
     def point(label: str, stack: Stack) -> Point:
         if progress is not None:
             progress(label)
-        spec = ServeSpec(
-            stack.architecture,
-            model,
-            stack.gpu,
-            1,
-            weight_format=stack.weight_format,
-            speculative=stack.speculative,
-        )
-        arch = build_architecture(spec, cat)
-        cost = cost_per_token(arch, contract, stream, engine="sim")
-        if not np.isfinite(cost.usd_per_million_tokens):
-            raise InputError(
-                "contract",
-                contract.describe(),
-                f"a contract the {label} stack ({stack.architecture} on {stack.gpu}) can meet",
-            )
+        served = serve_stack(replace(stack, model=model), stream, contract, cat, label)
         accuracy = accuracy_recovery(model, stack.weight_format) if stack.weight_format else None
-        dep = arch.decoder
-        setup = f"{stack.architecture}, {stack.gpu}, {stack.weight_format or 'bf16'}" + (
-            f", speculative {dep.speculation.label}" if dep.speculation else ""
-        )
         alpha_here = quantized_accept_rate(alpha, accuracy)
-        return Point(label, stack, setup, cost.usd_per_million_tokens, alpha_here)
+        return Point(label, stack, served.setup, served.usd_per_million, alpha_here)
 
     before = point("old stack", old)
-    singles = tuple(point(lever, old.switched(lever, new)) for lever in LEVERS)
+    singles = tuple(point(lever, old.switched(fields, new)) for lever, fields in LEVERS.items())
     path, stack = [], old
-    for lever in LEVERS:
-        stack = stack.switched(lever, new)
+    for lever, fields in LEVERS.items():
+        stack = stack.switched(fields, new)
         path.append(point(f"+ {lever}", stack))
     after = replace(path[-1], label="new stack")
     return Vcpd(model, workload, contract.describe(), before, after, singles, tuple(path))

@@ -153,7 +153,7 @@ class Speculation:
         if "draft" not in fields:
             raise InputError("speculative", text, "a draft: draft=MODEL or eagle")
         name = fields["draft"]
-        k, accept = 4, 0.8
+        k, accept = cls.k, cls.acceptance
         if "accept" not in fields and model is not None:
             measured = _measured(model, name)
             if measured is not None:

@@ -422,6 +422,41 @@ def vcpd_waterfall_figure(v, stem: Path) -> list[Path]:
     return save(fig, stem, caption, bottom=0.3)
 
 
+def compression_figure(c, stem: Path) -> list[Path]:
+    """A waterfall on a log $ axis from the old price to the new: each lever divides the old
+    price by its modelled factor, the remainder closes the gap to the new price."""
+    fig, ax = plt.subplots(figsize=(7.2, 4.2))
+    steps = [*c.factors.items(), ("remainder", c.remainder)]
+    levels = [c.old_price.usd_per_million_output]
+    for _, factor in steps:
+        levels.append(levels[-1] / factor)
+    floor, ceiling = min(levels) / 4, max(levels) * 4
+    ax.bar(0, levels[0] - floor, bottom=floor, color="#999999")
+    for i, ((name, factor), before, after) in enumerate(
+        zip(steps, levels[:-1], levels[1:], strict=True), start=1
+    ):
+        colour = "#999999" if name == "remainder" else ("#55A868" if factor >= 1 else "#C44E52")
+        ax.bar(i, abs(before - after), bottom=min(before, after), color=colour)
+        ax.text(i, max(before, after), f"÷{factor:.3g}", ha="center", va="bottom", fontsize=7)
+    ax.bar(len(steps) + 1, levels[-1] - floor, bottom=floor, color="#4C72B0")
+    labels = ["old price", *(name for name, _ in steps), "new price"]
+    ax.set_yscale("log")
+    ax.set_ylim(floor, ceiling)
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(f"$ per million output tokens ({c.workload})")
+    ax.set_title(
+        f"{c.old_price.model} ({c.old_price.date}) → {c.new_price.model} ({c.new_price.date}): "
+        f"÷{c.price_ratio:,.0f}",
+        fontsize=9,
+    )
+    caption = (
+        f"Old stack: {c.path[0].setup}; new: {c.path[-1].setup}. Levers switched in turn, each "
+        f"factor the simulated $/M SLO-compliant tokens before ÷ after ({c.contract}); the "
+        f"remainder ×{c.remainder:.3g} is the price ratio ÷ the modelled cost ratio."
+    )
+    return save(fig, stem, caption, bottom=0.3)
+
+
 def curriculum_figure(run, threshold: float, stem: Path) -> list[Path]:
     """Self-play under a verifier with given error rates: the setter's sound share, the
     solver's accuracy and the flawed share of each round's training examples."""
