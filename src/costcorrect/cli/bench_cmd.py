@@ -81,6 +81,7 @@ def _spec(
     headers=None,
     ignore_eos=False,
     tokenizer=None,
+    processes=1,
 ):
     from costcorrect.errors import InputError
     from costcorrect.measure.lengths import LengthDist
@@ -120,6 +121,7 @@ def _spec(
         tuple(pairs),
         ignore_eos,
         tokenizer,
+        processes,
     )
 
 
@@ -168,6 +170,13 @@ def run(
     header: Header = None,
     ignore_eos: IgnoreEos = False,
     tokenizer: TokenizerPath = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            help="open loop: sending processes (request i from process i mod N; the arrival "
+            "process unchanged) — for rates one event loop cannot keep (≳ 2,000 req/s)"
+        ),
+    ] = 1,
     ttft: Ttft = None,
     tpot: Tpot = None,
     quantile: Quantile = 0.99,
@@ -203,6 +212,7 @@ def run(
             header,
             ignore_eos,
             tokenizer,
+            processes,
         )
         contract, usd = _contract(ttft, tpot, quantile), _usd(gpus_cost)
         probe(spec)

@@ -1,5 +1,5 @@
-"""An open-loop load generator for OpenAI-compatible streaming endpoints (asyncio + aiohttp
-with connection pooling).
+"""An open-loop load generator for OpenAI-compatible streaming endpoints (asyncio — uvloop
+where installed — over pooled keep-alive connections, :mod:`costcorrect.measure.http`).
 
 Open loop (``rate``): each request starts at its scheduled time whatever the server does —
 Poisson, or gamma with vLLM's burstiness (the gaps' shape: CV = 1/√burstiness), or a trace's
@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import aiohttp
 import numpy as np
 
 from costcorrect.errors import InputError
+from costcorrect.measure.http import Disconnected, HttpClient, MalformedResponse, Response
 from costcorrect.measure.lengths import LengthDist
 from costcorrect.measure.prompts import prompt_builder
 from costcorrect.measure.records import RequestRecord
@@ -31,6 +31,7 @@ from costcorrect.workload.arrivals import gamma_arrivals, poisson_arrivals
 
 ENDPOINTS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
 DEFAULT_INPUT, DEFAULT_OUTPUT = LengthDist("fixed", 128), LengthDist("fixed", 64)
+MIN_SLEEP_S = 1e-3  # event loops' timer resolution
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class LoadSpec:
     headers: tuple[tuple[str, str], ...] = ()  # extra HTTP headers (e.g. Authorization)
     ignore_eos: bool = False  # ask vLLM/SGLang to generate every requested output token
     tokenizer: str | None = None  # a tokenizer.json: prompts exact in its tokens
+    processes: int = 1  # open loop: sending processes, request i sent by process i mod P
 
     def __post_init__(self) -> None:
         if self.endpoint not in ENDPOINTS:
@@ -65,6 +67,12 @@ class LoadSpec:
             raise InputError("rate", self.rate, "exactly one of --rate, --concurrency, --trace")
         if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
             raise InputError("rate", self.rate, "requests per second > 0")
+        if not (isinstance(self.processes, int) and 1 <= self.processes <= 64):
+            raise InputError("processes", self.processes, "sending processes, an integer 1–64")
+        if self.processes > 1 and self.concurrency is not None:
+            raise InputError(
+                "processes", self.processes, "1 with --concurrency (a closed loop is one process)"
+            )
         if self.concurrency is not None and self.concurrency < 1:
             raise InputError("concurrency", self.concurrency, "at least 1 concurrent user")
         if not 0 < self.burstiness < math.inf:
@@ -149,42 +157,31 @@ def _count(value) -> int | None:
 
 
 async def _one(
-    client: aiohttp.ClientSession, spec: LoadSpec, record: RequestRecord, text: str, t0: float
+    client: HttpClient, spec: LoadSpec, record: RequestRecord, text: str, t0: float
 ) -> RequestRecord:
     """Send one request now and fill its record (never raises)."""
-    loop = asyncio.get_running_loop()
-    record.sent_s = loop.time() - t0
-    times: list[float] = []
-    events = 0
-    parser = SSEParser()
-    url = spec.url.rstrip("/") + ENDPOINTS[spec.endpoint]
+    record.sent_s = time.perf_counter() - t0
+    body = json.dumps(_payload(spec, text, record.output_tokens_requested, record.id)).encode()
+    response = Response()
     try:
         async with asyncio.timeout(spec.timeout_s):
-            async with client.post(
-                url, json=_payload(spec, text, record.output_tokens_requested, record.id)
-            ) as response:
-                record.http_status = response.status
-                if response.status >= 400:
-                    body = (await response.read()).decode("utf-8", errors="replace")
-                    record.status, record.error = "http_error", body[:300]
-                    return record
-                async for chunk in response.content.iter_any():
-                    now = loop.time() - t0
-                    for payload in parser.feed(chunk):
-                        events += _event(record, payload, times, now)
-                for payload in parser.close():
-                    events += _event(record, payload, times, loop.time() - t0)
-        if record.status == "error" and record.error:
+            await client.post(ENDPOINTS[spec.endpoint], body, into=response)
+        record.http_status = response.status
+        if response.status >= 400:
+            reply = response.body().decode("utf-8", errors="replace")
+            record.status, record.error = "http_error", reply[:300]
             return record
-        record.status = "ok" if times else "error"
-        if not times:
-            record.error = record.error or "stream ended without content"
     except TimeoutError:
         record.status, record.error = "timeout", f"no end within {spec.timeout_s:g} s"
-    except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as err:
+    except Disconnected as err:
         record.status, record.error = "disconnected", f"{type(err).__name__}: {err}"[:300]
-    except aiohttp.ClientError as err:
+    except (MalformedResponse, OSError) as err:
         record.status, record.error = "error", f"{type(err).__name__}: {err}"[:300]
+    times, events = _read_stream(record, response.pieces, t0)
+    if record.status == "error" and not record.error:
+        record.status = "ok" if times else "error"
+        if not times:
+            record.error = "stream ended without content"
     if times:
         record.ttft_s = times[0] - record.scheduled_s
         record.e2e_s = times[-1] - record.scheduled_s
@@ -192,6 +189,21 @@ async def _one(
         if not record.usage_reported:
             record.output_tokens = events
     return record
+
+
+def _read_stream(
+    record: RequestRecord, pieces: list[tuple[bytes, float]], t0: float
+) -> tuple[list[float], int]:
+    """Apply the server-sent events in ``pieces`` (bytes, arrival time) to the record: the
+    content events' arrival times (s after ``t0``) and their count."""
+    parser, times, events = SSEParser(), [], 0
+    for piece, at in pieces:
+        for payload in parser.feed(piece):
+            events += _event(record, payload, times, at - t0)
+    end = pieces[-1][1] - t0 if pieces else 0.0
+    for payload in parser.close():
+        events += _event(record, payload, times, end)
+    return times, events
 
 
 def _event(record: RequestRecord, payload: str, times: list[float], now: float) -> bool:
@@ -226,22 +238,30 @@ def _event(record: RequestRecord, payload: str, times: list[float], now: float) 
 
 @dataclass(frozen=True)
 class RunResult:
+    """Every record (by id), the run's wall time and the CPU time its sending process(es)
+    spent (s)."""
+
     records: list[RequestRecord]
     wall_s: float
+    cpu_s: float
 
 
 async def run_load_async(
     spec: LoadSpec,
     sink: Callable[[RequestRecord], None] | None = None,
     on_done: Callable[[int, int], None] | None = None,
+    part: tuple[int, int] = (0, 1),
+    start_at: float | None = None,
 ) -> RunResult:
-    """Run ``spec``; ``sink`` gets each record as it ends, ``on_done(done, total)`` progress."""
+    """Run ``spec`` in this process; ``sink`` gets each record as it ends, ``on_done(done,
+    total)`` progress. Open loop: ``part`` (k, P) sends only requests i ≡ k (mod P) of the
+    schedule, and ``start_at`` (a ``time.time()`` instant) is the schedule's t = 0 (default:
+    now) — how :mod:`costcorrect.measure.processes` splits one run over P processes."""
     times, inputs, outputs = schedule(spec)
     prompt = prompt_builder(spec.tokenizer)
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(10.0, spec.timeout_s))
     records: list[RequestRecord] = []
-    total = times.size if spec.concurrency is None else (spec.requests or 0)
+    mine = range(part[0], times.size, part[1])
+    total = len(mine) if spec.concurrency is None else (spec.requests or 0)
 
     def finish(record: RequestRecord) -> None:
         records.append(record)
@@ -250,12 +270,11 @@ async def run_load_async(
         if on_done is not None:
             on_done(len(records), total)
 
-    loop = asyncio.get_running_loop()
-    start = time.perf_counter()
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, headers=dict(spec.headers)
-    ) as client:
-        t0 = loop.time()
+    start, cpu = time.perf_counter(), time.process_time()
+    client = HttpClient(spec.url, dict(spec.headers))
+    try:
+        # every time stamp is time.perf_counter() − t0: uvloop's clock ticks in whole ms
+        t0 = start + (0.0 if start_at is None else max(0.0, start_at - time.time()))
         if spec.concurrency is None:
             # one dispatcher sleeps until each start and spawns the request: few timers, and
             # the collector paused so its sweeps cannot delay a start
@@ -268,10 +287,11 @@ async def run_load_async(
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
-                for i in range(times.size):
-                    wait = t0 + times[i] - loop.time()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
+                for i in mine:
+                    # timers tick in whole ms (uvloop's may wake early): sleep on, ≥ 1 ms at
+                    # a time rather than spin
+                    while (wait := t0 + times[i] - time.perf_counter()) > 0:
+                        await asyncio.sleep(max(wait, MIN_SLEEP_S))
                     task = asyncio.create_task(fire(i))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
@@ -285,17 +305,35 @@ async def run_load_async(
 
             async def user() -> None:
                 for i in counter:
-                    if deadline is not None and loop.time() >= deadline:
+                    if deadline is not None and time.perf_counter() >= deadline:
                         return
-                    now = loop.time() - t0
+                    now = time.perf_counter() - t0
                     k = i % inputs.size
                     record = RequestRecord(i, now, int(inputs[k]), int(outputs[k]))
                     finish(await _one(client, spec, record, prompt(int(inputs[k]), i), t0))
 
             await asyncio.gather(*(user() for _ in range(spec.concurrency)))
-    return RunResult(sorted(records, key=lambda r: r.id), time.perf_counter() - start)
+    finally:
+        client.close()
+    records.sort(key=lambda r: r.id)
+    return RunResult(records, time.perf_counter() - start, time.process_time() - cpu)
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (None: asyncio's own)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def run_load(spec: LoadSpec, sink=None, on_done=None) -> RunResult:
-    """:func:`run_load_async` from synchronous code."""
-    return asyncio.run(run_load_async(spec, sink, on_done))
+    """:func:`run_load_async` from synchronous code (on uvloop where installed), over
+    ``spec.processes`` processes when more than one."""
+    if spec.processes > 1:
+        from costcorrect.measure.processes import run_load_processes
+
+        return run_load_processes(spec, sink, on_done)
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        return runner.run(run_load_async(spec, sink, on_done))

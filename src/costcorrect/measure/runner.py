@@ -3,14 +3,13 @@ the end), a progress bar on a terminal, and Ctrl-C keeping every finished record
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from costcorrect.errors import InputError
-from costcorrect.measure.loadgen import LoadSpec, run_load_async
+from costcorrect.measure.loadgen import LoadSpec, run_load
 from costcorrect.measure.records import RequestRecord, read_records, write_records
 from costcorrect.measure.summary import RunSummary, summarize
 
@@ -56,7 +55,7 @@ def run_and_record(
     try:
         if bar:
             bar.start()
-        asyncio.run(run_load_async(spec, sink, on_done))
+        run_load(spec, sink, on_done)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -1,6 +1,6 @@
-"""A trivial OpenAI-compatible streaming endpoint (stdlib asyncio, HTTP/1.1 keep-alive) that
-answers every POST at once with ``max_tokens`` (at most ``MAX_EVENTS``) content events and a
-usage event — for measuring the load generator's own overhead.
+"""A trivial OpenAI-compatible streaming endpoint (asyncio on uvloop where installed, HTTP/1.1
+keep-alive) that answers every POST at once with ``max_tokens`` (at most ``MAX_EVENTS``)
+content events and a usage event — for measuring the load generator's own overhead.
 
     python -m costcorrect.measure.stub --port 8100
 """
@@ -58,7 +58,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
     args = parser.parse_args()
-    asyncio.run(serve(args.host, args.port))
+    from costcorrect.measure.loadgen import event_loop_factory
+
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(serve(args.host, args.port))
 
 
 if __name__ == "__main__":
