@@ -364,3 +364,27 @@ def test_a_failing_command_leaves_none_of_its_files(tmp_path, monkeypatch):
 
     run_guarded(succeeds)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.csv", "b.svg", "kept.jsonl"]
+
+
+def test_a_command_line_builds_only_the_group_it_names():
+    """Typer inspects every registered function at start-up, so `main` registers only the group
+    or command on the command line; the whole application stays what tests and --help see."""
+    import typer
+
+    from costcorrect.cli.app import COMMANDS, GROUPS, OWN, build, command_name
+
+    assert command_name(["--set", "hardware.H100-SXM.tdp_w=700W", "perf", "step"]) == "perf"
+    assert command_name(["--catalog=extra.yaml", "vcpd", "--json"]) == "vcpd"
+    assert command_name(["--help"]) is None and command_name(["serv", "cost"]) is None
+    assert set(typer.main.get_command(build("perf")).commands) == {"perf"}
+    whole = set(typer.main.get_command(build()).commands)
+    assert whole == set(GROUPS) | set(COMMANDS) | set(OWN)
+    probe = (
+        "import sys; sys.argv = ['costcorrect', 'perf', 'step', '--json']\n"
+        "from costcorrect.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('costcorrect.cli.')), file=sys.stderr)"
+    )
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert json.loads(r.stdout)["total_s"] > 0
+    assert "serve_cmd" not in r.stderr and "perf_cmd" in r.stderr
