@@ -116,9 +116,9 @@ def main() -> None:
         "command it runs and inspects every function registered, so `costcorrect.cli.main` "
         "registers only the group named on the command line (the baseline row builds them "
         "all) and, its command done, freezes the collector's objects so that the exiting "
-        "interpreter's last collection does not walk them all. Our modules must be byte-compiled (`make` does it; this environment sets "
-        "PYTHONDONTWRITEBYTECODE). The medians move by a few hundredths of a second between "
-        "runs with machine load.",
+        "interpreter's last collection does not walk them all. Our modules must be "
+        "byte-compiled (`make` does it; this environment sets PYTHONDONTWRITEBYTECODE). "
+        "The medians move by a few hundredths of a second between runs with machine load.",
         "",
     ]
     text = "\n".join(lines)

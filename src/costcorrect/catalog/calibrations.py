@@ -17,7 +17,10 @@ class PerfParams(BaseModel):
     GEMMs in FP8 (FP4) tensor-core formats reach ``gemm_fp8_eff_ratio`` (``gemm_fp4_eff_ratio``)
     × ``gemm_flops_eff`` of their format's datasheet peak (1: the datasheet's speed-up holds)
     and add ``gemm_quant_s`` per call that quantises its own input (the attention output
-    projection's; ``perf.roofline.SEPARATE_QUANT_OPS``)
+    projection's; ``perf.roofline.SEPARATE_QUANT_OPS``) plus that pass's traffic,
+    ``gemm_fp8_quant_bytes`` (``gemm_fp4_quant_bytes``) per input element at the elementwise
+    kernels' bandwidth (FP8: 3 to read 16-bit and write 8-bit, more with a separate pass for
+    the per-tensor scale; NVFP4 about 2.6 with its block scales)
     (attention kernels add ``attn_fixed_s`` per call and ``attn_per_sequence_s`` per sequence;
     a decode attention kernel that packs each KV head's query heads into one tensor-core tile
     of ``attn_decode_tile_rows`` rows does tile ÷ group times the useful FLOP — 0 counts the
@@ -38,6 +41,8 @@ class PerfParams(BaseModel):
     gemm_fp8_eff_ratio: float = Field(1.0, gt=0, le=2)
     gemm_fp4_eff_ratio: float = Field(1.0, gt=0, le=2)
     gemm_quant_s: Seconds = Field(0.0, ge=0)
+    gemm_fp8_quant_bytes: float = Field(0.0, ge=0)
+    gemm_fp4_quant_bytes: float = Field(0.0, ge=0)
     gemm_hbm_eff: float = Field(0.85, gt=0, le=1)
     attn_flops_eff: float = Field(0.5, gt=0, le=1)
     attn_hbm_eff: float = Field(0.7, gt=0, le=1)

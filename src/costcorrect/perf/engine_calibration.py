@@ -2,14 +2,14 @@
 
 The roofline's kernel parameters are fitted in stages, each a MAP fit (``perf.fit``) holding
 the earlier stages' results: GEMM efficiencies and the kernel launch cost on the bf16 GEMM
-table; the FP8 and FP4 GEMMs' share of their formats' peaks and the per-call activation
-quantisation on theirs (where collected); attention's bandwidth efficiency, fixed and
-per-sequence costs on the generation table, then its FLOP efficiency and score traffic on the
-context table; link efficiencies and per-call latencies of the engine's ``custom`` all-reduce
-(bandwidth algorithm and one-shot kernel, the cheaper by message size) on its table. The stack
-is GPU kernel time only: CUDA-graph engines overlap the CPU's scheduling with the GPU, so the
-per-iteration and per-sequence overheads are set to 0 (not measured here), and elementwise
-kernels keep the default efficiency (no table).
+table; the FP8 and FP4 GEMMs' share of their formats' peaks and their inputs' quantisation
+(a per-call cost, and each format's bytes per input element) on theirs (where collected);
+attention's bandwidth efficiency, fixed and per-sequence costs on the generation table, then
+its FLOP efficiency and score traffic on the context table; link efficiencies and per-call
+latencies of the engine's ``custom`` all-reduce (bandwidth algorithm and one-shot kernel, the
+cheaper by message size) on its table. The stack is GPU kernel time only: CUDA-graph engines
+overlap the CPU's scheduling with the GPU, so the per-iteration and per-sequence overheads are
+set to 0 (not measured here), and elementwise kernels keep the default efficiency (no table).
 
 Held-out error per op class comes from a separate fit that never sees every other grid value
 of one shape dimension (:data:`HOLD_OUT`): unseen GEMM widths, head counts and message sizes.
@@ -46,8 +46,8 @@ from costcorrect.perf.roofline import allreduce_time, attention_time, gemm_time
 #: (op classes, parameters fitted to them), in fitting order
 STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("gemm",), ("gemm_flops_eff", "gemm_hbm_eff", "kernel_launch_s")),
-    (("gemm_fp8",), ("gemm_fp8_eff_ratio", "gemm_quant_s")),
-    (("gemm_fp4",), ("gemm_fp4_eff_ratio",)),
+    (("gemm_fp8",), ("gemm_fp8_eff_ratio", "gemm_quant_s", "gemm_fp8_quant_bytes")),
+    (("gemm_fp4",), ("gemm_fp4_eff_ratio", "gemm_fp4_quant_bytes")),
     (("attn_decode",), ("attn_hbm_eff", "attn_fixed_s", "attn_per_sequence_s")),
     (("attn_prefill",), ("attn_flops_eff", "attn_score_bytes")),
     (

@@ -59,6 +59,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "gemm_fp8_eff_ratio": (0.2, 2.0),
     "gemm_fp4_eff_ratio": (0.2, 2.0),
     "gemm_quant_s": (0.0, 1e-4),
+    "gemm_fp8_quant_bytes": (0.0, 64.0),
+    "gemm_fp4_quant_bytes": (0.0, 64.0),
     "gemm_hbm_eff": (0.05, 1.0),
     "attn_flops_eff": (0.02, 1.0),
     "attn_hbm_eff": (0.02, 1.0),
@@ -76,13 +78,16 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "oneshot_latency_s": (0.0, 5e-4),
 }
 #: the prior's standard deviation per parameter, in its own units, around PerfParams' default:
-#: ±0.3 for efficiencies, ±8 B for the attention-traffic terms (0: a flash-style kernel), and
+#: ±0.3 for efficiencies, ±8 B for the attention- and quantisation-traffic terms (0: a
+#: flash-style kernel; no quantisation pass), and
 #: about the default's own size for the fixed costs
 PRIOR_SCALE: dict[str, float] = {
     "gemm_flops_eff": 0.3,
     "gemm_fp8_eff_ratio": 0.3,
     "gemm_fp4_eff_ratio": 0.3,
     "gemm_quant_s": 1e-5,
+    "gemm_fp8_quant_bytes": 8.0,
+    "gemm_fp4_quant_bytes": 8.0,
     "gemm_hbm_eff": 0.3,
     "attn_flops_eff": 0.3,
     "attn_hbm_eff": 0.3,
@@ -111,6 +116,8 @@ KERNEL_TABLE_ONLY = (
     "gemm_fp8_eff_ratio",
     "gemm_fp4_eff_ratio",
     "gemm_quant_s",
+    "gemm_fp8_quant_bytes",
+    "gemm_fp4_quant_bytes",
 )
 DEFAULT_FREE = tuple(n for n in BOUNDS if n not in KERNEL_TABLE_ONLY)
 #: log-error of one measured point against which the prior is weighed (10 %)

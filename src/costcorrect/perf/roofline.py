@@ -283,7 +283,8 @@ def _gemm_row(
     dep: Deployment, lin: Linear, separate_quant: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(FLOP, bytes, additive) coefficients of one layer's ``lin`` on one GPU; with
-    ``separate_quant`` the call pays its input's quantisation (``gemm_quant_s``).
+    ``separate_quant`` the call pays its input's quantisation (``gemm_quant_s`` and the
+    format's ``gemm_fp8_quant_bytes`` / ``gemm_fp4_quant_bytes``).
 
     Routed experts stream only the experts the batch touches (uniform routing)."""
     shard = dep.tp if lin.sharded else 1
@@ -295,14 +296,26 @@ def _gemm_row(
     else:
         flop = _vec(tokens=2.0 * size)
         nbytes = _vec(active=size * dep.weight_bytes_per_param, tokens=act)
-    quant = _quant_s(dep) if separate_quant else 0.0
-    return flop, nbytes, _vec(active=dep.params.kernel_launch_s + quant)
+    additive = _vec(active=dep.params.kernel_launch_s)
+    quant_bytes = _quant_bytes(dep)
+    if separate_quant and quant_bytes is not None:
+        # the input's quantisation pass: a fixed cost and its traffic over the input, whose
+        # features are this GPU's shard (the only separate-quant linear is row-parallel)
+        p = dep.params
+        per_token = quant_bytes * lin.in_features / shard
+        per_token /= dep.hardware.hbm_bytes_per_s.value * p.elementwise_hbm_eff
+        additive += _vec(active=p.gemm_quant_s, tokens=per_token)
+    return flop, nbytes, additive
 
 
-def _quant_s(dep: Deployment) -> float:
-    """Seconds per GEMM call spent quantising activations to an FP8/FP4 tensor-core format."""
+def _quant_bytes(dep: Deployment) -> float | None:
+    """Bytes per input element of the pass quantising a GEMM's input to the deployment's FP8/FP4
+    tensor-core format (None: its GEMMs take 16-bit inputs)."""
     fmt = COMPUTE_DTYPE[dep.weight_format or dep.model.weight_format]
-    return dep.params.gemm_quant_s if dep.hardware.tensor_dtype(fmt) in ("fp8", "fp4") else 0.0
+    p = dep.params
+    return {"fp8": p.gemm_fp8_quant_bytes, "fp4": p.gemm_fp4_quant_bytes}.get(
+        dep.hardware.tensor_dtype(fmt)
+    )
 
 
 def _elementwise_row(dep: Deployment) -> tuple[np.ndarray, np.ndarray]:
