@@ -79,8 +79,10 @@ def test_calibration_predicts_unseen_kernels(tables):
     assert errors.at["all_reduce", "median_ape"] < 0.25
     assert errors.at["gemm_fp8", "median_ape"] < 0.3
     p = fitted.params
-    # measured FP8 GEMMs reach a smaller share of their (2× bf16) datasheet peak than bf16 ones
-    assert 0.3 < p.gemm_fp8_eff_ratio < 1.0
+    # FP8 GEMMs run near bf16's share of their (2× bf16) datasheet peak once their inputs'
+    # quantisation pass is counted as the traffic the tables show it to be
+    assert 0.3 < p.gemm_fp8_eff_ratio < 1.5
+    assert 1.0 < p.gemm_fp8_quant_bytes < 64.0
     assert p.gemm_fp4_eff_ratio == 1.0  # no FP4 table on Hopper: the prior
     assert p.iteration_overhead_s == 0 and p.per_sequence_overhead_s == 0
     assert p.allreduce == "custom"
