@@ -21,7 +21,8 @@ class PerfParams(BaseModel):
     ``gemm_fp8_quant_bytes`` (``gemm_fp4_quant_bytes``) per input element at the elementwise
     kernels' bandwidth (FP8: 3 to read 16-bit and write 8-bit, more with a separate pass for
     the per-tensor scale; NVFP4 about 2.6 with its block scales)
-    (attention kernels add ``attn_fixed_s`` per call and ``attn_per_sequence_s`` per sequence;
+    (attention kernels add ``attn_fixed_s`` per call and ``attn_per_sequence_s`` per sequence,
+    a prefill kernel also ``attn_prefill_per_sequence_s`` per sequence and query head;
     a decode attention kernel that packs each KV head's query heads into one tensor-core tile
     of ``attn_decode_tile_rows`` rows does tile ÷ group times the useful FLOP — 0 counts the
     useful FLOP only);
@@ -50,6 +51,7 @@ class PerfParams(BaseModel):
     attn_flat_pair_bytes: float = Field(0.0, ge=0)
     attn_fixed_s: Seconds = Field(0.0, ge=0)
     attn_per_sequence_s: Seconds = Field(0.0, ge=0)
+    attn_prefill_per_sequence_s: Seconds = Field(0.0, ge=0)
     attn_decode_tile_rows: float = Field(0.0, ge=0)
     elementwise_hbm_eff: float = Field(0.7, gt=0, le=1)
     kernel_launch_s: Seconds = Field(4e-6, ge=0)

@@ -5,11 +5,12 @@ the earlier stages' results: GEMM efficiencies and the kernel launch cost on the
 table; the FP8 and FP4 GEMMs' share of their formats' peaks and their inputs' quantisation
 (a per-call cost, and each format's bytes per input element) on theirs (where collected);
 attention's bandwidth efficiency, fixed and per-sequence costs on the generation table, then
-its FLOP efficiency and score traffic on the context table; link efficiencies and per-call
-latencies of the engine's ``custom`` all-reduce (bandwidth algorithm and one-shot kernel, the
-cheaper by message size) on its table. The stack is GPU kernel time only: CUDA-graph engines
-overlap the CPU's scheduling with the GPU, so the per-iteration and per-sequence overheads are
-set to 0 (not measured here), and elementwise kernels keep the default efficiency (no table).
+its FLOP efficiency, score traffic and cost per (sequence, head) on the context table; link
+efficiencies and per-call latencies of the engine's ``custom`` all-reduce (bandwidth
+algorithm and one-shot kernel, the cheaper by message size) on its table. The stack is GPU
+kernel time only: CUDA-graph engines overlap the CPU's scheduling with the GPU, so the
+per-iteration and per-sequence overheads are set to 0 (not measured here), and elementwise
+kernels keep the default efficiency (no table).
 
 Held-out error per op class comes from a separate fit that never sees every other grid value
 of one shape dimension (:data:`HOLD_OUT`): unseen GEMM widths, head counts and message sizes.
@@ -49,7 +50,10 @@ STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("gemm_fp8",), ("gemm_fp8_eff_ratio", "gemm_quant_s", "gemm_fp8_quant_bytes")),
     (("gemm_fp4",), ("gemm_fp4_eff_ratio", "gemm_fp4_quant_bytes")),
     (("attn_decode",), ("attn_hbm_eff", "attn_fixed_s", "attn_per_sequence_s")),
-    (("attn_prefill",), ("attn_flops_eff", "attn_score_bytes")),
+    (
+        ("attn_prefill",),
+        ("attn_flops_eff", "attn_score_bytes", "attn_prefill_per_sequence_s"),
+    ),
     (
         ("all_reduce",),
         ("link_eff", "collective_latency_s", "oneshot_link_eff", "oneshot_latency_s"),

@@ -68,6 +68,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "attn_flat_pair_bytes": (0.0, 64.0),
     "attn_fixed_s": (0.0, 1e-4),
     "attn_per_sequence_s": (0.0, 2e-6),
+    "attn_prefill_per_sequence_s": (0.0, 2e-6),
     "elementwise_hbm_eff": (0.02, 1.0),
     "kernel_launch_s": (0.0, 1e-4),
     "iteration_overhead_s": (0.0, 0.1),
@@ -95,6 +96,7 @@ PRIOR_SCALE: dict[str, float] = {
     "attn_flat_pair_bytes": 8.0,
     "attn_fixed_s": 1e-5,
     "attn_per_sequence_s": 2e-7,
+    "attn_prefill_per_sequence_s": 2e-7,
     "elementwise_hbm_eff": 0.3,
     "kernel_launch_s": 1e-5,
     "iteration_overhead_s": 2e-3,
@@ -111,6 +113,7 @@ PRIOR_SCALE: dict[str, float] = {
 KERNEL_TABLE_ONLY = (
     "attn_fixed_s",
     "attn_per_sequence_s",
+    "attn_prefill_per_sequence_s",
     "oneshot_link_eff",
     "oneshot_latency_s",
     "gemm_fp8_eff_ratio",

@@ -392,7 +392,10 @@ def _attention_row(dep: Deployment, phase: str) -> tuple[np.ndarray, np.ndarray,
     nbytes += _vec(**{queries: heads * (d_qk + d_v) * ACTIVATION_BYTES + kv_token})
     if phase == "prefill":  # engines that attend over the flattened, masked batch
         nbytes += _vec(flat_pairs=heads * p.attn_flat_pair_bytes)
-    additive = _vec(**{active: p.kernel_launch_s + p.attn_fixed_s, seqs: p.attn_per_sequence_s})
+    per_sequence = p.attn_per_sequence_s
+    if phase == "prefill":  # a prefill kernel's blocks per (sequence, head) each pay a set-up
+        per_sequence += heads * p.attn_prefill_per_sequence_s
+    additive = _vec(**{active: p.kernel_launch_s + p.attn_fixed_s, seqs: per_sequence})
     return flop, nbytes, additive
 
 
