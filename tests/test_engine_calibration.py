@@ -20,7 +20,7 @@ from costcorrect.perf.engine_calibration import (
     held_out_mask,
     neighbour_predictions,
 )
-from costcorrect.perf.kernel_tables import read_kernel_tables
+from costcorrect.perf.kernel_tables import hbm_floor_s, read_kernel_tables
 from costcorrect.perf.roofline import allreduce_time, allreduce_ways
 
 EXTRACT = Path(__file__).parent / "data" / "aiconfigurator"
@@ -43,6 +43,21 @@ def test_tables_are_read_in_si_units_with_their_versions_and_date(tables):
     # a 1024-token × 4096 × 4096 bf16 GEMM on an H200 takes tens of microseconds
     gemm = rows[(rows["op"] == "gemm") & (rows["m"] == 1024) & (rows["n"] == 4096)]
     assert ((gemm["time_s"] > 5e-6) & (gemm["time_s"] < 1e-3)).all()
+
+
+def test_rows_faster_than_the_hbm_bound_are_dropped_and_counted(tables):
+    """A GEMM cannot stream its weights, nor a decode kernel its KV cache, faster than the
+    datasheet bandwidth: such rows would be dropped (none in this extract), and the bound is
+    the bytes over the bandwidth."""
+    hw = load_catalog().hardware.get("H200")
+    rows = tables.rows
+    assert tables.dropped == {} and (rows["time_s"] >= hbm_floor_s(rows, hw)).all()
+    one = rows[(rows["op"] == "attn_decode")].iloc[[0]]
+    kv = (one["batch"] * one["context"] * one["kv_heads"] * one["head_dim"] * 4).iloc[0]
+    assert hbm_floor_s(one, hw)[0] == pytest.approx(kv / hw.hbm_bytes_per_s.value)
+    gemm = rows[(rows["op"] == "gemm_fp8")].iloc[[0]]
+    weights = (gemm["n"] * gemm["k"]).iloc[0]  # one byte per FP8 weight
+    assert hbm_floor_s(gemm, hw)[0] == pytest.approx(weights / hw.hbm_bytes_per_s.value)
 
 
 def test_held_out_rows_are_unseen_grid_values(tables):

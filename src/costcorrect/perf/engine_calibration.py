@@ -246,10 +246,16 @@ class EngineCalibration:
             if op in counts
         )
         prior = [n for r in self.stages for n in r.set_by_prior]
+        dropped = ", ".join(f"{op} {n}" for op, n in self.tables.dropped.items())
         return (
             f"{self.tables.engine} kernel tables ({versions}): {errors}; GPU kernel time only "
             f"(no CPU overhead between CUDA-graph replays); set by the prior: "
             f"{', '.join(prior) or 'none'}"
+            + (
+                f"; rows faster than the HBM datasheet allows, dropped: {dropped}"
+                if dropped
+                else ""
+            )
         )
 
     def to_dict(self) -> dict:

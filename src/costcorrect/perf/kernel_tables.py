@@ -15,6 +15,8 @@ aiconfigurator's estimator code is imported. Per GPU × engine, the newest colle
   elements (its models pass tokens × hidden), so bytes = 2 × message_size.
 
 Rows share one schema: ``op``, ``time_s`` and the shape columns of :data:`SHAPE_COLUMNS`.
+Rows faster than the GPU's datasheet HBM bandwidth allows for the bytes the kernel must read
+(a GEMM's weights, a decode kernel's KV cache) are dropped as mis-measured and counted.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ import datetime as dt
 import importlib.metadata
 import importlib.util
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from costcorrect.catalog.hardware import Hardware
+from costcorrect.catalog.models import WEIGHT_BYTES
 from costcorrect.errors import InputError
 from costcorrect.io import data_date
 
@@ -201,6 +204,7 @@ class KernelTables:
     rows: pd.DataFrame
     package: str
     date: dt.date
+    dropped: dict[str, int] = field(default_factory=dict)  # per op: rows beating the HBM bound
 
     @property
     def engine_version(self) -> str:
@@ -235,6 +239,19 @@ def read_kernel_tables(
         _all_reduce(paths["all_reduce"]),
     ]
     rows = pd.concat(frames, ignore_index=True).assign(gpu=hardware.name)
+    impossible = rows["time_s"] < hbm_floor_s(rows, hardware)
+    dropped = rows.loc[impossible, "op"].value_counts().to_dict()
+    rows = rows[~impossible].reset_index(drop=True)
     versions = {op: path.parent.name for op, path in paths.items()}
     date = collection_date(system, list(paths.values()))
-    return KernelTables(hardware.name, engine, versions, rows, package_version(root), date)
+    return KernelTables(hardware.name, engine, versions, rows, package_version(root), date, dropped)
+
+
+def hbm_floor_s(rows: pd.DataFrame, hardware: Hardware) -> np.ndarray:
+    """Seconds each row's kernel needs at least to read what it must from HBM at the datasheet
+    bandwidth: a GEMM's weights, a decode attention kernel's KV cache (0 for other ops)."""
+    weight_bytes = rows["op"].map({op: WEIGHT_BYTES[fmt] for op, (_, fmt) in GEMM_FORMATS.items()})
+    gemm = (rows["n"] * rows["k"] * weight_bytes).fillna(0.0)
+    kv = rows["batch"] * rows["context"] * rows["kv_heads"] * rows["head_dim"] * 2 * BF16_BYTES
+    decode = kv.where(rows["op"] == "attn_decode", 0.0).fillna(0.0)
+    return ((gemm + decode) / hardware.hbm_bytes_per_s.value).to_numpy()

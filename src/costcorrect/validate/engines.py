@@ -24,8 +24,14 @@ def calibrate_all(catalog: Catalog) -> list[EngineCalibration]:
 
 def held_out_frame(calibrations: list[EngineCalibration]) -> pd.DataFrame:
     """One row per GPU × stack × op class: points, held-out median and worst error, verdict."""
-    frames = [c.held_out.assign(gpu=c.hardware, stack=c.stack) for c in calibrations]
+    frames = [
+        c.held_out.assign(
+            gpu=c.hardware, stack=c.stack, dropped=c.held_out["op"].map(c.tables.dropped)
+        )
+        for c in calibrations
+    ]
     table = pd.concat(frames, ignore_index=True)
+    table["dropped"] = table["dropped"].fillna(0).astype(int)
     met = (table["median_ape"] <= TARGET_MEDIAN_APE) & (table["max_ape"] <= TARGET_MAX_APE)
     table["meets target"] = met.map({True: "yes", False: "no"})
     reachable = table["neighbour_max_ape"] <= TARGET_MAX_APE
@@ -42,6 +48,7 @@ def held_out_frame(calibrations: list[EngineCalibration]) -> pd.DataFrame:
             "neighbour_median_ape",
             "neighbour_max_ape",
             "neighbours within worst target",
+            "dropped",
         ]
     ]
 
@@ -69,7 +76,9 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
         "nearest seen values of the held-out dimension, linear in log time × log value "
         "(extrapolated past the ends; points without two seen neighbours left out) — what a "
         "smooth curve through the measurements would "
-        "say, the floor for any smooth model of them.",
+        "say, the floor for any smooth model of them. `dropped`: rows left out of the "
+        "table as faster than the datasheet's HBM bandwidth allows for what the kernel must "
+        "read (a GEMM's weights, a decode kernel's KV cache) — mis-measured points.",
         "",
         markdown_table(table, list(table.columns)),
         "",
