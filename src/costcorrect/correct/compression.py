@@ -48,8 +48,8 @@ class PricedModel:
     why: str
 
 
-#: the seed's example, the AI Index's GPT-3.5-level class (MMLU ≥ 64.8): text-davinci-003 in
-#: 2022–23 against Gemini-1.5-Flash-8B in late 2024
+#: the seed's example, the Stanford AI Index 2025's GPT-3.5-level class (its "280-fold" fall):
+#: text-davinci-003 in 2022–23 against Gemini-1.5-Flash-8B in late 2024
 OLD_MODEL = PricedModel(
     "openai",
     "text-davinci-003",
