@@ -92,6 +92,8 @@ class LoadSpec:
         for name, value in self.headers:
             if not name.strip() or any(c in name + value for c in "\r\n"):
                 raise InputError("header", f"{name}: {value}", "'Name: value' on one line")
+            if not (name + value).isascii():
+                raise InputError("header", f"{name}: {value}", "ASCII text (HTTP headers)")
 
 
 def schedule(spec: LoadSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

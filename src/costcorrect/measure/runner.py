@@ -51,11 +51,11 @@ def run_and_record(
             bar.update(task, completed=n, total=total or None)
 
     start = time.perf_counter()
-    interrupted = False
+    interrupted, wall = False, None
     try:
         if bar:
             bar.start()
-        run_load(spec, sink, on_done)
+        wall = run_load(spec, sink, on_done).wall_s  # from the schedule's start (processes)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -63,7 +63,8 @@ def run_and_record(
             bar.stop()
         if handle is not None:
             handle.close()
-    wall = time.perf_counter() - start
+    if wall is None:  # interrupted: up to now
+        wall = time.perf_counter() - start
     records = sorted(done, key=lambda r: r.id)
     if out is not None and out.suffix == ".parquet":
         write_records(out, read_records(stream_path))
