@@ -85,17 +85,22 @@ def test_unframed_body_ends_with_the_connection_and_a_closed_one_is_replaced():
 
 
 def test_a_stale_keep_alive_connection_is_retried_once():
-    """The server answers with a length and keeps nothing: the pooled connection it closed is
-    found dead and the request is sent again on a new one."""
+    """The server answers the first request of each connection and closes the connection on
+    the next one unanswered (a keep-alive timeout racing the request): that request is sent
+    again on a new connection, so every request is answered."""
+    connections = []
 
     async def one_per_connection(reader, writer):
+        connections.append(writer)
         await _read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(EVENT), EVENT))
         await writer.drain()
+        await _read_request(reader)  # the next request on this connection: dropped
         writer.close()
 
     responses = asyncio.run(_serve_once_each(one_per_connection, 4))
     assert all(r.status == 200 and r.body() == EVENT for r in responses)
+    assert len(connections) == 4  # requests 2–4 each went out twice: stale, then fresh
 
 
 @pytest.mark.parametrize(

@@ -132,7 +132,8 @@ class Compression:
     @property
     def years(self) -> float:
         """Years between the two price dates."""
-        days = _date(self.new_price.date) - _date(self.old_price.date)
+        new, old = (dt.date.fromisoformat(p.date) for p in (self.new_price, self.old_price))
+        days = new - old
         return days.days / DAYS_PER_YEAR
 
     @property
@@ -173,10 +174,6 @@ class Compression:
             "annual_factor": self.annual_factor,
             "assumptions": list(self.assumptions),
         }
-
-
-def _date(iso: str) -> dt.date:
-    return dt.date.fromisoformat(iso)
 
 
 def _gpu_price(catalog: Catalog, gpu: str) -> str:

@@ -11,13 +11,13 @@ import numpy as np
 
 from costcorrect.catalog import Catalog
 from costcorrect.errors import InputError
+from costcorrect.perf.speculative import Speculation
+from costcorrect.search.breakeven import smallest_tp
 from costcorrect.serving.build import ServeSpec, build_architecture
 from costcorrect.serving.contract import Contract
 from costcorrect.serving.cost import Load, cost_per_token
 from costcorrect.workload import RequestStream
 
-#: tensor-parallel widths tried, smallest first
-TP_CHOICES = (1, 2, 4, 8)
 #: KV cache a deployment must hold beside its weights: 16 requests of 2,048 tokens (tokens)
 MIN_KV_TOKENS = 16 * 2048
 
@@ -60,33 +60,30 @@ def serve_stack(
     label: str,
     load: Load = Load(),
 ) -> Served:
-    """``stack`` on the fewest GPUs of :data:`TP_CHOICES` that hold its weights and
+    """``stack`` on the fewest GPUs (``search.breakeven.smallest_tp``) that hold its weights and
     :data:`MIN_KV_TOKENS` of KV, costed by the simulator on ``stream`` under ``contract`` and
     ``load`` (``label`` names the stack in errors). Raises :class:`InputError` when no width
     fits or the contract cannot be met."""
     if stack.model is None:
         raise InputError("model", None, "a catalog model for the stack")
-    for tp in TP_CHOICES:
-        spec = ServeSpec(
-            stack.architecture,
-            stack.model,
-            stack.gpu,
-            tp,
-            weight_format=stack.weight_format,
-            speculative=stack.speculative,
-            reservation=stack.reservation,
-        )
-        try:
-            arch = build_architecture(spec, catalog)
-        except InputError:
-            continue
-        dep = arch.decoder
-        if dep.fits and dep.kv_capacity_tokens >= MIN_KV_TOKENS:
-            break
-    else:
-        raise InputError(
-            "gpu", stack.gpu, f"a GPU on which {stack.model} fits on ≤ 8 GPUs with KV room"
-        )
+    speculation = None
+    if stack.speculative:
+        speculation = Speculation.parse(stack.speculative, catalog, stack.model)
+    tp = smallest_tp(
+        stack.model, stack.gpu, catalog, None, MIN_KV_TOKENS,
+        weight_format=stack.weight_format, speculation=speculation,
+    ).tp  # fmt: skip
+    spec = ServeSpec(
+        stack.architecture,
+        stack.model,
+        stack.gpu,
+        tp,
+        weight_format=stack.weight_format,
+        speculative=stack.speculative,
+        reservation=stack.reservation,
+    )
+    arch = build_architecture(spec, catalog)
+    dep = arch.decoder
     cost = cost_per_token(arch, contract, stream, engine="sim", load=load)
     if not np.isfinite(cost.usd_per_million_tokens):
         raise InputError(

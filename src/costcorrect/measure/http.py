@@ -120,12 +120,12 @@ class HttpClient:
 
     def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
         parts = urlsplit(base_url)
-        self.https = parts.scheme == "https"
+        https = parts.scheme == "https"
         self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or (443 if self.https else 80)
+        self.port = parts.port or (443 if https else 80)
         self.prefix = parts.path.rstrip("/")
-        self.ssl = ssl.create_default_context() if self.https else None
-        default_port = (self.https and self.port == 443) or (not self.https and self.port == 80)
+        self.ssl = ssl.create_default_context() if https else None
+        default_port = self.port == (443 if https else 80)
         host = self.host if default_port else f"{self.host}:{self.port}"
         extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         self._head = (

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -89,16 +90,24 @@ def lengths_at_ratio(base: RequestStream, io_ratio: float) -> Lengths:
     return Lengths.from_stream(stream)
 
 
-def smallest_tp(model: str, gpu: str, catalog: Catalog, stack: str | None = None) -> Deployment:
-    """The deployment on the fewest GPUs (TP 1, 2, 4, 8) that caches ``MIN_KV_TOKENS``, with
-    the calibration ``stack`` (None: the GPU's default)."""
+def smallest_tp(
+    model: str,
+    gpu: str,
+    catalog: Catalog,
+    stack: str | None = None,
+    min_kv_tokens: int = MIN_KV_TOKENS,
+    **options: Any,
+) -> Deployment:
+    """The deployment on the fewest GPUs (TP 1, 2, 4, 8) that caches ``min_kv_tokens``, with
+    the calibration ``stack`` (None: the GPU's default); ``options``: further deployment fields
+    (weight_format, speculation, …)."""
     select_calibration(catalog, catalog.hardware.get(gpu), stack)  # an unknown stack is an error
     for tp in (1, 2, 4, 8):
         try:
-            dep = Deployment.from_names(model, gpu, tp, stack=stack, catalog=catalog)
+            dep = Deployment.from_names(model, gpu, tp, stack=stack, catalog=catalog, **options)
         except InputError:
             continue
-        if dep.fits and dep.kv_capacity_tokens >= MIN_KV_TOKENS:
+        if dep.fits and dep.kv_capacity_tokens >= min_kv_tokens:
             return dep
     raise InputError("gpu", gpu, f"a GPU on which {model} fits on ≤ 8 GPUs with KV room")
 
