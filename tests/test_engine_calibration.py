@@ -17,6 +17,7 @@ from costcorrect.perf import Batch, Deployment, kernel_tables
 from costcorrect.perf.calibration import select_calibration
 from costcorrect.perf.engine_calibration import (
     calibrate_engine,
+    fit_stages,
     held_out_mask,
     neighbour_predictions,
 )
@@ -254,3 +255,39 @@ def test_fp8_iterations_pay_a_separate_quantisation_only_at_the_attention_output
         steps.append(float(dep.op_table.total_s(Batch.decode(1, 1024))))
     layers = catalog.models.get("llama-3.1-8b").num_layers
     assert steps[1] - steps[0] == pytest.approx(layers * 1e-5, rel=1e-6)
+
+
+def test_a_decode_kernel_past_its_group_limit_reads_the_cache_per_query_head():
+    """Beyond ``attn_decode_max_group`` query heads per KV head on a GPU, the decode kernel
+    reads each KV element once plus the re-read share of the group's other query heads; TP
+    splitting the group below the limit brings the one-read kernel back."""
+    catalog = load_catalog()
+    mqa = catalog.models.get("llama-3.1-8b").model_copy(
+        update={"num_attention_heads": 64, "num_key_value_heads": 1, "head_dim": 128}
+    )
+    hw = catalog.hardware.get("H200")
+    limited = PerfParams(attn_decode_max_group=32, attn_decode_fallback_rereads=0.5)
+    batch = Batch.decode(16, 4096)
+
+    def kv_bytes(params: PerfParams, tp: int) -> float:
+        table = Deployment(mqa, hw, tp, params=params).op_table
+        return float(table.evaluate(batch).bytes["attn_decode"])
+
+    one_read = kv_bytes(PerfParams(), 1)
+    cache = 16 * 4096 * 2 * 128 * 2 * mqa.num_layers  # K and V, bf16, per layer
+    assert kv_bytes(limited, 1) - one_read == pytest.approx(cache * 63 * 0.5)
+    assert kv_bytes(limited, 2) == pytest.approx(kv_bytes(PerfParams(), 2))  # 32 per GPU
+
+
+def test_the_tables_choose_a_group_limit_only_where_the_kernel_has_one():
+    """TensorRT-LLM's generation table slows several-fold past 32 query heads per KV head; the
+    fit finds that limit (and a re-read share), and keeps vLLM's kernel without one."""
+    catalog = load_catalog()
+    hw = catalog.hardware.get("H200")
+    limits = {}
+    for engine in ("trtllm", "vllm"):
+        rows = read_kernel_tables(hw, engine, EXTRACT).rows
+        params, _ = fit_stages(rows[rows["op"] == "attn_decode"], catalog)
+        limits[engine] = (params.attn_decode_max_group, params.attn_decode_fallback_rereads)
+    assert limits["trtllm"][0] == 32 and 0.0 < limits["trtllm"][1] <= 1.0
+    assert limits["vllm"] == (0, 1.0)

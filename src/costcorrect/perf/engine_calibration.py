@@ -4,13 +4,14 @@ The roofline's kernel parameters are fitted in stages, each a MAP fit (``perf.fi
 the earlier stages' results: GEMM efficiencies and the kernel launch cost on the bf16 GEMM
 table; the FP8 and FP4 GEMMs' share of their formats' peaks and their inputs' quantisation
 (a per-call cost, and each format's bytes per input element) on theirs (where collected);
-attention's bandwidth efficiency, fixed and per-sequence costs on the generation table, then
-its FLOP efficiency, score traffic and cost per (sequence, head) on the context table; link
-efficiencies and per-call latencies of the engine's ``custom`` all-reduce (bandwidth
-algorithm and one-shot kernel, the cheaper by message size) on its table. The stack is GPU
-kernel time only: CUDA-graph engines overlap the CPU's scheduling with the GPU, so the
-per-iteration and per-sequence overheads are set to 0 (not measured here), and elementwise
-kernels keep the default efficiency (no table).
+attention's bandwidth efficiency, fixed and per-sequence costs on the generation table, with
+the kernel's group limit (:data:`CHOICES`; TensorRT-LLM's tables put it at 32 query heads per
+KV head, beyond which the cache is read per query head), then its FLOP efficiency, score
+traffic and cost per (sequence, head) on the context table; link efficiencies and per-call
+latencies of the engine's ``custom`` all-reduce (bandwidth algorithm and one-shot kernel, the
+cheaper by message size) on its table. The stack is GPU kernel time only: CUDA-graph engines
+overlap the CPU's scheduling with the GPU, so the per-iteration and per-sequence overheads are
+set to 0 (not measured here), and elementwise kernels keep the default efficiency (no table).
 
 Held-out error per op class comes from a separate fit that never sees every other grid value
 of one shape dimension (:data:`HOLD_OUT`): unseen GEMM widths, head counts and message sizes.
@@ -59,6 +60,17 @@ STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
         ("link_eff", "collective_latency_s", "oneshot_link_eff", "oneshot_latency_s"),
     ),
 )
+#: a discrete parameter of an op class's stage: its candidates (0: the kernel has no such
+#: limit) and the continuous parameters a non-zero value brings into the model. The stage keeps
+#: the candidate of least Bayesian information criterion on its rows, so a limit must earn its
+#: two extra parameters
+CHOICES: dict[str, tuple[str, tuple[int, ...], tuple[str, ...]]] = {
+    "attn_decode": (
+        "attn_decode_max_group",
+        (0, 8, 16, 32, 64),
+        ("attn_decode_fallback_rereads",),
+    ),
+}
 #: a kernel-time stack: no CPU-side cost between CUDA-graph replays (see the module docstring)
 KERNEL_TIME_ONLY = {
     "iteration_overhead_s": 0.0,
@@ -169,10 +181,37 @@ def fit_stages(rows: pd.DataFrame, catalog: Catalog) -> tuple[PerfParams, list[F
         part = rows[rows["op"].isin(ops)].reset_index(drop=True)
         if part.empty:  # a format the GPU's tables lack keeps its prior
             continue
-        result = fit_to(kernel_table_predictor, part, catalog, params, free)
+        result = _fit_stage(part, catalog, params, ops, free)
         params = result.params
         results.append(result)
     return params, results
+
+
+def _fit_stage(
+    part: pd.DataFrame,
+    catalog: Catalog,
+    params: PerfParams,
+    ops: tuple[str, ...],
+    free: tuple[str, ...],
+) -> FitResult:
+    """The stage's fit, at the best candidate of its :data:`CHOICES` where it has one."""
+    choice = next((CHOICES[op] for op in ops if op in CHOICES), None)
+    if choice is None:
+        return fit_to(kernel_table_predictor, part, catalog, params, free)
+    name, candidates, brought_in = choice
+    measured = part["time_s"].to_numpy(float)
+    seconds = kernel_table_predictor(part, catalog)
+    n = len(part)
+
+    def scored(value: int) -> tuple[float, FitResult]:
+        moving = free + (brought_in if value else ())
+        start = params.model_copy(update={name: value})
+        result = fit_to(kernel_table_predictor, part, catalog, start, moving)
+        squared = float(np.sum(np.log(seconds(result.params) / measured) ** 2))
+        parameters = len(moving) + (1 if value else 0)
+        return n * np.log(squared / n) + parameters * np.log(n), result
+
+    return min((scored(value) for value in candidates), key=lambda pair: pair[0])[1]
 
 
 def relative_errors(rows: pd.DataFrame, params: PerfParams, catalog: Catalog) -> pd.DataFrame:

@@ -93,7 +93,7 @@ def _version_key(version: str) -> tuple:
     return tuple(int(p) if p.lstrip("-").isdigit() else 0 for p in parts)
 
 
-def _newest(folder: Path, table: str) -> Path:
+def newest_table(folder: Path, table: str) -> Path:
     """The ``table`` parquet file of the newest version folder under ``folder`` holding it."""
     versions = sorted(
         (p for p in folder.glob(f"*/{table}.parquet")), key=lambda p: _version_key(p.parent.name)
@@ -227,10 +227,10 @@ def read_kernel_tables(
         raise InputError("gpu", hardware.name, f"one of {', '.join(GPU_FOLDERS)}")
     system = data_root(root) / folder
     paths = {
-        "gemm": _newest(system / "gemm" / engine, "gemm_perf"),
-        "attn_prefill": _newest(system / "attention" / engine, "context_attention_perf"),
-        "attn_decode": _newest(system / "attention" / engine, "generation_attention_perf"),
-        "all_reduce": _newest(system / "comm" / engine, "custom_allreduce_perf"),
+        "gemm": newest_table(system / "gemm" / engine, "gemm_perf"),
+        "attn_prefill": newest_table(system / "attention" / engine, "context_attention_perf"),
+        "attn_decode": newest_table(system / "attention" / engine, "generation_attention_perf"),
+        "all_reduce": newest_table(system / "comm" / engine, "custom_allreduce_perf"),
     }
     frames = [
         _gemm(paths["gemm"]),

@@ -388,7 +388,8 @@ def _attention_row(dep: Deployment, phase: str) -> tuple[np.ndarray, np.ndarray,
     d_qk, d_v = m.attention_dims(phase)  # type: ignore[arg-type]
     flop = _vec(**{work: 2.0 * heads * (d_qk + d_v) * _tile_padding(dep, phase)})
     # KV read, materialised scores, Q read / output write, this iteration's new KV
-    nbytes = _vec(**{kv: kv_token}) + _vec(**{work: heads * p.attn_score_bytes})
+    nbytes = _vec(**{kv: kv_token * _kv_reads(dep, phase)})
+    nbytes += _vec(**{work: heads * p.attn_score_bytes})
     nbytes += _vec(**{queries: heads * (d_qk + d_v) * ACTIVATION_BYTES + kv_token})
     if phase == "prefill":  # engines that attend over the flattened, masked batch
         nbytes += _vec(flat_pairs=heads * p.attn_flat_pair_bytes)
@@ -397,6 +398,21 @@ def _attention_row(dep: Deployment, phase: str) -> tuple[np.ndarray, np.ndarray,
         per_sequence += heads * p.attn_prefill_per_sequence_s
     additive = _vec(**{active: p.kernel_launch_s + p.attn_fixed_s, seqs: per_sequence})
     return flop, nbytes, additive
+
+
+def _kv_reads(dep: Deployment, phase: str) -> float:
+    """Times the ``phase`` attention kernel reads each cached KV element from HBM: 1, or where
+    a decode kernel's group limit (``attn_decode_max_group``) sends a larger group of query
+    heads per KV head to a kernel that reads the cache per query head, once plus the
+    ``attn_decode_fallback_rereads`` share of the group's other reads (the rest hit L2).
+    MLA's latent cache has kernels of its own."""
+    m, p = dep.model, dep.params
+    if phase != "decode" or not p.attn_decode_max_group or m.mla is not None:
+        return 1.0
+    group = m.num_attention_heads / dep.tp / max(m.kv_heads / dep.tp, 1.0)
+    if group <= p.attn_decode_max_group:
+        return 1.0
+    return 1.0 + (group - 1.0) * p.attn_decode_fallback_rereads
 
 
 def _tile_padding(dep: Deployment, phase: str) -> float:

@@ -6,6 +6,7 @@ held-out error per GPU × engine × op class.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from costcorrect.catalog.loader import Catalog
@@ -95,6 +96,10 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
         "two-shot all-reduce), so a held-out worst ≤ 30 % is out of reach of any model that "
         "is smooth in the shape — the roofline included — except by storing the table.",
         "",
+        _group_limits(calibrations),
+        "",
+        _row_steps(calibrations),
+        "",
         "Where it misses, and why: a roofline with one efficiency per op class cannot follow the "
         "library's kernel choice shape by shape — the worst bf16 GEMMs are the smallest ones "
         "(a few µs, where the launch cost is the whole time) and m just past a tile boundary "
@@ -112,6 +117,63 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
         "table fits it first.",
     ]
     return "\n".join(lines)
+
+
+#: GEMM row counts whose next row the tables time, to show a kernel's tile of rows
+TILE_EDGES = (256, 512, 1024)
+
+
+def _row_steps(calibrations: list[EngineCalibration]) -> str:
+    """How much one GEMM row past a multiple of 256 costs, per stack and format (median over
+    the tables' widths and depths at :data:`TILE_EDGES`)."""
+    steps = []
+    for c in calibrations:
+        rows = c.tables.rows
+        for op in ("gemm", "gemm_fp8", "gemm_fp4"):
+            times = rows[rows["op"] == op].pivot_table(
+                index=["n", "k"], columns="m", values="time_s"
+            )
+            ratios = [
+                (times[m + 1] / times[m]).to_numpy()
+                for m in TILE_EDGES
+                if m in times and m + 1 in times
+            ]
+            if ratios:
+                steps.append(
+                    f"{c.hardware} {c.stack} {op} ×{np.nanmedian(np.concatenate(ratios)):.2f}"
+                )
+    return (
+        "**Rows past a tile:** one GEMM row more than 256, 512 or 1,024 takes this many times "
+        "the multiple's time (median over the tables' widths and depths): "
+        + "; ".join(steps)
+        + ". Where it is well above 1 (vLLM's and SGLang's FP8 kernels on Hopper) the kernel "
+        "pads the rows to its tile; the model's cost is linear in rows, so it splits "
+        "the difference between a multiple and the row after it."
+    )
+
+
+def _group_limits(calibrations: list[EngineCalibration]) -> str:
+    """The decode kernels' group limits the fits chose (``attn_decode_max_group``)."""
+    chosen = [
+        f"{c.hardware} {c.stack} {c.params.attn_decode_max_group} "
+        f"({c.params.attn_decode_fallback_rereads:.3f})"
+        for c in calibrations
+        if c.params.attn_decode_max_group
+    ]
+    without = [
+        f"{c.hardware} {c.stack}" for c in calibrations if not c.params.attn_decode_max_group
+    ]
+    return (
+        "**Decode kernels' group limits** — the query heads per KV head beyond which the fit "
+        "(least Bayesian information criterion over no limit, 8, 16, 32 and 64) has the "
+        "generation kernel read the KV cache per query head, with the share of those re-reads "
+        "that reach HBM: "
+        + "; ".join(chosen)
+        + ". No limit: "
+        + (", ".join(without) or "none")
+        + ". TensorRT-LLM's tables slow several-fold past 32 (its XQA kernel); a small re-read "
+        "share elsewhere stands for a milder slowdown of the largest groups."
+    )
 
 
 def engine_calibrations_yaml(calibrations: list[EngineCalibration]) -> str:
