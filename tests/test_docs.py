@@ -12,8 +12,9 @@ from costcorrect.errors import InputError
 from costcorrect.io import write_section
 from costcorrect.report.pages import (
     BLOCK,
+    FIT_JOBS,
     JOBS,
-    OPTIONAL_JOBS,
+    OPTIONAL_FIT_JOBS,
     _same,
     check,
     regenerate,
@@ -53,7 +54,7 @@ def test_every_generated_page_names_its_command():
     """A page written by a generator says so; a page with embedded output has blocks."""
     written = {
         word.split("/")[1]
-        for job in (*JOBS, *OPTIONAL_JOBS.values())
+        for job in (*JOBS, FIT_JOBS, tuple(OPTIONAL_FIT_JOBS.values()))
         for command in job
         for word in command.split()
         if word.startswith("docs/") and word.endswith(".md")

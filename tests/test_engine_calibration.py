@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from costcorrect.catalog import load_catalog
@@ -21,7 +22,7 @@ from costcorrect.perf.engine_calibration import (
     held_out_mask,
     neighbour_predictions,
 )
-from costcorrect.perf.kernel_tables import hbm_floor_s, read_kernel_tables
+from costcorrect.perf.kernel_tables import hbm_floor_s, padding_bound_exceeded, read_kernel_tables
 from costcorrect.perf.roofline import allreduce_time, allreduce_ways
 
 EXTRACT = Path(__file__).parent / "data" / "aiconfigurator"
@@ -291,3 +292,62 @@ def test_the_tables_choose_a_group_limit_only_where_the_kernel_has_one():
         limits[engine] = (params.attn_decode_max_group, params.attn_decode_fallback_rereads)
     assert limits["trtllm"][0] == 32 and 0.0 < limits["trtllm"][1] <= 1.0
     assert limits["vllm"] == (0, 1.0)
+
+
+def test_a_prefill_kernel_pays_per_query_row_and_head_and_decode_does_not():
+    catalog = load_catalog()
+    model = catalog.models.get("llama-3.1-8b")
+    hw = catalog.hardware.get("H200")
+    batch = Batch.prefill(1000, 2) + Batch.decode(8, 512)
+    seconds = [
+        Deployment(model, hw, params=PerfParams(attn_prefill_per_token_s=c))
+        .op_table.evaluate(batch)
+        .seconds
+        for c in (0.0, 1e-9)
+    ]
+    heads, layers = model.num_attention_heads, model.num_layers
+    extra = float(seconds[1]["attn_prefill"] - seconds[0]["attn_prefill"])
+    assert extra == pytest.approx(layers * heads * 2000 * 1e-9)
+    assert float(seconds[1]["attn_decode"]) == float(seconds[0]["attn_decode"])
+
+
+def test_a_one_shot_all_reduce_signals_each_peer():
+    hw = load_catalog().hardware.get("H200")
+    p = PerfParams(allreduce="custom", oneshot_latency_s=2e-6, oneshot_peer_latency_s=1e-7)
+    small = allreduce_time(hw, p, np.array([2, 8]), 256.0)
+    assert small[1] - small[0] == pytest.approx(6e-7, rel=0.02)
+
+
+def test_an_all_reduce_slower_than_twice_a_larger_one_is_dropped():
+    """A message can be padded to a larger one, so a kernel time above twice a larger message's
+    on the same GPUs is a glitch of the measurement; slower-but-plausible rows stay."""
+    sizes = np.array([256.0, 1024.0, 4096.0, 16384.0])
+    rows = pd.DataFrame(
+        {
+            "op": "all_reduce",
+            "gpus": [8.0] * 4 + [2.0] * 4,
+            "size_bytes": np.tile(sizes, 2),
+            "time_s": [4e-6, 38e-6, 3.5e-6, 3.7e-6, 3.0e-6, 4.5e-6, 2.5e-6, 2.6e-6],
+        }
+    )
+    assert padding_bound_exceeded(rows).tolist() == [False, True] + [False] * 6
+
+
+def test_each_format_pays_its_own_quantisation_call():
+    """FP8 deployments pay ``gemm_quant_s`` per o_proj call, FP4 ones ``gemm_fp4_quant_s``."""
+    catalog = load_catalog()
+    model = catalog.models.get("llama-3.1-8b")
+    hw = catalog.hardware.get("B200")
+    params = PerfParams(gemm_quant_s=1e-5, gemm_fp4_quant_s=3e-6)
+    quant = {}
+    for fmt in ("fp8", "fp4"):
+        steps = [
+            float(
+                Deployment(model, hw, params=p, weight_format=fmt).op_table.total_s(
+                    Batch.decode(1, 512)
+                )
+            )
+            for p in (PerfParams(), params)
+        ]
+        quant[fmt] = (steps[1] - steps[0]) / model.num_layers
+    assert quant == pytest.approx({"fp8": 1e-5, "fp4": 3e-6}, rel=1e-6)

@@ -16,13 +16,15 @@ class PerfParams(BaseModel):
     ``t_op = max(FLOP / (peak · flops_eff), bytes / (hbm · hbm_eff)) + kernel_launch_s`` per op;
     GEMMs in FP8 (FP4) tensor-core formats reach ``gemm_fp8_eff_ratio`` (``gemm_fp4_eff_ratio``)
     × ``gemm_flops_eff`` of their format's datasheet peak (1: the datasheet's speed-up holds)
-    and add ``gemm_quant_s`` per call that quantises its own input (the attention output
+    and add ``gemm_quant_s`` (``gemm_fp4_quant_s``) per call that quantises its own input
+    (the attention output
     projection's; ``perf.roofline.SEPARATE_QUANT_OPS``) plus that pass's traffic,
     ``gemm_fp8_quant_bytes`` (``gemm_fp4_quant_bytes``) per input element at the elementwise
     kernels' bandwidth (FP8: 3 to read 16-bit and write 8-bit, more with a separate pass for
     the per-tensor scale; NVFP4 about 2.6 with its block scales)
     (attention kernels add ``attn_fixed_s`` per call and ``attn_per_sequence_s`` per sequence,
-    a prefill kernel also ``attn_prefill_per_sequence_s`` per sequence and query head;
+    a prefill kernel also ``attn_prefill_per_sequence_s`` per sequence and query head and
+    ``attn_prefill_per_token_s`` per new token and query head;
     a decode attention kernel that packs each KV head's query heads into one tensor-core tile
     of ``attn_decode_tile_rows`` rows does tile ÷ group times the useful FLOP — 0 counts the
     useful FLOP only; a decode kernel serving at most ``attn_decode_max_group`` query heads
@@ -35,7 +37,8 @@ class PerfParams(BaseModel):
     engines) takes the cheaper of a bandwidth algorithm, ``f · m / (link · link_eff) +
     collective_latency_s`` with ``f = 1`` where the switch reduces in-network (NVLink SHARP)
     and ``2(t−1)/t`` elsewhere, and a one-shot kernel that reads every peer's buffer,
-    ``(t−1) · m / (link · oneshot_link_eff) + oneshot_latency_s`` — engines switch algorithm by
+    ``(t−1) · (m / (link · oneshot_link_eff) + oneshot_peer_latency_s) + oneshot_latency_s``
+    (a signal to each peer) — engines switch algorithm by
     message size the same way.
     """
 
@@ -45,6 +48,7 @@ class PerfParams(BaseModel):
     gemm_fp8_eff_ratio: float = Field(1.0, gt=0, le=2)
     gemm_fp4_eff_ratio: float = Field(1.0, gt=0, le=2)
     gemm_quant_s: Seconds = Field(0.0, ge=0)
+    gemm_fp4_quant_s: Seconds = Field(0.0, ge=0)
     gemm_fp8_quant_bytes: float = Field(0.0, ge=0)
     gemm_fp4_quant_bytes: float = Field(0.0, ge=0)
     gemm_hbm_eff: float = Field(0.85, gt=0, le=1)
@@ -55,6 +59,7 @@ class PerfParams(BaseModel):
     attn_fixed_s: Seconds = Field(0.0, ge=0)
     attn_per_sequence_s: Seconds = Field(0.0, ge=0)
     attn_prefill_per_sequence_s: Seconds = Field(0.0, ge=0)
+    attn_prefill_per_token_s: Seconds = Field(0.0, ge=0)
     attn_decode_tile_rows: float = Field(0.0, ge=0)
     attn_decode_max_group: int = Field(0, ge=0)
     attn_decode_fallback_rereads: float = Field(1.0, ge=0, le=1)
@@ -66,6 +71,7 @@ class PerfParams(BaseModel):
     collective_latency_s: Seconds = Field(1e-5, ge=0)
     oneshot_link_eff: float = Field(0.6, gt=0, le=1)
     oneshot_latency_s: Seconds = Field(5e-6, ge=0)
+    oneshot_peer_latency_s: Seconds = Field(0.0, ge=0)
     allreduce: Literal["ring", "custom"] = "ring"
 
 

@@ -39,6 +39,7 @@ from costcorrect.perf.fit import FitResult, Predictor, calibration_entry, fit_to
 from costcorrect.perf.kernel_tables import (
     GEMM_FORMATS,
     OPS,
+    PADDING_SLACK,
     SHAPE_COLUMNS,
     KernelTables,
     read_kernel_tables,
@@ -49,15 +50,26 @@ from costcorrect.perf.roofline import allreduce_time, attention_time, gemm_time
 STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("gemm",), ("gemm_flops_eff", "gemm_hbm_eff", "kernel_launch_s")),
     (("gemm_fp8",), ("gemm_fp8_eff_ratio", "gemm_quant_s", "gemm_fp8_quant_bytes")),
-    (("gemm_fp4",), ("gemm_fp4_eff_ratio", "gemm_fp4_quant_bytes")),
+    (("gemm_fp4",), ("gemm_fp4_eff_ratio", "gemm_fp4_quant_s", "gemm_fp4_quant_bytes")),
     (("attn_decode",), ("attn_hbm_eff", "attn_fixed_s", "attn_per_sequence_s")),
     (
         ("attn_prefill",),
-        ("attn_flops_eff", "attn_score_bytes", "attn_prefill_per_sequence_s"),
+        (
+            "attn_flops_eff",
+            "attn_score_bytes",
+            "attn_prefill_per_sequence_s",
+            "attn_prefill_per_token_s",
+        ),
     ),
     (
         ("all_reduce",),
-        ("link_eff", "collective_latency_s", "oneshot_link_eff", "oneshot_latency_s"),
+        (
+            "link_eff",
+            "collective_latency_s",
+            "oneshot_link_eff",
+            "oneshot_latency_s",
+            "oneshot_peer_latency_s",
+        ),
     ),
 )
 #: a discrete parameter of an op class's stage: its candidates (0: the kernel has no such
@@ -291,7 +303,8 @@ class EngineCalibration:
             f"(no CPU overhead between CUDA-graph replays); set by the prior: "
             f"{', '.join(prior) or 'none'}"
             + (
-                f"; rows faster than the HBM datasheet allows, dropped: {dropped}"
+                f"; mis-measured rows dropped (faster than the HBM datasheet allows, or an "
+                f"all-reduce slower than {PADDING_SLACK:g}× a larger one): {dropped}"
                 if dropped
                 else ""
             )

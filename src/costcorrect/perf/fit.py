@@ -59,6 +59,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "gemm_fp8_eff_ratio": (0.2, 2.0),
     "gemm_fp4_eff_ratio": (0.2, 2.0),
     "gemm_quant_s": (0.0, 1e-4),
+    "gemm_fp4_quant_s": (0.0, 1e-4),
     "gemm_fp8_quant_bytes": (0.0, 64.0),
     "gemm_fp4_quant_bytes": (0.0, 64.0),
     "gemm_hbm_eff": (0.05, 1.0),
@@ -69,6 +70,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "attn_fixed_s": (0.0, 1e-4),
     "attn_per_sequence_s": (0.0, 2e-6),
     "attn_prefill_per_sequence_s": (0.0, 2e-6),
+    "attn_prefill_per_token_s": (0.0, 1e-8),
     "attn_decode_fallback_rereads": (0.0, 1.0),
     "elementwise_hbm_eff": (0.02, 1.0),
     "kernel_launch_s": (0.0, 1e-4),
@@ -78,6 +80,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "collective_latency_s": (0.0, 5e-4),
     "oneshot_link_eff": (0.02, 1.0),
     "oneshot_latency_s": (0.0, 5e-4),
+    "oneshot_peer_latency_s": (0.0, 5e-5),
 }
 #: the prior's standard deviation per parameter, in its own units, around PerfParams' default:
 #: ±0.3 for efficiencies, ±8 B for the attention- and quantisation-traffic terms (0: a
@@ -88,6 +91,7 @@ PRIOR_SCALE: dict[str, float] = {
     "gemm_fp8_eff_ratio": 0.3,
     "gemm_fp4_eff_ratio": 0.3,
     "gemm_quant_s": 1e-5,
+    "gemm_fp4_quant_s": 1e-5,
     "gemm_fp8_quant_bytes": 8.0,
     "gemm_fp4_quant_bytes": 8.0,
     "gemm_hbm_eff": 0.3,
@@ -98,6 +102,7 @@ PRIOR_SCALE: dict[str, float] = {
     "attn_fixed_s": 1e-5,
     "attn_per_sequence_s": 2e-7,
     "attn_prefill_per_sequence_s": 2e-7,
+    "attn_prefill_per_token_s": 1e-9,
     "attn_decode_fallback_rereads": 0.3,
     "elementwise_hbm_eff": 0.3,
     "kernel_launch_s": 1e-5,
@@ -107,6 +112,7 @@ PRIOR_SCALE: dict[str, float] = {
     "collective_latency_s": 2e-5,
     "oneshot_link_eff": 0.3,
     "oneshot_latency_s": 1e-5,
+    "oneshot_peer_latency_s": 1e-6,
 }
 #: fitted to iteration times by default: all but the attention kernel's own fixed and
 #: per-sequence costs, which iteration times cannot tell from the iteration's overheads, the
@@ -116,12 +122,15 @@ KERNEL_TABLE_ONLY = (
     "attn_fixed_s",
     "attn_per_sequence_s",
     "attn_prefill_per_sequence_s",
+    "attn_prefill_per_token_s",
     "attn_decode_fallback_rereads",
     "oneshot_link_eff",
     "oneshot_latency_s",
+    "oneshot_peer_latency_s",
     "gemm_fp8_eff_ratio",
     "gemm_fp4_eff_ratio",
     "gemm_quant_s",
+    "gemm_fp4_quant_s",
     "gemm_fp8_quant_bytes",
     "gemm_fp4_quant_bytes",
 )

@@ -16,7 +16,9 @@ aiconfigurator's estimator code is imported. Per GPU × engine, the newest colle
 
 Rows share one schema: ``op``, ``time_s`` and the shape columns of :data:`SHAPE_COLUMNS`.
 Rows faster than the GPU's datasheet HBM bandwidth allows for the bytes the kernel must read
-(a GEMM's weights, a decode kernel's KV cache) are dropped as mis-measured and counted.
+(a GEMM's weights, a decode kernel's KV cache), and all-reduce rows slower than
+:data:`PADDING_SLACK` × a larger message on the same GPUs (which the smaller one could be padded
+to), are dropped as mis-measured and counted.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ GEMM_M_MAX, GEMM_NK = 16384, (1024, 32768)
 PREFILL_MIN_TOKENS, DECODE_MAX_BATCH, DECODE_MIN_CONTEXT = 128, 512, 127
 ALLREDUCE_MAX_BYTES = 128 * 2**20
 HEAD_DIM = 128
+#: an all-reduce slower than this many times a larger one on the same GPUs is mis-measured
+PADDING_SLACK = 2.0
 BF16_BYTES = 2
 
 
@@ -204,7 +208,7 @@ class KernelTables:
     rows: pd.DataFrame
     package: str
     date: dt.date
-    dropped: dict[str, int] = field(default_factory=dict)  # per op: rows beating the HBM bound
+    dropped: dict[str, int] = field(default_factory=dict)  # per op: mis-measured rows left out
 
     @property
     def engine_version(self) -> str:
@@ -239,7 +243,7 @@ def read_kernel_tables(
         _all_reduce(paths["all_reduce"]),
     ]
     rows = pd.concat(frames, ignore_index=True).assign(gpu=hardware.name)
-    impossible = rows["time_s"] < hbm_floor_s(rows, hardware)
+    impossible = (rows["time_s"] < hbm_floor_s(rows, hardware)) | padding_bound_exceeded(rows)
     dropped = rows.loc[impossible, "op"].value_counts().to_dict()
     rows = rows[~impossible].reset_index(drop=True)
     versions = {op: path.parent.name for op, path in paths.items()}
@@ -255,3 +259,14 @@ def hbm_floor_s(rows: pd.DataFrame, hardware: Hardware) -> np.ndarray:
     kv = rows["batch"] * rows["context"] * rows["kv_heads"] * rows["head_dim"] * 2 * BF16_BYTES
     decode = kv.where(rows["op"] == "attn_decode", 0.0).fillna(0.0)
     return ((gemm + decode) / hardware.hbm_bytes_per_s.value).to_numpy()
+
+
+def padding_bound_exceeded(rows: pd.DataFrame) -> np.ndarray:
+    """All-reduce rows slower than :data:`PADDING_SLACK` × the fastest larger message on the same
+    number of GPUs: a kernel could send the smaller message padded to the larger one."""
+    reduce = rows[rows["op"] == "all_reduce"].sort_values(["gpus", "size_bytes"])
+    fastest_larger = reduce.groupby("gpus")["time_s"].transform(
+        lambda t: t[::-1].cummin()[::-1].shift(-1)
+    )
+    slow = reduce.index[reduce["time_s"] > PADDING_SLACK * fastest_larger]
+    return rows.index.isin(slow)

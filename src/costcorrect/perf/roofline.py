@@ -297,25 +297,26 @@ def _gemm_row(
         flop = _vec(tokens=2.0 * size)
         nbytes = _vec(active=size * dep.weight_bytes_per_param, tokens=act)
     additive = _vec(active=dep.params.kernel_launch_s)
-    quant_bytes = _quant_bytes(dep)
-    if separate_quant and quant_bytes is not None:
+    quant = _quant_pass(dep)
+    if separate_quant and quant is not None:
         # the input's quantisation pass: a fixed cost and its traffic over the input, whose
         # features are this GPU's shard (the only separate-quant linear is row-parallel)
-        p = dep.params
+        per_call, quant_bytes = quant
         per_token = quant_bytes * lin.in_features / shard
-        per_token /= dep.hardware.hbm_bytes_per_s.value * p.elementwise_hbm_eff
-        additive += _vec(active=p.gemm_quant_s, tokens=per_token)
+        per_token /= dep.hardware.hbm_bytes_per_s.value * dep.params.elementwise_hbm_eff
+        additive += _vec(active=per_call, tokens=per_token)
     return flop, nbytes, additive
 
 
-def _quant_bytes(dep: Deployment) -> float | None:
-    """Bytes per input element of the pass quantising a GEMM's input to the deployment's FP8/FP4
-    tensor-core format (None: its GEMMs take 16-bit inputs)."""
+def _quant_pass(dep: Deployment) -> tuple[float, float] | None:
+    """(seconds per call, bytes per input element) of the pass quantising a GEMM's input to the
+    deployment's FP8/FP4 tensor-core format (None: its GEMMs take 16-bit inputs)."""
     fmt = COMPUTE_DTYPE[dep.weight_format or dep.model.weight_format]
     p = dep.params
-    return {"fp8": p.gemm_fp8_quant_bytes, "fp4": p.gemm_fp4_quant_bytes}.get(
-        dep.hardware.tensor_dtype(fmt)
-    )
+    return {
+        "fp8": (p.gemm_quant_s, p.gemm_fp8_quant_bytes),
+        "fp4": (p.gemm_fp4_quant_s, p.gemm_fp4_quant_bytes),
+    }.get(dep.hardware.tensor_dtype(fmt))
 
 
 def _elementwise_row(dep: Deployment) -> tuple[np.ndarray, np.ndarray]:
@@ -394,9 +395,11 @@ def _attention_row(dep: Deployment, phase: str) -> tuple[np.ndarray, np.ndarray,
     if phase == "prefill":  # engines that attend over the flattened, masked batch
         nbytes += _vec(flat_pairs=heads * p.attn_flat_pair_bytes)
     per_sequence = p.attn_per_sequence_s
-    if phase == "prefill":  # a prefill kernel's blocks per (sequence, head) each pay a set-up
+    additive = _vec(**{active: p.kernel_launch_s + p.attn_fixed_s})
+    if phase == "prefill":  # a flash kernel's set-up per (sequence, head) and per query row
         per_sequence += heads * p.attn_prefill_per_sequence_s
-    additive = _vec(**{active: p.kernel_launch_s + p.attn_fixed_s, seqs: per_sequence})
+        additive += _vec(prefill_tokens=heads * p.attn_prefill_per_token_s)
+    additive += _vec(**{seqs: per_sequence})
     return flop, nbytes, additive
 
 
@@ -515,7 +518,11 @@ def allreduce_ways(hw: Hardware, p: PerfParams, gpus: ArrayLike) -> tuple[np.nda
     bandwidth = (traffic / (link * p.link_eff), calls * p.collective_latency_s)
     oneshot = (
         np.where(within, (t - 1.0) / (link * p.oneshot_link_eff), bandwidth[0]),
-        np.where(within, calls * p.oneshot_latency_s, bandwidth[1]),
+        np.where(
+            within,
+            calls * (p.oneshot_latency_s + (t - 1.0) * p.oneshot_peer_latency_s),
+            bandwidth[1],
+        ),
     )
     return tuple(np.stack(pair, axis=-1) for pair in zip(bandwidth, oneshot, strict=True))
 

@@ -1,8 +1,8 @@
 """Regenerate every page of docs/ (`make docs`) and check that a regeneration changes nothing.
 
 Two kinds of generated content: pages and figures written by a generator command (the
-validation reports, reproduce.md, figures; see :data:`JOBS`), and command output embedded in a
-hand-written page:
+validation reports, reproduce.md, figures; see :data:`FIT_JOBS` and :data:`JOBS`), and command
+output embedded in a hand-written page:
 
 A block in a markdown page::
 
@@ -15,13 +15,13 @@ A block in a markdown page::
 whose command runs in-process from the repository root (files it writes land in docs/) at a
 fixed terminal width, its output replacing the block's body.
 
-``python -m costcorrect.report.pages`` regenerates everything in place, in order (the
-validation fits write the calibrations and power parameters later commands read).
-``--check`` regenerates into a temporary copy of docs/ and the fitted data files instead, jobs in
-parallel, and lists every file that differs beyond timings (numbers need only agree at the
-precision they are printed with, see :func:`_same_number`) or that holds today's date where
-the committed file does not (a data set dated today is not a wall-clock date). The speed
-benchmarks are timed, so they stay outside (`make benchmarks`).
+``python -m costcorrect.report.pages`` regenerates everything in place: the fits first, one
+after another (:data:`FIT_JOBS`: they write the calibrations every later command reads), then
+the rest (``--jobs`` at a time). ``--check`` regenerates into a temporary copy of docs/ and the
+fitted data files instead, and lists every file that differs beyond timings (numbers need only
+agree at the precision they are printed with, see :func:`_same_number`) or that holds today's
+date where the committed file does not (a data set dated today is not a wall-clock date). The
+speed benchmarks are timed, so they stay outside (`make benchmarks`).
 """
 
 from __future__ import annotations
@@ -91,12 +91,15 @@ DATA = "src/costcorrect/catalog/data"
 #: runtime data that the validation fits write (the catalog's calibrations, power model, and the
 #: held-out errors reports print)
 FITTED = (f"{DATA}/calibrations.yaml", f"{DATA}/power.yaml", f"{DATA}/validation.yaml")
-#: generator commands (``python -m …`` from the repository root); each job's commands share
-#: files and run in order, jobs may run in parallel; longest first
+#: generators that write the fitted data the other generators read: run first, in order
+FIT_JOBS: tuple[str, ...] = (
+    f"costcorrect.validate perf --write docs/validation.md --calibrations {FITTED[0]} "
+    f"--summary {FITTED[2]}",
+)
+#: generator commands (``python -m …`` from the repository root) run after :data:`FIT_JOBS`;
+#: each job's commands share files and run in order, jobs may run in parallel; longest first
 JOBS: tuple[tuple[str, ...], ...] = (
     (
-        f"costcorrect.validate perf --write docs/validation.md --calibrations {FITTED[0]} "
-        f"--summary {FITTED[2]}",
         "costcorrect.validate serving --write docs/validation.md --csv docs/serving_agreement.csv "
         f"--summary {FITTED[2]}",
         f"costcorrect.validate energy --write docs/energy.md --power-yaml {FITTED[1]} "
@@ -111,13 +114,12 @@ JOBS: tuple[tuple[str, ...], ...] = (
         "costcorrect verify simulate --out docs/figures/regret",
     ),
 )
-#: generators that need an optional dependency (module name → job): ``make docs`` installs it;
-#: elsewhere (CI) they are left out of a regeneration, and their pages kept as committed
-OPTIONAL_JOBS: dict[str, tuple[str, ...]] = {
-    "aiconfigurator_core": (
-        "costcorrect.validate engines --write docs/engines.md "
-        f"--calibrations {DATA}/engine_calibrations.yaml",
-    ),
+#: fit generators that need an optional dependency (module name → command), run before
+#: :data:`FIT_JOBS`: ``make docs`` installs it; elsewhere (CI) they are left out of a
+#: regeneration, and their pages and data kept as committed
+OPTIONAL_FIT_JOBS: dict[str, str] = {
+    "aiconfigurator_core": "costcorrect.validate engines --write docs/engines.md "
+    f"--calibrations {DATA}/engine_calibrations.yaml",
 }
 #: timings in generated output, masked when comparing
 TIMING = re.compile(r"answered in [0-9.]+ s")
@@ -145,16 +147,20 @@ def _run_job(job: tuple[str, ...], root: Path, env: dict[str, str]) -> None:
         typer.echo(f"{time.perf_counter() - start:6.1f} s  {command}", err=True)
 
 
-def available_jobs() -> list[tuple[str, ...]]:
-    """:data:`JOBS` and the :data:`OPTIONAL_JOBS` whose dependency is installed."""
-    optional = [job for module, job in OPTIONAL_JOBS.items() if importlib.util.find_spec(module)]
-    return [*JOBS, *optional]
+def fit_jobs() -> tuple[str, ...]:
+    """The :data:`OPTIONAL_FIT_JOBS` whose dependency is installed, then :data:`FIT_JOBS`."""
+    optional = [
+        job for module, job in OPTIONAL_FIT_JOBS.items() if importlib.util.find_spec(module)
+    ]
+    return (*optional, *FIT_JOBS)
 
 
 def regenerate_all(root: Path, jobs: int = 1) -> None:
-    """Run every generator with ``root`` as the repository root (``jobs`` at a time)."""
-    work = [*available_jobs(), *block_jobs(root)]
+    """Run every generator with ``root`` as the repository root: the fits first, one after
+    another (the others read what they write), then the rest ``jobs`` at a time."""
     env = dict(os.environ)
+    _run_job(fit_jobs(), root, env)
+    work = [*JOBS, *block_jobs(root)]
     if jobs <= 1:
         for job in work:
             _run_job(job, root, env)

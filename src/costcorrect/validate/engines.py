@@ -12,7 +12,7 @@ import pandas as pd
 from costcorrect.catalog.loader import Catalog
 from costcorrect.perf.engine_calibration import EngineCalibration, calibrate_stack
 from costcorrect.perf.fit import calibrations_yaml
-from costcorrect.perf.kernel_tables import ENGINES, GPU_FOLDERS
+from costcorrect.perf.kernel_tables import ENGINES, GPU_FOLDERS, PADDING_SLACK
 from costcorrect.validate.perf import markdown_table
 
 TARGET_MEDIAN_APE, TARGET_MAX_APE = 0.10, 0.30
@@ -79,7 +79,9 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
         "smooth curve through the measurements would "
         "say, the floor for any smooth model of them. `dropped`: rows left out of the "
         "table as faster than the datasheet's HBM bandwidth allows for what the kernel must "
-        "read (a GEMM's weights, a decode kernel's KV cache) — mis-measured points.",
+        "read (a GEMM's weights, a decode kernel's KV cache), or as an all-reduce slower "
+        f"than {PADDING_SLACK:g}× a larger message on the same GPUs (which it could be padded "
+        "to) — mis-measured points.",
         "",
         markdown_table(table, list(table.columns)),
         "",
@@ -108,7 +110,8 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
         "library switches kernels, where the model has one efficiency per format (beside "
         "its input's quantisation pass: a per-call cost plus the format's bytes per input "
         "element); context attention "
-        "pays a set-up per (sequence, head) — the blocks a flash kernel launches — which "
+        "pays a set-up per (sequence, head) — the blocks a flash kernel launches — and a cost "
+        "per query row and head (loading Q, the softmax's last rescale, writing O), which "
         "short prompts in large batches show; the worst attention points are still tiny "
         "prompts at large batch and decode batches of 1–16 sequences; the worst all-reduce "
         "points are the largest messages and the sizes where the engine switches algorithm "
