@@ -23,7 +23,7 @@ from costcorrect.perf.engine_calibration import (
     neighbour_predictions,
 )
 from costcorrect.perf.kernel_tables import hbm_floor_s, padding_bound_exceeded, read_kernel_tables
-from costcorrect.perf.roofline import allreduce_time, allreduce_ways
+from costcorrect.perf.roofline import allreduce_time, allreduce_ways, attention_time
 
 EXTRACT = Path(__file__).parent / "data" / "aiconfigurator"
 EXE = [sys.executable, "-m", "costcorrect"]
@@ -351,3 +351,25 @@ def test_each_format_pays_its_own_quantisation_call():
         ]
         quant[fmt] = (steps[1] - steps[0]) / model.num_layers
     assert quant == pytest.approx({"fp8": 1e-5, "fp4": 3e-6}, rel=1e-6)
+
+
+def test_a_decode_kernel_ramps_to_its_streaming_bandwidth():
+    """The ramp costs in proportion to the KV bytes read up to ``attn_decode_ramp_bytes``, then
+    ``attn_decode_ramp_s`` flat — per layer, and the same in the op table and the kernel model."""
+    catalog = load_catalog()
+    model = catalog.models.get("llama-3.1-8b")
+    hw = catalog.hardware.get("H200")
+    per_token = 2 * model.kv_heads * model.attn_head_dim * 2  # K and V bf16 bytes per layer
+    ramp = PerfParams(attn_decode_ramp_s=1e-5, attn_decode_ramp_bytes=1e8)
+    for kv_bytes, extra in ((5e7, 5e-6), (4e8, 1e-5)):
+        batch = Batch.decode(16, kv_bytes / per_token / 16)
+        seconds = [
+            float(Deployment(model, hw, params=p).op_table.evaluate(batch).seconds["attn_decode"])
+            for p in (PerfParams(), ramp)
+        ]
+        assert seconds[1] - seconds[0] == pytest.approx(model.num_layers * extra, rel=1e-9)
+        kernel = [
+            float(attention_time(Deployment(model, hw, params=p), "decode", batch)[()])
+            for p in (PerfParams(), ramp)
+        ]
+        assert kernel[1] - kernel[0] == pytest.approx(extra, rel=1e-9)

@@ -30,7 +30,9 @@ class PerfParams(BaseModel):
     useful FLOP only; a decode kernel serving at most ``attn_decode_max_group`` query heads
     per KV head from one read of the cache — TensorRT-LLM's XQA — falls back for a larger
     group to one that reads the KV cache per query head, of which reads beyond the first the
-    ``attn_decode_fallback_rereads`` share reach HBM; 0: no limit);
+    ``attn_decode_fallback_rereads`` share reach HBM; 0: no limit; a decode kernel loses up
+    to ``attn_decode_ramp_s`` reaching its streaming bandwidth, in proportion over the first
+    ``attn_decode_ramp_bytes`` of KV cache it reads; 0: none);
     an iteration adds ``iteration_overhead_s + per_sequence_overhead_s · sequences``. A TP
     all-reduce of ``m`` bytes over ``t`` GPUs: ``ring`` (NCCL's ring, the papers' stacks) takes
     ``2(t−1)/t · m / (link · link_eff) + 2(t−1) · collective_latency_s``; ``custom`` (today's
@@ -63,6 +65,8 @@ class PerfParams(BaseModel):
     attn_decode_tile_rows: float = Field(0.0, ge=0)
     attn_decode_max_group: int = Field(0, ge=0)
     attn_decode_fallback_rereads: float = Field(1.0, ge=0, le=1)
+    attn_decode_ramp_s: Seconds = Field(0.0, ge=0)
+    attn_decode_ramp_bytes: float = Field(0.0, ge=0)
     elementwise_hbm_eff: float = Field(0.7, gt=0, le=1)
     kernel_launch_s: Seconds = Field(4e-6, ge=0)
     iteration_overhead_s: Seconds = Field(2e-3, ge=0)

@@ -21,6 +21,7 @@ measurements are along that dimension: no smooth model can beat them at the kern
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,15 +73,31 @@ STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
         ),
     ),
 )
-#: a discrete parameter of an op class's stage: its candidates (0: the kernel has no such
-#: limit) and the continuous parameters a non-zero value brings into the model. The stage keeps
-#: the candidate of least Bayesian information criterion on its rows, so a limit must earn its
-#: two extra parameters
-CHOICES: dict[str, tuple[str, tuple[int, ...], tuple[str, ...]]] = {
+#: one alternative form of a kernel: the parameters it sets, and those it frees to be fitted
+Alternative = tuple[dict[str, float], tuple[str, ...]]
+_PLAIN: Alternative = ({}, ())
+#: an op class's stage's optional kernel features, each a tuple of alternatives (the first: the
+#: feature absent). The stage fits every combination and keeps the one of least Bayesian
+#: information criterion on its rows, so a feature must earn its parameters (a set discrete
+#: value counts as one). Decode attention: a group limit (query heads per KV head) beyond which
+#: the cache is read per query head, and a bandwidth ramp (fitted from 10 µs over 100 MB; starts
+#: at 30 MB and 300 MB reach the same optimum on every stack's tables)
+CHOICES: dict[str, tuple[tuple[Alternative, ...], ...]] = {
     "attn_decode": (
-        "attn_decode_max_group",
-        (0, 8, 16, 32, 64),
-        ("attn_decode_fallback_rereads",),
+        (
+            _PLAIN,
+            *(
+                ({"attn_decode_max_group": group}, ("attn_decode_fallback_rereads",))
+                for group in (8, 16, 32, 64)
+            ),
+        ),
+        (
+            _PLAIN,
+            (
+                {"attn_decode_ramp_s": 1e-5, "attn_decode_ramp_bytes": 1e8},
+                ("attn_decode_ramp_s", "attn_decode_ramp_bytes"),
+            ),
+        ),
     ),
 }
 #: a kernel-time stack: no CPU-side cost between CUDA-graph replays (see the module docstring)
@@ -206,24 +223,24 @@ def _fit_stage(
     ops: tuple[str, ...],
     free: tuple[str, ...],
 ) -> FitResult:
-    """The stage's fit, at the best candidate of its :data:`CHOICES` where it has one."""
-    choice = next((CHOICES[op] for op in ops if op in CHOICES), None)
-    if choice is None:
-        return fit_to(kernel_table_predictor, part, catalog, params, free)
-    name, candidates, brought_in = choice
+    """The stage's fit, at the best combination of its :data:`CHOICES` where it has any."""
+    features = next((CHOICES[op] for op in ops if op in CHOICES), ())
     measured = part["time_s"].to_numpy(float)
     seconds = kernel_table_predictor(part, catalog)
     n = len(part)
 
-    def scored(value: int) -> tuple[float, FitResult]:
-        moving = free + (brought_in if value else ())
-        start = params.model_copy(update={name: value})
-        result = fit_to(kernel_table_predictor, part, catalog, start, moving)
+    def scored(combination: tuple[Alternative, ...]) -> tuple[float, FitResult]:
+        update = {k: v for values, _ in combination for k, v in values.items()}
+        moving = free + tuple(name for _, names in combination for name in names)
+        result = fit_to(
+            kernel_table_predictor, part, catalog, params.model_copy(update=update), moving
+        )
         squared = float(np.sum(np.log(seconds(result.params) / measured) ** 2))
-        parameters = len(moving) + (1 if value else 0)
-        return n * np.log(squared / n) + parameters * np.log(n), result
+        discrete = sum(1 for name in update if name not in moving)
+        return n * np.log(squared / n) + (len(moving) + discrete) * np.log(n), result
 
-    return min((scored(value) for value in candidates), key=lambda pair: pair[0])[1]
+    combinations = itertools.product(*features)
+    return min((scored(c) for c in combinations), key=lambda pair: pair[0])[1]
 
 
 def relative_errors(rows: pd.DataFrame, params: PerfParams, catalog: Catalog) -> pd.DataFrame:

@@ -380,8 +380,8 @@ def op_table(dep: Deployment) -> OpTable:
 
 
 def _attention_row(dep: Deployment, phase: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(FLOP, bytes, additive) coefficients of one attention layer's ``phase`` kernel on one
-    GPU (``phase``: ``prefill`` or ``decode``)."""
+    """(FLOP, bytes, additive ways ``(WAYS, N_Q)``) coefficients of one attention layer's
+    ``phase`` kernel on one GPU (``phase``: ``prefill`` or ``decode``)."""
     m, p = dep.model, dep.params
     heads = m.num_attention_heads / dep.tp
     kv_token = dep.kv_elements_per_token_per_layer_per_gpu * dep.kv_bytes_per_element
@@ -389,8 +389,8 @@ def _attention_row(dep: Deployment, phase: str) -> tuple[np.ndarray, np.ndarray,
     d_qk, d_v = m.attention_dims(phase)  # type: ignore[arg-type]
     flop = _vec(**{work: 2.0 * heads * (d_qk + d_v) * _tile_padding(dep, phase)})
     # KV read, materialised scores, Q read / output write, this iteration's new KV
-    nbytes = _vec(**{kv: kv_token * _kv_reads(dep, phase)})
-    nbytes += _vec(**{work: heads * p.attn_score_bytes})
+    kv_read = kv_token * _kv_reads(dep, phase)
+    nbytes = _vec(**{kv: kv_read}) + _vec(**{work: heads * p.attn_score_bytes})
     nbytes += _vec(**{queries: heads * (d_qk + d_v) * ACTIVATION_BYTES + kv_token})
     if phase == "prefill":  # engines that attend over the flattened, masked batch
         nbytes += _vec(flat_pairs=heads * p.attn_flat_pair_bytes)
@@ -400,7 +400,14 @@ def _attention_row(dep: Deployment, phase: str) -> tuple[np.ndarray, np.ndarray,
         per_sequence += heads * p.attn_prefill_per_sequence_s
         additive += _vec(prefill_tokens=heads * p.attn_prefill_per_token_s)
     additive += _vec(**{seqs: per_sequence})
-    return flop, nbytes, additive
+    ways = np.array([additive] * WAYS)
+    if phase == "decode" and p.attn_decode_ramp_s and p.attn_decode_ramp_bytes:
+        # reaching its streaming bandwidth costs the kernel up to attn_decode_ramp_s, in
+        # proportion over its first attn_decode_ramp_bytes read: the cheaper way is min(·, ·)
+        per_byte = p.attn_decode_ramp_s / p.attn_decode_ramp_bytes
+        ways[0] += _vec(**{kv: kv_read * per_byte})
+        ways[1] += _vec(**{active: p.attn_decode_ramp_s})
+    return flop, nbytes, ways
 
 
 def _kv_reads(dep: Deployment, phase: str) -> float:
@@ -449,13 +456,13 @@ def _attention_rows(dep: Deployment, rows: _Rows) -> None:
     if not layers:
         return
     for phase in _ATTENTION_QUANTITIES:
-        flop, nbytes, additive = _attention_row(dep, phase)
+        flop, nbytes, ways = _attention_row(dep, phase)
         rows.add(
             f"attn_{phase}",
             flop * layers,
             nbytes * layers,
             _attention_rates(dep),
-            additive * layers,
+            ways=list(ways * layers),
         )
 
 
@@ -564,11 +571,13 @@ def attention_time(
 
 
 def _row_seconds(dep, batch, row, rates, sharpness) -> np.ndarray:
+    """Seconds of one op row (FLOP, bytes, additive: one vector or ``(WAYS, N_Q)`` ways)."""
     moe = dep.model.moe
     experts = (moe.num_experts, moe.top_k) if moe else (0, 0)
     q = batch_quantities(batch, dep.model.sliding_window or 0, *experts)
     flop, nbytes, additive = row
-    flop, nbytes, additive = flop[None, :], nbytes[None, :], np.array([[additive] * WAYS])
+    flop, nbytes = flop[None, :], nbytes[None, :]
+    additive = np.broadcast_to(additive, (WAYS, N_Q))[None]
     flop_rate, byte_rate = (np.array([r]) for r in rates)
     return _rows(q, flop, nbytes, flop_rate, byte_rate, additive, sharpness)[0][..., 0]
 

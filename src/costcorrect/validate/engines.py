@@ -98,7 +98,7 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
         "two-shot all-reduce), so a held-out worst ≤ 30 % is out of reach of any model that "
         "is smooth in the shape — the roofline included — except by storing the table.",
         "",
-        _group_limits(calibrations),
+        _decode_features(calibrations),
         "",
         _row_steps(calibrations),
         "",
@@ -155,27 +155,30 @@ def _row_steps(calibrations: list[EngineCalibration]) -> str:
     )
 
 
-def _group_limits(calibrations: list[EngineCalibration]) -> str:
-    """The decode kernels' group limits the fits chose (``attn_decode_max_group``)."""
-    chosen = [
+def _decode_features(calibrations: list[EngineCalibration]) -> str:
+    """The decode kernels' features the fits chose: group limits and bandwidth ramps."""
+    limits = [
         f"{c.hardware} {c.stack} {c.params.attn_decode_max_group} "
         f"({c.params.attn_decode_fallback_rereads:.3f})"
         for c in calibrations
         if c.params.attn_decode_max_group
     ]
-    without = [
-        f"{c.hardware} {c.stack}" for c in calibrations if not c.params.attn_decode_max_group
+    ramps = [
+        f"{c.hardware} {c.stack} {c.params.attn_decode_ramp_s * 1e6:.1f} µs over "
+        f"{c.params.attn_decode_ramp_bytes / 1e6:.0f} MB"
+        for c in calibrations
+        if c.params.attn_decode_ramp_s
     ]
     return (
-        "**Decode kernels' group limits** — the query heads per KV head beyond which the fit "
-        "(least Bayesian information criterion over no limit, 8, 16, 32 and 64) has the "
-        "generation kernel read the KV cache per query head, with the share of those re-reads "
-        "that reach HBM: "
-        + "; ".join(chosen)
-        + ". No limit: "
-        + (", ".join(without) or "none")
+        "**Decode kernels' features**, each kept where it lowers the Bayesian information "
+        "criterion of the generation-table fit. Group limits — the query heads per KV head "
+        "(of 8, 16, 32, 64) beyond which the kernel reads the KV cache per query head, with the "
+        "share of those re-reads that reach HBM: "
+        + ("; ".join(limits) or "none")
         + ". TensorRT-LLM's tables slow several-fold past 32 (its XQA kernel); a small re-read "
-        "share elsewhere stands for a milder slowdown of the largest groups."
+        "share elsewhere stands for a milder slowdown of the largest groups. Bandwidth ramps — "
+        "the time a kernel loses before it streams the cache at its full rate, spread over "
+        "the first bytes it reads: " + ("; ".join(ramps) or "none") + "."
     )
 
 
