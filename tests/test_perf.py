@@ -174,3 +174,32 @@ def test_decode_attention_tile_counts_the_kernels_tensor_core_work():
     assert step_time(tiled, prefill).flop["attn_prefill"] == pytest.approx(
         step_time(plain, prefill).flop["attn_prefill"], rel=1e-12
     )
+
+
+def test_a_whole_stack_made_more_efficient_scales_every_rate_and_fixed_cost():
+    """``scaled_efficiency`` × 1.1: every efficiency × 1.1 (capped at the peak), every fixed
+    cost in seconds ÷ 1.1, nothing else — so a kernel-only engine stack's iteration, none of
+    whose efficiencies reaches the cap, runs exactly 1.1 × faster."""
+    from costcorrect.perf.calibration import scaled_efficiency, select_calibration
+
+    catalog = load_catalog()
+    params = select_calibration(catalog, catalog.hardware.get("H200"), "trtllm-1.3.0rc20").params
+    faster = scaled_efficiency(params, 1.1)
+    for name, value in params.model_dump().items():
+        new = getattr(faster, name)
+        if name.endswith("_eff"):
+            assert value * 1.1 < 1.0 and new == pytest.approx(value * 1.1), name
+        elif name.endswith("_s"):
+            assert new == pytest.approx(value / 1.1), name
+        else:
+            assert new == value, name
+    batch = Batch.prefill(512, 4) + Batch.decode(32, 1024)
+    step = [
+        float(
+            Deployment.from_names(
+                "llama-3.1-8b", "H200", params=p, catalog=catalog
+            ).op_table.total_s(batch)
+        )
+        for p in (params, faster)
+    ]
+    assert step[0] / step[1] == pytest.approx(1.1, rel=1e-9)

@@ -68,22 +68,9 @@ def stack_validation(catalog: Catalog, hardware: Hardware, stack: str) -> str:
     )
 
 
-_EFFICIENCIES = (
-    "gemm_flops_eff",
-    "gemm_hbm_eff",
-    "attn_flops_eff",
-    "attn_hbm_eff",
-    "elementwise_hbm_eff",
-    "link_eff",
-)
-_FIXED_COSTS = (
-    "kernel_launch_s",
-    "iteration_overhead_s",
-    "per_sequence_overhead_s",
-    "collective_latency_s",
-    "attn_fixed_s",
-    "attn_per_sequence_s",
-)
+#: achieved fractions of a datasheet peak, and fixed costs in seconds, by their names' suffixes
+_EFFICIENCIES = tuple(name for name in PerfParams.model_fields if name.endswith("_eff"))
+_FIXED_COSTS = tuple(name for name in PerfParams.model_fields if name.endswith("_s"))
 
 
 def scaled_efficiency(params: PerfParams, factor: float) -> PerfParams:

@@ -5,13 +5,15 @@ the earlier stages' results: GEMM efficiencies and the kernel launch cost on the
 table; the FP8 and FP4 GEMMs' share of their formats' peaks and their inputs' quantisation
 (a per-call cost, and each format's bytes per input element) on theirs (where collected);
 attention's bandwidth efficiency, fixed and per-sequence costs on the generation table, with
-the kernel's group limit (:data:`CHOICES`; TensorRT-LLM's tables put it at 32 query heads per
-KV head, beyond which the cache is read per query head), then its FLOP efficiency, score
-traffic and cost per (sequence, head) on the context table; link efficiencies and per-call
-latencies of the engine's ``custom`` all-reduce (bandwidth algorithm and one-shot kernel, the
-cheaper by message size) on its table. The stack is GPU kernel time only: CUDA-graph engines
-overlap the CPU's scheduling with the GPU, so the per-iteration and per-sequence overheads are
-set to 0 (not measured here), and elementwise kernels keep the default efficiency (no table).
+the kernel's optional features (:data:`CHOICES`: a group limit — TensorRT-LLM's tables put it
+at 32 query heads per KV head, beyond which the cache is read per query head — and a ramp to
+the streaming bandwidth), then its FLOP efficiency, score traffic and costs per (sequence,
+head) and per (query row, head) on the context table; link efficiencies and latencies (per
+call, and per peer of the one-shot kernel) of the engine's ``custom`` all-reduce (bandwidth
+algorithm and one-shot kernel, the cheaper by message size) on its table. The stack is GPU
+kernel time only: CUDA-graph engines overlap the CPU's scheduling with the GPU, so the
+per-iteration and per-sequence overheads are set to 0 (not measured here), and elementwise
+kernels keep the default efficiency (no table).
 
 Held-out error per op class comes from a separate fit that never sees every other grid value
 of one shape dimension (:data:`HOLD_OUT`): unseen GEMM widths, head counts and message sizes.
