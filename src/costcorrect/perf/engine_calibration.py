@@ -253,11 +253,13 @@ def relative_errors(rows: pd.DataFrame, params: PerfParams, catalog: Catalog) ->
 
 
 def error_table(scored: pd.DataFrame, group: Sequence[str] = ("op",)) -> pd.DataFrame:
-    """Points, median and worst relative error per ``group`` (op classes in :data:`OPS` order);
+    """Points, median, 95th-percentile and worst relative error per ``group`` (op classes in
+    :data:`OPS` order);
     with the tables' own neighbours' median and worst where ``scored`` has ``neighbour_ape``."""
     columns = {
         "points": ("ape", "count"),
         "median_ape": ("ape", "median"),
+        "p95_ape": ("ape", lambda ape: ape.quantile(0.95)),
         "max_ape": ("ape", "max"),
     }
     if "neighbour_ape" in scored:

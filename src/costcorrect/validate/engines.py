@@ -44,6 +44,7 @@ def held_out_frame(calibrations: list[EngineCalibration]) -> pd.DataFrame:
             "op",
             "points",
             "median_ape",
+            "p95_ape",
             "max_ape",
             "meets target",
             "neighbour_median_ape",
@@ -61,6 +62,7 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
     met_median = int((table["median_ape"] <= TARGET_MEDIAN_APE).sum())
     met_both = int((table["meets target"] == "yes").sum())
     met_worst = int((table["max_ape"] <= TARGET_MAX_APE).sum())
+    met_p95 = int((table["p95_ape"] <= TARGET_MAX_APE).sum())
     reachable = int((table["neighbours within worst target"] == "yes").sum())
     beaten = int((table["max_ape"] < table["neighbour_max_ape"]).sum())
     package = calibrations[0].tables.package
@@ -96,7 +98,9 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
         f"is below the neighbours' in {beaten}. Along the held-out dimension the measured "
         "time jumps where the library switches kernel (tile shape, split-K, one-shot to "
         "two-shot all-reduce), so a held-out worst ≤ 30 % is out of reach of any model that "
-        "is smooth in the shape — the roofline included — except by storing the table.",
+        "is smooth in the shape — the roofline included — except by storing the table. At "
+        f"the 95th percentile instead of the worst, {met_p95} of {len(table)} rows are within "
+        f"{TARGET_MAX_APE:.0%}.",
         "",
         _decode_features(calibrations),
         "",
@@ -112,8 +116,11 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
         "element); context attention "
         "pays a set-up per (sequence, head) — the blocks a flash kernel launches — and a cost "
         "per query row and head (loading Q, the softmax's last rescale, writing O), which "
-        "short prompts in large batches show; the worst attention points are still tiny "
-        "prompts at large batch and decode batches of 1–16 sequences; the worst all-reduce "
+        "short prompts in large batches show; a prefill kernel with few heads leaves SMs "
+        "idle (B200 vLLM's measured rate per head rises with the head count, which the "
+        "model holds fixed), an occupancy the op table's linear terms cannot carry; the "
+        "worst attention points are still tiny prompts at large batch and decode batches of "
+        "1–16 sequences; the worst all-reduce "
         "points are the largest messages and the sizes where the engine switches algorithm "
         "(the model's two — one-shot and the bandwidth algorithm — leave out two-shot in "
         "between). Context attention shares `attn_hbm_eff` with decode attention, whose "
