@@ -82,8 +82,7 @@ _PLAIN: Alternative = ({}, ())
 #: feature absent). The stage fits every combination and keeps the one of least Bayesian
 #: information criterion on its rows, so a feature must earn its parameters (a set discrete
 #: value counts as one). Decode attention: a group limit (query heads per KV head) beyond which
-#: the cache is read per query head, and a bandwidth ramp (fitted from 10 µs over 100 MB; starts
-#: at 30 MB and 300 MB reach the same optimum on every stack's tables)
+#: the cache is read per query head, and a bandwidth ramp (its fit starts from 10 µs over 100 MB)
 CHOICES: dict[str, tuple[tuple[Alternative, ...], ...]] = {
     "attn_decode": (
         (
@@ -226,9 +225,9 @@ def _fit_stage(
     free: tuple[str, ...],
 ) -> FitResult:
     """The stage's fit, at the best combination of its :data:`CHOICES` where it has any."""
-    features = next((CHOICES[op] for op in ops if op in CHOICES), ())
-    measured = part["time_s"].to_numpy(float)
-    seconds = kernel_table_predictor(part, catalog)
+    features = next((CHOICES[op] for op in ops if op in CHOICES), None)
+    if features is None:
+        return fit_to(kernel_table_predictor, part, catalog, params, free)
     n = len(part)
 
     def scored(combination: tuple[Alternative, ...]) -> tuple[float, FitResult]:
@@ -237,7 +236,7 @@ def _fit_stage(
         result = fit_to(
             kernel_table_predictor, part, catalog, params.model_copy(update=update), moving
         )
-        squared = float(np.sum(np.log(seconds(result.params) / measured) ** 2))
+        squared = float(np.sum(np.log(result.train_ratio) ** 2))
         discrete = sum(1 for name in update if name not in moving)
         return n * np.log(squared / n) + (len(moving) + discrete) * np.log(n), result
 

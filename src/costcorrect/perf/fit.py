@@ -286,14 +286,19 @@ def _unscale(name: str, value: float) -> float:
 @dataclass(frozen=True)
 class FitResult:
     """Fitted parameters, each fitted one's :class:`Estimate`, the number of parameter
-    directions the data pin more tightly than the prior, and each training row's relative
-    error."""
+    directions the data pin more tightly than the prior, and each training row's predicted ÷
+    measured time."""
 
     params: PerfParams
     free: tuple[str, ...]
     estimates: dict[str, Estimate]
     data_rank: int
-    train_ape: np.ndarray
+    train_ratio: np.ndarray
+
+    @property
+    def train_ape(self) -> np.ndarray:
+        """Each training row's absolute relative error."""
+        return np.abs(self.train_ratio - 1.0)
 
     @property
     def train_median_ape(self) -> float:
@@ -442,8 +447,8 @@ def fit_to(
     x = problem.fit(problem.vector(problem.free, initial.model_dump()))
     estimates, rank = problem.estimates(x)
     params = problem.params(x)
-    ape = np.abs(problem.seconds(params, None) / problem.measured - 1.0)
-    return FitResult(params, problem.free, estimates, rank, ape)
+    ratio = problem.seconds(params, None) / problem.measured
+    return FitResult(params, problem.free, estimates, rank, ratio)
 
 
 # --- fitting a user's measurement file ---------------------------------------------------------
