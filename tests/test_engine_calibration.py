@@ -20,8 +20,10 @@ from costcorrect.perf.engine_calibration import (
     calibrate_engine,
     fit_stages,
     held_out_mask,
+    kernel_table_predictor,
     neighbour_predictions,
 )
+from costcorrect.perf.fit import fit_to
 from costcorrect.perf.kernel_tables import hbm_floor_s, padding_bound_exceeded, read_kernel_tables
 from costcorrect.perf.roofline import allreduce_time, allreduce_ways, attention_time
 
@@ -373,3 +375,60 @@ def test_a_decode_kernel_ramps_to_its_streaming_bandwidth():
             for p in (PerfParams(), ramp)
         ]
         assert kernel[1] - kernel[0] == pytest.approx(extra, rel=1e-9)
+
+
+def test_a_gemm_streaming_each_column_from_one_block_is_slower_with_few_columns():
+    """``gemm_fp8_column_s`` adds that many seconds per byte of one output column's weights:
+    1 / rate = 1 / (HBM · eff) + column_s / columns, with a GPU's columns those of its shard
+    (column-parallel) or all of them (row-parallel), at any TP; 16-bit GEMMs are unaffected."""
+    catalog = load_catalog()
+    model = catalog.models.get("llama-3.1-8b")
+    hw = catalog.hardware.get("H200")
+    column_s = 4e-10
+    slow = PerfParams(gemm_fp8_column_s=column_s)
+    batch = Batch.decode(1, 512)  # memory-bound GEMMs
+    layers = model.num_layers
+    for tp in (1, 4):
+        qkv, o = (lin for lin in model.linears() if lin.op in ("qkv", "o_proj"))
+        assert (qkv.columns(tp), o.columns(tp)) == (qkv.out_features / tp, o.out_features)
+        for fmt, extra in (("fp8", column_s), ("bf16", 0.0)):
+            seconds = [
+                Deployment(model, hw, tp, params=p, weight_format=fmt).op_table.evaluate(batch)
+                for p in (PerfParams(), slow)
+            ]
+            for lin in (qkv, o):
+                weights = lin.in_features * lin.out_features / tp * (1 if fmt == "fp8" else 2)
+                added = seconds[1].seconds[lin.op] - seconds[0].seconds[lin.op]
+                expected = layers * weights * extra / lin.columns(tp)
+                assert float(added) == pytest.approx(expected, rel=0.02, abs=1e-12)
+
+
+def test_vllms_fp8_gemm_streams_columns_slower_than_tensorrt_llms():
+    """vLLM's FP8 GEMM does not split its reduction for few rows; TensorRT-LLM's does: both
+    tables earn the column cost, vLLM's several times TensorRT-LLM's."""
+    catalog = load_catalog()
+    hw = catalog.hardware.get("H200")
+    column_s = {}
+    for engine in ("vllm", "trtllm"):
+        rows = read_kernel_tables(hw, engine, EXTRACT).rows
+        params, _ = fit_stages(rows[rows["op"].isin(["gemm", "gemm_fp8"])], catalog)
+        column_s[engine] = params.gemm_fp8_column_s
+    assert column_s["vllm"] > 2.0 * column_s["trtllm"] > 0.0
+
+
+def test_a_robust_fit_is_not_pulled_by_a_few_points_far_off_the_model(tables):
+    """One GEMM row in ten three times slower than the model (a kernel switch) biases a
+    least-squares fit of the others by several per cent; the engines' soft-L1 loss by well
+    under one."""
+    catalog = load_catalog()
+    rows = tables.rows[tables.rows["op"] == "gemm"].reset_index(drop=True)
+    truth = PerfParams(gemm_flops_eff=0.6, gemm_hbm_eff=0.7, kernel_launch_s=5e-6)
+    exact = kernel_table_predictor(rows, catalog)(truth)
+    outlier = np.arange(len(rows)) % 10 == 0
+    rows = rows.assign(time_s=np.where(outlier, 3.0 * exact, exact))
+    free = ("gemm_flops_eff", "gemm_hbm_eff", "kernel_launch_s")
+    bias = {}
+    for loss in ("linear", "soft_l1"):
+        result = fit_to(kernel_table_predictor, rows, catalog, PerfParams(), free, loss)
+        bias[loss] = float(np.median(np.abs(result.train_ratio[~outlier] - 1.0)))
+    assert bias["linear"] > 0.05 and bias["soft_l1"] < 0.02

@@ -21,7 +21,10 @@ class PerfParams(BaseModel):
     projection's; ``perf.roofline.SEPARATE_QUANT_OPS``) plus that pass's traffic,
     ``gemm_fp8_quant_bytes`` (``gemm_fp4_quant_bytes``) per input element at the elementwise
     kernels' bandwidth (FP8: 3 to read 16-bit and write 8-bit, more with a separate pass for
-    the per-tensor scale; NVFP4 about 2.6 with its block scales)
+    the per-tensor scale; NVFP4 about 2.6 with its block scales); an FP8 (FP4) GEMM kernel
+    that streams each output column's weights from one block (no split reduction: vLLM's and
+    SGLang's for few rows) adds ``gemm_fp8_column_s`` (``gemm_fp4_column_s``) seconds per
+    byte of a column, ``1 / rate = 1 / (hbm · gemm_hbm_eff) + column_s / columns``
     (attention kernels add ``attn_fixed_s`` per call and ``attn_per_sequence_s`` per sequence,
     a prefill kernel also ``attn_prefill_per_sequence_s`` per sequence and query head and
     ``attn_prefill_per_token_s`` per new token and query head;
@@ -53,6 +56,8 @@ class PerfParams(BaseModel):
     gemm_fp4_quant_s: Seconds = Field(0.0, ge=0)
     gemm_fp8_quant_bytes: float = Field(0.0, ge=0)
     gemm_fp4_quant_bytes: float = Field(0.0, ge=0)
+    gemm_fp8_column_s: float = Field(0.0, ge=0)
+    gemm_fp4_column_s: float = Field(0.0, ge=0)
     gemm_hbm_eff: float = Field(0.85, gt=0, le=1)
     attn_flops_eff: float = Field(0.5, gt=0, le=1)
     attn_hbm_eff: float = Field(0.7, gt=0, le=1)

@@ -81,7 +81,8 @@ class Linear:
     """A weight matrix applied to every token of ``layers`` layers (``experts`` copies if routed).
 
     ``op`` is the performance-model op class it belongs to; ``sharded`` says whether tensor
-    parallelism splits it (latent projections of MLA are replicated).
+    parallelism splits it (latent projections of MLA are replicated), ``row_parallel`` whether
+    along its input features (each GPU then writes every output column) rather than its output.
     """
 
     name: str
@@ -92,6 +93,12 @@ class Linear:
     experts: int = 1
     active_experts: int = 1
     sharded: bool = True
+    row_parallel: bool = False
+
+    def columns(self, tp: int) -> float:
+        """Output columns one GPU computes at tensor parallelism ``tp``."""
+        split = self.sharded and not self.row_parallel
+        return self.out_features / tp if split else float(self.out_features)
 
     @property
     def params(self) -> int:
@@ -210,14 +217,14 @@ class ModelSpec(CatalogEntry):
             proj = 2 * self.ssm_inner_size + 2 * s.n_groups * s.state_size + self.ssm_heads
             out += [
                 Linear("ssm_in_proj", "ssm_proj", d, proj, ls),
-                Linear("ssm_out_proj", "ssm_proj", self.ssm_inner_size, d, ls),
+                Linear("ssm_out_proj", "ssm_proj", self.ssm_inner_size, d, ls, row_parallel=True),
             ]
         up = 2 if self.gated_mlp else 1
         if dense_layers and self.intermediate_size:
             f = self.intermediate_size
             out += [
                 Linear("mlp_up", "ffn", d, up * f, dense_layers),
-                Linear("mlp_down", "ffn", f, d, dense_layers),
+                Linear("mlp_down", "ffn", f, d, dense_layers, row_parallel=True),
             ]
         if self.moe is not None:
             m, lm = self.moe, self.moe_layer_count
@@ -225,13 +232,13 @@ class ModelSpec(CatalogEntry):
             out += [
                 Linear("router", "router", d, m.num_experts, lm, sharded=False),
                 Linear("expert_up", "moe", d, up * fe, lm, m.num_experts, m.top_k),
-                Linear("expert_down", "moe", fe, d, lm, m.num_experts, m.top_k),
+                Linear("expert_down", "moe", fe, d, lm, m.num_experts, m.top_k, row_parallel=True),
             ]
             if m.num_shared_experts:
                 fs = fe * m.num_shared_experts
                 out += [
                     Linear("shared_up", "ffn", d, up * fs, lm),
-                    Linear("shared_down", "ffn", fs, d, lm),
+                    Linear("shared_down", "ffn", fs, d, lm, row_parallel=True),
                 ]
         return tuple(out)
 
@@ -256,12 +263,12 @@ class ModelSpec(CatalogEntry):
                 Linear(
                     "kv_b", "qkv", m.kv_lora_rank, nq * (m.qk_nope_head_dim + m.v_head_dim), layers
                 ),
-                Linear("o", "o_proj", nq * m.v_head_dim, d, layers),
+                Linear("o", "o_proj", nq * m.v_head_dim, d, layers, row_parallel=True),
             ]
         dh = self.attn_head_dim
         return [
             Linear("qkv", "qkv", d, (nq + 2 * self.kv_heads) * dh, layers),
-            Linear("o", "o_proj", nq * dh, d, layers),
+            Linear("o", "o_proj", nq * dh, d, layers, row_parallel=True),
         ]
 
     def linears(self) -> tuple[Linear, ...]:

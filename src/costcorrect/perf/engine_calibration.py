@@ -38,7 +38,15 @@ from costcorrect.catalog.models import Linear
 from costcorrect.catalog.validation import HeldOutError
 from costcorrect.perf.batch import Batch
 from costcorrect.perf.deployment import Deployment
-from costcorrect.perf.fit import FitResult, Predictor, calibration_entry, fit_to
+from costcorrect.perf.fit import (
+    DATA_SCALE,
+    FitResult,
+    Loss,
+    Predictor,
+    calibration_entry,
+    data_loss,
+    fit_to,
+)
 from costcorrect.perf.kernel_tables import (
     GEMM_FORMATS,
     OPS,
@@ -75,15 +83,24 @@ STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
         ),
     ),
 )
+#: the fits' loss: robust, since a table's kernel switches put some points far off any smooth
+#: model, and least squares would bias every other point to meet them halfway
+LOSS: Loss = "soft_l1"
 #: one alternative form of a kernel: the parameters it sets, and those it frees to be fitted
 Alternative = tuple[dict[str, float], tuple[str, ...]]
 _PLAIN: Alternative = ({}, ())
 #: an op class's stage's optional kernel features, each a tuple of alternatives (the first: the
 #: feature absent). The stage fits every combination and keeps the one of least Bayesian
 #: information criterion on its rows, so a feature must earn its parameters (a set discrete
-#: value counts as one). Decode attention: a group limit (query heads per KV head) beyond which
-#: the cache is read per query head, and a bandwidth ramp (its fit starts from 10 µs over 100 MB)
+#: value counts as one), under the fits' :data:`LOSS`. FP8/FP4 GEMMs: a cost per byte of an
+#: output column's weights (kernels that do not split the reduction; the fit starts from
+#: 0.5 ns/B); decode attention: a group limit (query heads per KV head) beyond which the cache
+#: is read per query head, and a bandwidth ramp (its fit starts from 10 µs over 100 MB)
 CHOICES: dict[str, tuple[tuple[Alternative, ...], ...]] = {
+    **{
+        f"gemm_{fmt}": ((_PLAIN, ({f"gemm_{fmt}_column_s": 5e-10}, (f"gemm_{fmt}_column_s",))),)
+        for fmt in ("fp8", "fp4")
+    },
     "attn_decode": (
         (
             _PLAIN,
@@ -227,18 +244,17 @@ def _fit_stage(
     """The stage's fit, at the best combination of its :data:`CHOICES` where it has any."""
     features = next((CHOICES[op] for op in ops if op in CHOICES), None)
     if features is None:
-        return fit_to(kernel_table_predictor, part, catalog, params, free)
+        return fit_to(kernel_table_predictor, part, catalog, params, free, LOSS)
     n = len(part)
 
     def scored(combination: tuple[Alternative, ...]) -> tuple[float, FitResult]:
         update = {k: v for values, _ in combination for k, v in values.items()}
         moving = free + tuple(name for _, names in combination for name in names)
-        result = fit_to(
-            kernel_table_predictor, part, catalog, params.model_copy(update=update), moving
-        )
-        squared = float(np.sum(np.log(result.train_ratio) ** 2))
+        update_params = params.model_copy(update=update)
+        result = fit_to(kernel_table_predictor, part, catalog, update_params, moving, LOSS)
         discrete = sum(1 for name in update if name not in moving)
-        return n * np.log(squared / n) + (len(moving) + discrete) * np.log(n), result
+        cost = np.sum(data_loss(np.log(result.train_ratio) / DATA_SCALE, LOSS))
+        return float(cost) + (len(moving) + discrete) * np.log(n), result
 
     combinations = itertools.product(*features)
     return min((scored(c) for c in combinations), key=lambda pair: pair[0])[1]

@@ -2,15 +2,16 @@
 points.
 
 A fit is a maximum a posteriori estimate: least squares on log-ratios (relative error, each
-point weighed as a :data:`DATA_SCALE` log-error) plus a Gaussian prior on every free parameter
-(:data:`PRIOR_SCALE` around :class:`PerfParams`' first-principles defaults), so that a parameter
-the data cannot pin down stays near its prior instead of wandering with round-off. The
-roofline's maximum makes the objective kinked, with local optima; the fit continues from a
-smooth roofline to the exact one (:data:`SHARPNESS`), which lands on the same optimum whatever
-the CPU, BLAS build or thread count. Each fitted parameter gets a 95 % interval (Laplace
-approximation at the optimum with the residuals' own scale, clipped to its bounds) and its
-data share: the part of its posterior precision that comes from the data rather than the
-prior; below ``catalog.calibrations.IDENTIFIED_SHARE`` it is reported as set by the prior.
+point weighed as a :data:`DATA_SCALE` log-error; or a robust :data:`Loss` of them) plus a
+Gaussian prior on every free parameter (:data:`PRIOR_SCALE` around :class:`PerfParams`'
+first-principles defaults), so that a parameter the data cannot pin down stays near its prior
+instead of wandering with round-off. The roofline's maximum makes the objective kinked, with
+local optima; the fit continues from a smooth roofline to the exact one (:data:`SHARPNESS`),
+which lands on the same optimum whatever the CPU, BLAS build or thread count. Each fitted
+parameter gets a 95 % interval (Laplace approximation at the optimum with the residuals' own
+scale, clipped to its bounds) and its data share: the part of its posterior precision that
+comes from the data rather than the prior; below ``catalog.calibrations.IDENTIFIED_SHARE`` it
+is reported as set by the prior.
 
 A measurement table has one row per measured iteration with the columns ``gpu``, ``model``,
 ``tp``, ``pp``, ``phase`` (``prefill``|``decode``), ``batch_size`` (requests),
@@ -26,6 +27,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -62,6 +64,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "gemm_fp4_quant_s": (0.0, 1e-4),
     "gemm_fp8_quant_bytes": (0.0, 64.0),
     "gemm_fp4_quant_bytes": (0.0, 64.0),
+    "gemm_fp8_column_s": (0.0, 1e-7),
+    "gemm_fp4_column_s": (0.0, 1e-7),
     "gemm_hbm_eff": (0.05, 1.0),
     "attn_flops_eff": (0.02, 1.0),
     "attn_hbm_eff": (0.02, 1.0),
@@ -96,6 +100,8 @@ PRIOR_SCALE: dict[str, float] = {
     "gemm_fp4_quant_s": 1e-5,
     "gemm_fp8_quant_bytes": 8.0,
     "gemm_fp4_quant_bytes": 8.0,
+    "gemm_fp8_column_s": 1e-9,
+    "gemm_fp4_column_s": 1e-9,
     "gemm_hbm_eff": 0.3,
     "attn_flops_eff": 0.3,
     "attn_hbm_eff": 0.3,
@@ -139,10 +145,17 @@ KERNEL_TABLE_ONLY = (
     "gemm_fp4_quant_s",
     "gemm_fp8_quant_bytes",
     "gemm_fp4_quant_bytes",
+    "gemm_fp8_column_s",
+    "gemm_fp4_column_s",
 )
 DEFAULT_FREE = tuple(n for n in BOUNDS if n not in KERNEL_TABLE_ONLY)
 #: log-error of one measured point against which the prior is weighed (10 %)
 DATA_SCALE = 0.1
+#: how a point's log-error z (in DATA_SCALE units) costs: ``linear`` z² (least squares);
+#: ``soft_l1`` 2(√(1 + z²) − 1), z² for small errors and 2|z| for large ones, so that a few
+#: points far off a smooth model (a kernel table's switches of kernel) do not bias its fit to
+#: the rest (scipy.optimize.least_squares' loss of that name, applied to the data terms only)
+Loss = Literal["linear", "soft_l1"]
 #: the roofline's sharpness at each stage of the fit: smooth p-norms, then the exact maximum
 SHARPNESS: tuple[float | None, ...] = (4.0, 16.0, None)
 #: a parameter within this many prior scales of a bound is set to the bound
@@ -323,13 +336,15 @@ def fit(
 
 @dataclass(frozen=True)
 class _Problem:
-    """One fit in the optimiser's coordinates (seconds as milliseconds): log-ratio residuals,
-    the prior and the bounds of the ``free`` parameters, the others held at ``base``."""
+    """One fit in the optimiser's coordinates (seconds as milliseconds): log-ratio residuals
+    under ``loss``, the prior and the bounds of the ``free`` parameters, the others held at
+    ``base``."""
 
     seconds: Predictor
     measured: np.ndarray
     base: PerfParams
     free: tuple[str, ...]
+    loss: Loss
 
     def vector(self, names: Sequence[str], values: dict[str, float]) -> np.ndarray:
         return np.array([_scale(n, values[n]) for n in names])
@@ -364,9 +379,9 @@ class _Problem:
         def objective(z: np.ndarray) -> np.ndarray:
             full = x.copy()
             full[moving] = z
-            return np.concatenate(
-                [self.residuals(full, sharpness) / DATA_SCALE, (full - mean) / scale]
-            )
+            z = self.residuals(full, sharpness) / DATA_SCALE
+            data = np.sign(z) * np.sqrt(data_loss(z, self.loss))
+            return np.concatenate([data, (full - mean) / scale])
 
         result = least_squares(
             objective,
@@ -431,19 +446,27 @@ class _Problem:
         return estimates, rank
 
 
+def data_loss(z: np.ndarray, loss: Loss) -> np.ndarray:
+    """Each point's cost under ``loss`` (see :data:`Loss`) at log-errors ``z`` in
+    :data:`DATA_SCALE` units: −2 log-likelihood up to a constant."""
+    return 2.0 * (np.sqrt(1.0 + z**2) - 1.0) if loss == "soft_l1" else z**2
+
+
 def fit_to(
     predictor: Callable[[pd.DataFrame, Catalog], Predictor],
     df: pd.DataFrame,
     catalog: Catalog,
     initial: PerfParams,
     free: Sequence[str],
+    loss: Loss = "linear",
 ) -> FitResult:
     """MAP fit of the ``free`` parameters to ``df.time_s`` as ``predictor(df, catalog)``
-    predicts it, starting from (and holding the others at) ``initial``."""
+    predicts it under ``loss``, starting from (and holding the others at) ``initial``."""
     unknown = [n for n in free if n not in BOUNDS]
     if unknown:
         raise InputError("free", unknown[0], f"parameters among {', '.join(BOUNDS)}")
-    problem = _Problem(predictor(df, catalog), df["time_s"].to_numpy(float), initial, tuple(free))
+    measured = df["time_s"].to_numpy(float)
+    problem = _Problem(predictor(df, catalog), measured, initial, tuple(free), loss)
     x = problem.fit(problem.vector(problem.free, initial.model_dump()))
     estimates, rank = problem.estimates(x)
     params = problem.params(x)

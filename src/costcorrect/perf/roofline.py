@@ -264,12 +264,29 @@ def _vec(**terms: float) -> np.ndarray:
     return v
 
 
+def _tensor_dtype(dep: Deployment) -> str:
+    """The tensor-core format the deployment's GEMMs run in on its GPU."""
+    return dep.hardware.tensor_dtype(COMPUTE_DTYPE[dep.weight_format or dep.model.weight_format])
+
+
 def _gemm_flops(dep: Deployment) -> float:
     """Effective GEMM FLOP/s of the deployment's weight format on its GPU."""
-    p, hw = dep.params, dep.hardware
-    dtype = hw.tensor_dtype(COMPUTE_DTYPE[dep.weight_format or dep.model.weight_format])
+    p, dtype = dep.params, _tensor_dtype(dep)
     ratio = {"fp8": p.gemm_fp8_eff_ratio, "fp4": p.gemm_fp4_eff_ratio}.get(dtype, 1.0)
-    return hw.peak_flops(dtype) * min(p.gemm_flops_eff * ratio, 1.0)
+    return dep.hardware.peak_flops(dtype) * min(p.gemm_flops_eff * ratio, 1.0)
+
+
+def _gemm_rates(dep: Deployment, lin: Linear) -> tuple[float, float]:
+    """(FLOP/s, bytes/s) of ``lin`` on one GPU. A kernel that does not split its reduction
+    (FP8/FP4 GEMMs of vLLM and SGLang) streams each output column's weights from one block,
+    at ``gemm_fp8_column_s`` (``gemm_fp4_column_s``) seconds per byte of a column: with few
+    columns it cannot reach HBM bandwidth, 1 / rate = 1 / (HBM · eff) + column_s / columns."""
+    p = dep.params
+    column_s = {"fp8": p.gemm_fp8_column_s, "fp4": p.gemm_fp4_column_s}.get(_tensor_dtype(dep))
+    per_byte = 1.0 / (dep.hardware.hbm_bytes_per_s.value * p.gemm_hbm_eff)
+    if column_s:
+        per_byte += column_s / lin.columns(dep.tp)
+    return _gemm_flops(dep), 1.0 / per_byte
 
 
 #: linears whose FP8/FP4 input engines quantise with a kernel of its own: the attention
@@ -311,12 +328,11 @@ def _gemm_row(
 def _quant_pass(dep: Deployment) -> tuple[float, float] | None:
     """(seconds per call, bytes per input element) of the pass quantising a GEMM's input to the
     deployment's FP8/FP4 tensor-core format (None: its GEMMs take 16-bit inputs)."""
-    fmt = COMPUTE_DTYPE[dep.weight_format or dep.model.weight_format]
     p = dep.params
     return {
         "fp8": (p.gemm_quant_s, p.gemm_fp8_quant_bytes),
         "fp4": (p.gemm_fp4_quant_s, p.gemm_fp4_quant_bytes),
-    }.get(dep.hardware.tensor_dtype(fmt))
+    }.get(_tensor_dtype(dep))
 
 
 def _elementwise_row(dep: Deployment) -> tuple[np.ndarray, np.ndarray]:
@@ -336,7 +352,8 @@ def op_table(dep: Deployment) -> OpTable:
     rows = _Rows()
     for lin in m.linears():
         flop, nbytes, additive = _gemm_row(dep, lin, lin.op in SEPARATE_QUANT_OPS)
-        rows.add(lin.op, flop * lin.layers, nbytes * lin.layers, gemm_rates, additive * lin.layers)
+        rates = _gemm_rates(dep, lin)
+        rows.add(lin.op, flop * lin.layers, nbytes * lin.layers, rates, additive * lin.layers)
     _attention_rows(dep, rows)
     _ssm_rows(dep, rows, gemm_rates[0], hbm * p.elementwise_hbm_eff)
     nbytes, additive = _elementwise_row(dep)
@@ -545,10 +562,8 @@ def gemm_time(
 ) -> np.ndarray:
     """Seconds of one layer's ``lin`` on one GPU for ``tokens`` rows as a kernel table times
     it: a GEMM module quantising its own input (kernel-level fits)."""
-    hbm = dep.hardware.hbm_bytes_per_s.value * dep.params.gemm_hbm_eff
-    rates = (_gemm_flops(dep), hbm)
     row = _gemm_row(dep, lin, separate_quant=True)
-    return _row_seconds(dep, Batch.prefill(tokens), row, rates, sharpness)
+    return _row_seconds(dep, Batch.prefill(tokens), row, _gemm_rates(dep, lin), sharpness)
 
 
 def elementwise_time(

@@ -73,7 +73,9 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
         "--calibrations src/costcorrect/catalog/data/engine_calibrations.yaml` "
         f"(aiconfigurator-core {package}). Each stack is fitted without every other grid value "
         "of one shape dimension (GEMM output width, attention head count, all-reduce message "
-        "size) and evaluated on those. Target per GPU × op class: median ≤ "
+        "size) and evaluated on those; the fits weigh each point by a robust loss "
+        "(soft L1: quadratic up to about 10 % error, linear beyond), so that the table's "
+        "kernel switches do not bias the fit to the rest. Target per GPU × op class: median ≤ "
         f"{TARGET_MEDIAN_APE:.0%}, worst ≤ {TARGET_MAX_APE:.0%}. The `neighbour` columns "
         "read each held-out point off the measured table itself: the same shape at the two "
         "nearest seen values of the held-out dimension, linear in log time × log value "
@@ -101,6 +103,8 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
         "is smooth in the shape — the roofline included — except by storing the table. At "
         f"the 95th percentile instead of the worst, {met_p95} of {len(table)} rows are within "
         f"{TARGET_MAX_APE:.0%}.",
+        "",
+        _gemm_features(calibrations),
         "",
         _decode_features(calibrations),
         "",
@@ -159,6 +163,24 @@ def _row_steps(calibrations: list[EngineCalibration]) -> str:
         + ". Where it is well above 1 (vLLM's and SGLang's FP8 kernels on Hopper) the kernel "
         "pads the rows to its tile; the model's cost is linear in rows, so it splits "
         "the difference between a multiple and the row after it."
+    )
+
+
+def _gemm_features(calibrations: list[EngineCalibration]) -> str:
+    """The FP8/FP4 GEMMs' column streaming rates the fits chose."""
+    rates = [
+        f"{c.hardware} {c.stack} {fmt} {1e-9 / column_s:.1f} GB/s"
+        for c in calibrations
+        for fmt in ("fp8", "fp4")
+        if (column_s := getattr(c.params, f"gemm_{fmt}_column_s"))
+    ]
+    return (
+        "**FP8/FP4 GEMMs' column streaming**, kept where it lowers the Bayesian information "
+        "criterion of the format's fit: the rate at which one output column's weights stream "
+        "when a kernel does not split the reduction over blocks, so that few columns cannot "
+        "reach HBM bandwidth (1 / rate = 1 / HBM rate + 1 / (columns × column rate)): "
+        + ("; ".join(rates) or "none")
+        + ". The lower the rate, the slower a narrow, deep GEMM of few rows."
     )
 
 
