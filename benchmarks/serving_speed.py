@@ -93,7 +93,8 @@ def main() -> None:
     lines += [
         "",
         "Most iterations decode an unchanged batch. They are costed on the op table restricted to "
-        "(1, sequences, KV tokens, experts touched) (`kernels.decode_coefficients`), every token "
+        "(1, sequences, KV tokens, experts touched, padded GEMM rows) "
+        "(`kernels.decode_coefficients`), every token "
         "interval that equals the iteration's shares one histogram lookup, and a batch with no "
         "waiting prompt, arrival, completion or KV shortfall ahead runs its iterations in a "
         "tight loop without per-request work (`kernels.decode_run`); completions equal the "

@@ -25,7 +25,7 @@ from costcorrect.perf.engine_calibration import (
 )
 from costcorrect.perf.fit import fit_to
 from costcorrect.perf.kernel_tables import hbm_floor_s, padding_bound_exceeded, read_kernel_tables
-from costcorrect.perf.roofline import allreduce_time, allreduce_ways, attention_time
+from costcorrect.perf.roofline import allreduce_time, allreduce_ways, attention_time, gemm_time
 
 EXTRACT = Path(__file__).parent / "data" / "aiconfigurator"
 EXE = [sys.executable, "-m", "costcorrect"]
@@ -432,3 +432,33 @@ def test_a_robust_fit_is_not_pulled_by_a_few_points_far_off_the_model(tables):
         result = fit_to(kernel_table_predictor, rows, catalog, PerfParams(), free, loss)
         bias[loss] = float(np.median(np.abs(result.train_ratio[~outlier] - 1.0)))
     assert bias["linear"] > 0.05 and bias["soft_l1"] < 0.02
+
+
+def test_a_gemm_kernel_pads_rows_to_a_power_of_two_then_to_its_tile():
+    """Rows up to the tile round up to a power of two, beyond it to a multiple of the tile —
+    the same in the numpy evaluator and the simulator's compiled loop; no tile, no padding."""
+    from costcorrect.perf.roofline import padded_rows
+    from costcorrect.serving.kernels import padded_rows as compiled_padded_rows
+
+    rows = np.array([0.0, 1.0, 3.0, 100.0, 128.0, 129.0, 256.0, 257.0])
+    expected = [0.0, 1.0, 4.0, 128.0, 128.0, 256.0, 256.0, 384.0]
+    assert padded_rows(rows, 128).tolist() == expected
+    assert [compiled_padded_rows(r, 128) for r in rows] == expected
+    assert padded_rows(rows, 0).tolist() == rows.tolist()
+
+
+def test_a_padding_kernel_costs_a_row_past_its_tile_like_the_whole_next_tile():
+    """With a 256-row tile, 257 rows of an FP8 GEMM cost what 512 do (compute-bound), and
+    rows within a tile cost what the tile does; a 16-bit deployment is unpadded."""
+    catalog = load_catalog()
+    lin = next(x for x in catalog.models.get("llama-3.1-8b").linears() if x.op == "ffn")
+    hw = catalog.hardware.get("H200")
+    tiled = PerfParams(gemm_fp8_row_tile=256)
+    model = catalog.models.get("llama-3.1-8b")
+    dep = Deployment(model, hw, params=tiled, weight_format="fp8")
+    seconds = gemm_time(dep, lin, np.array([257.0, 512.0, 300.0]))
+    assert seconds[0] == pytest.approx(seconds[1], rel=1e-12)
+    assert seconds[2] == pytest.approx(seconds[1], rel=1e-12)
+    plain = Deployment(model, hw, params=tiled)  # bf16: the FP8 tile does not apply
+    unpadded = gemm_time(plain, lin, np.array([257.0, 512.0]))
+    assert unpadded[0] < 0.6 * unpadded[1]

@@ -243,3 +243,35 @@ def test_kvpool_early_rejection_bounds_the_wait(dep8b):
         strict.records.ttft_s, strict.records.tpot_s
     )
     assert not verdict.met  # rejections count as misses
+
+
+def test_a_padding_gemm_kernel_costs_each_iteration_its_padded_rows():
+    """An FP8 stack whose GEMMs pad rows to 128-row tiles: 130 sequences prefill and decode in
+    the simulator (its compiled fast path for an unchanging decode batch included) at the
+    numpy evaluator's padded step times — decoding as 256 rows, slower than unpadded."""
+    from costcorrect.catalog import load_catalog
+    from costcorrect.perf.calibration import select_calibration
+
+    catalog = load_catalog()
+    base = select_calibration(catalog, catalog.hardware.get("H200"), "vllm-0.24.0").params
+    deps = {
+        tile: Deployment.from_names(
+            "llama-3.1-8b",
+            "H200",
+            params=base.model_copy(update={"gemm_fp8_row_tile": tile}),
+            catalog=catalog,
+            weight_format="fp8",
+        )
+        for tile in (0, 128)
+    }
+    n, prompt, output = 130, 8, 12
+    stream = fixed_stream(n, 1.0, prompt, output)
+    stream = RequestStream(np.zeros(n), *(getattr(stream, f) for f in FIELDS), name="batch")
+    dep = deps[128]
+    result = simulate(Colocated(dep), stream, warmup=0.0)
+    contexts = prompt + np.arange(output - 1)
+    prefill = float(step_time(dep, Batch.prefill(prompt, n)).total_s)
+    decode = step_time(dep, Batch.decode(n, contexts)).total_s
+    assert np.allclose(result.records.completion_s, prefill + decode.sum(), rtol=1e-12)
+    unpadded = step_time(deps[0], Batch.decode(n, contexts)).total_s
+    assert decode.sum() > 1.05 * unpadded.sum()

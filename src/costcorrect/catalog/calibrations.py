@@ -24,7 +24,9 @@ class PerfParams(BaseModel):
     the per-tensor scale; NVFP4 about 2.6 with its block scales); an FP8 (FP4) GEMM kernel
     that streams each output column's weights from one block (no split reduction: vLLM's and
     SGLang's for few rows) adds ``gemm_fp8_column_s`` (``gemm_fp4_column_s``) seconds per
-    byte of a column, ``1 / rate = 1 / (hbm · gemm_hbm_eff) + column_s / columns``
+    byte of a column, ``1 / rate = 1 / (hbm · gemm_hbm_eff) + column_s / columns``, and
+    one that computes rows in tiles of ``gemm_fp8_row_tile`` (``gemm_fp4_row_tile``) pads a
+    GEMM's rows to the next power of two up to the tile, then to a multiple of it (0: none)
     (attention kernels add ``attn_fixed_s`` per call and ``attn_per_sequence_s`` per sequence,
     a prefill kernel also ``attn_prefill_per_sequence_s`` per sequence and query head and
     ``attn_prefill_per_token_s`` per new token and query head;
@@ -58,6 +60,8 @@ class PerfParams(BaseModel):
     gemm_fp4_quant_bytes: float = Field(0.0, ge=0)
     gemm_fp8_column_s: float = Field(0.0, ge=0)
     gemm_fp4_column_s: float = Field(0.0, ge=0)
+    gemm_fp8_row_tile: int = Field(0, ge=0)
+    gemm_fp4_row_tile: int = Field(0, ge=0)
     gemm_hbm_eff: float = Field(0.85, gt=0, le=1)
     attn_flops_eff: float = Field(0.5, gt=0, le=1)
     attn_hbm_eff: float = Field(0.7, gt=0, le=1)

@@ -83,6 +83,8 @@ STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
         ),
     ),
 )
+#: GEMM row tiles a kernel may pad its rows to (:func:`costcorrect.perf.roofline.padded_rows`)
+ROW_TILES = (128, 256)
 #: the fits' loss: robust, since a table's kernel switches put some points far off any smooth
 #: model, and least squares would bias every other point to meet them halfway
 LOSS: Loss = "soft_l1"
@@ -94,11 +96,15 @@ _PLAIN: Alternative = ({}, ())
 #: information criterion on its rows, so a feature must earn its parameters (a set discrete
 #: value counts as one), under the fits' :data:`LOSS`. FP8/FP4 GEMMs: a cost per byte of an
 #: output column's weights (kernels that do not split the reduction; the fit starts from
-#: 0.5 ns/B); decode attention: a group limit (query heads per KV head) beyond which the cache
-#: is read per query head, and a bandwidth ramp (its fit starts from 10 µs over 100 MB)
+#: 0.5 ns/B) and a row tile the kernel pads rows to; decode attention: a group limit (query
+#: heads per KV head) beyond which the cache is read per query head, and a bandwidth ramp (its
+#: fit starts from 10 µs over 100 MB)
 CHOICES: dict[str, tuple[tuple[Alternative, ...], ...]] = {
     **{
-        f"gemm_{fmt}": ((_PLAIN, ({f"gemm_{fmt}_column_s": 5e-10}, (f"gemm_{fmt}_column_s",))),)
+        f"gemm_{fmt}": (
+            (_PLAIN, ({f"gemm_{fmt}_column_s": 5e-10}, (f"gemm_{fmt}_column_s",))),
+            (_PLAIN, *(({f"gemm_{fmt}_row_tile": tile}, ()) for tile in ROW_TILES)),
+        )
         for fmt in ("fp8", "fp4")
     },
     "attn_decode": (

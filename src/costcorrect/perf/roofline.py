@@ -54,6 +54,7 @@ class Q(IntEnum):
     ACTIVE = 9  # 1 if the iteration has any token
     PREFILL_ACTIVE = 10
     DECODE_ACTIVE = 11
+    GEMM_ROWS = 12  # rows a dense GEMM computes: TOKENS padded to its kernel's row tile
 
 
 N_Q = len(Q)
@@ -95,10 +96,11 @@ class OpTable:
     moe_experts: int
     moe_top_k: int
     window: int  # sliding-window length in tokens (0: none)
+    row_tile: int  # the dense GEMMs' row tile (see padded_rows; 0: none)
 
     def quantities(self, batch: Batch) -> np.ndarray:
         """The ``(..., N_Q)`` quantity array of a (vectorised) batch."""
-        return batch_quantities(batch, self.window, self.moe_experts, self.moe_top_k)
+        return batch_quantities(batch, self.window, self.moe_experts, self.moe_top_k, self.row_tile)
 
     def _row_seconds(
         self, q: np.ndarray, sharpness: float | None = None
@@ -114,7 +116,8 @@ class OpTable:
 
     def decode_seconds(self, batch: ArrayLike, context: float) -> np.ndarray:
         """Time of a decode-only iteration of ``batch`` sequences at ``context`` KV tokens each,
-        seconds — the fast path of the analytic engine (rows are linear in the batch size)."""
+        seconds — the fast path of the analytic engine (rows are linear in the batch size; its
+        batch is a mean over iterations, so GEMM rows are counted unpadded)."""
         return self.decode_seconds_and_slope(batch, context)[0]
 
     def decode_seconds_and_slope(
@@ -148,7 +151,7 @@ class OpTable:
         base = np.zeros(N_Q)
         base[[Q.ACTIVE, Q.DECODE_ACTIVE]] = 1.0
         per_seq = np.zeros(N_Q)
-        per_seq[[Q.TOKENS, Q.DECODE_SEQS]] = 1.0
+        per_seq[[Q.TOKENS, Q.DECODE_SEQS, Q.GEMM_ROWS]] = 1.0
         per_kv = np.zeros(N_Q)
         per_kv[Q.DECODE_KV] = 1.0
         terms = []
@@ -203,10 +206,21 @@ def _rows(q, flop, nbytes, flop_rate, byte_rate, additive, sharpness=None):
     return roof + additive_seconds(q, additive), row_flop, row_bytes
 
 
+def padded_rows(rows: ArrayLike, tile: int) -> np.ndarray:
+    """Rows a GEMM kernel with ``tile``-row tiles computes for ``rows`` rows: the next power of
+    two up to the tile, then the next multiple of it (``tile`` 0: ``rows``)."""
+    rows = np.asarray(rows, dtype=float)
+    if not tile:
+        return rows
+    power = np.exp2(np.ceil(np.log2(np.maximum(rows, 1.0))))
+    return np.where(rows > tile, np.ceil(rows / tile) * tile, np.where(rows > 0, power, 0.0))
+
+
 def batch_quantities(
-    batch: Batch, window: int = 0, moe_experts: int = 0, moe_top_k: int = 0
+    batch: Batch, window: int = 0, moe_experts: int = 0, moe_top_k: int = 0, row_tile: int = 0
 ) -> np.ndarray:
-    """The ``(..., N_Q)`` quantities of a batch; a sliding ``window`` caps pairs and KV reads."""
+    """The ``(..., N_Q)`` quantities of a batch; a sliding ``window`` caps pairs and KV reads,
+    dense GEMMs pad their rows to ``row_tile`` (:func:`padded_rows`)."""
     tokens = batch.tokens
     pairs, kv_prefill, kv_decode = (
         batch.prefill_attn_pairs,
@@ -233,6 +247,7 @@ def batch_quantities(
     q[..., Q.ACTIVE] = tokens > 0
     q[..., Q.PREFILL_ACTIVE] = batch.prefill_tokens > 0
     q[..., Q.DECODE_ACTIVE] = batch.decode_seqs > 0
+    q[..., Q.GEMM_ROWS] = padded_rows(tokens, row_tile)
     return q
 
 
@@ -301,7 +316,9 @@ def _gemm_row(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(FLOP, bytes, additive) coefficients of one layer's ``lin`` on one GPU; with
     ``separate_quant`` the call pays its input's quantisation (``gemm_quant_s`` and the
-    format's ``gemm_fp8_quant_bytes`` / ``gemm_fp4_quant_bytes``).
+    format's ``gemm_fp8_quant_bytes`` / ``gemm_fp4_quant_bytes``). A dense linear's per-row
+    work — FLOPs, activation traffic, its input's quantisation — counts the rows its kernel
+    computes (``Q.GEMM_ROWS``: padded to a row tile where the kernel has one).
 
     Routed experts stream only the experts the batch touches (uniform routing)."""
     shard = dep.tp if lin.sharded else 1
@@ -311,8 +328,8 @@ def _gemm_row(
         flop = _vec(tokens=2.0 * lin.active_experts * size)
         nbytes = _vec(moe_touched=size * dep.weight_bytes_per_param, tokens=act)
     else:
-        flop = _vec(tokens=2.0 * size)
-        nbytes = _vec(active=size * dep.weight_bytes_per_param, tokens=act)
+        flop = _vec(gemm_rows=2.0 * size)
+        nbytes = _vec(active=size * dep.weight_bytes_per_param, gemm_rows=act)
     additive = _vec(active=dep.params.kernel_launch_s)
     quant = _quant_pass(dep)
     if separate_quant and quant is not None:
@@ -321,8 +338,14 @@ def _gemm_row(
         per_call, quant_bytes = quant
         per_token = quant_bytes * lin.in_features / shard
         per_token /= dep.hardware.hbm_bytes_per_s.value * dep.params.elementwise_hbm_eff
-        additive += _vec(active=per_call, tokens=per_token)
+        additive += _vec(active=per_call, gemm_rows=per_token)
     return flop, nbytes, additive
+
+
+def _row_tile(dep: Deployment) -> int:
+    """The row tile of the deployment's dense GEMM kernels (0: rows unpadded)."""
+    p = dep.params
+    return {"fp8": p.gemm_fp8_row_tile, "fp4": p.gemm_fp4_row_tile}.get(_tensor_dtype(dep), 0)
 
 
 def _quant_pass(dep: Deployment) -> tuple[float, float] | None:
@@ -393,6 +416,7 @@ def op_table(dep: Deployment) -> OpTable:
         moe_experts=m.moe.num_experts if m.moe else 0,
         moe_top_k=m.moe.top_k if m.moe else 0,
         window=m.sliding_window or 0,
+        row_tile=_row_tile(dep),
     )
 
 
@@ -589,7 +613,7 @@ def _row_seconds(dep, batch, row, rates, sharpness) -> np.ndarray:
     """Seconds of one op row (FLOP, bytes, additive: one vector or ``(WAYS, N_Q)`` ways)."""
     moe = dep.model.moe
     experts = (moe.num_experts, moe.top_k) if moe else (0, 0)
-    q = batch_quantities(batch, dep.model.sliding_window or 0, *experts)
+    q = batch_quantities(batch, dep.model.sliding_window or 0, *experts, _row_tile(dep))
     flop, nbytes, additive = row
     flop, nbytes = flop[None, :], nbytes[None, :]
     additive = np.broadcast_to(additive, (WAYS, N_Q))[None]

@@ -179,9 +179,11 @@ def speculative_op_table(target: Deployment, draft: Deployment, k: int) -> OpTab
     (GEMM rows, logits and attention queries × (k + 1), its KV read once) and drafted by k
     decode steps of ``draft``; prefill chunks run through both models once. Exact for a
     decode-only iteration; a mixed one evaluates the draft's prefill chunk and its k decode
-    steps as one roofline (the draft's context growth over its k steps is left out)."""
+    steps as one roofline (the draft's context growth over its k steps is left out; a
+    padding GEMM kernel pads the plain iteration's rows, the k extra rows per sequence
+    added unpadded)."""
     t, d = op_table(target), draft.op_table  # the target's own rows, without speculation
-    verify = _remap(t, Q.TOKENS, Q.DECODE_SEQS, k)
+    verify = _remap(_remap(t, Q.TOKENS, Q.DECODE_SEQS, k), Q.GEMM_ROWS, Q.DECODE_SEQS, k)
     pad = _tile_padding(target, "decode")
     scale = {"lm_head": {Q.DECODE_SEQS: k + 1.0}}
     scale["attn_decode"] = {Q.DECODE_SEQS: k + 1.0, Q.DECODE_KV: max(k + 1.0, pad) / pad}
@@ -197,6 +199,7 @@ def speculative_op_table(target: Deployment, draft: Deployment, k: int) -> OpTab
     # ACTIVE → 1 + (k − 1) when decoding
     drafting = _scale_columns(d, [Q.DECODE_SEQS, Q.DECODE_KV, Q.DECODE_ACTIVE], k)
     drafting = _remap(drafting, Q.TOKENS, Q.DECODE_SEQS, k - 1)
+    drafting = _remap(drafting, Q.GEMM_ROWS, Q.DECODE_SEQS, k - 1)
     drafting = _remap(drafting, Q.ACTIVE, Q.DECODE_ACTIVE, k - 1)
     return OpTable(
         names=verify.names + tuple(f"draft_{n}" for n in d.names),
@@ -208,6 +211,7 @@ def speculative_op_table(target: Deployment, draft: Deployment, k: int) -> OpTab
         moe_experts=t.moe_experts,
         moe_top_k=t.moe_top_k,
         window=t.window,
+        row_tile=t.row_tile,
     )
 
 

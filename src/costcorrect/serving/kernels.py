@@ -14,8 +14,8 @@ import numpy as np
 from numba import njit
 
 # quantity indices, mirroring costcorrect.perf.roofline.Q
-_TOKENS, _PTOK, _PAIRS, _PKV, _PSEQ, _DSEQ, _DKV, _FLAT, _MOE, _ACT, _PACT, _DACT = range(12)
-N_Q = 12
+_TOKENS, _PTOK, _PAIRS, _PKV, _PSEQ, _DSEQ, _DKV, _FLAT, _MOE, _ACT, _PACT, _DACT, _ROWS = range(13)
+N_Q = 13
 
 
 @njit(cache=True)
@@ -42,16 +42,29 @@ def step_seconds(q, flop, nbytes, flop_rate, byte_rate, additive):
 
 
 #: the quantities a decode-only iteration's cost is linear in: 1, sequences, KV tokens read,
-#: routed experts touched (see :func:`decode_coefficients`)
-_DECODE_BASIS = 4
+#: routed experts touched, padded GEMM rows (see :func:`decode_coefficients`)
+_DECODE_BASIS = 5
+
+
+@njit(cache=True)
+def padded_rows(rows, tile):
+    """:func:`costcorrect.perf.roofline.padded_rows` of one iteration's ``rows``."""
+    if tile <= 0 or rows <= 0.0:
+        return rows
+    if rows > tile:
+        return np.ceil(rows / tile) * tile
+    power = 1.0
+    while power < rows:
+        power *= 2.0
+    return power
 
 
 @njit(cache=True)
 def decode_coefficients(flop, nbytes, flop_rate, byte_rate, additive):
     """The op table restricted to decode-only iterations: per row with any decode cost, the
     (compute seconds, memory seconds, each additive way's seconds) per unit of
-    (1, sequences, KV tokens read, experts touched) — ``(rows, 2 + ways, 4)``, for
-    :func:`decode_seconds`."""
+    (1, sequences, KV tokens read, experts touched, padded GEMM rows) — ``(rows, 2 + ways,
+    5)``, for :func:`decode_seconds`."""
     ways = additive.shape[1]
     coeffs = np.zeros((flop.shape[0], 2 + ways, _DECODE_BASIS))
     kept = 0
@@ -62,35 +75,37 @@ def decode_coefficients(flop, nbytes, flop_rate, byte_rate, additive):
             row[c, 1] = (table[_TOKENS] + table[_DSEQ]) / rate
             row[c, 2] = table[_DKV] / rate
             row[c, 3] = table[_MOE] / rate
+            row[c, 4] = table[_ROWS] / rate
         for w in range(ways):
             a = additive[j, w]
             row[2 + w, 0] = a[_ACT] + a[_DACT]
             row[2 + w, 1] = a[_TOKENS] + a[_DSEQ]
             row[2 + w, 2] = a[_DKV]
             row[2 + w, 3] = a[_MOE]
+            row[2 + w, 4] = a[_ROWS]
         if np.any(row != 0.0):
             kept += 1
     return coeffs[:kept]
 
 
 @njit(cache=True)
-def decode_seconds(dseq, dkv, moe_experts, moe_top_k, coeffs):
+def decode_seconds(dseq, dkv, moe_experts, moe_top_k, row_tile, coeffs):
     """Seconds of a decode-only iteration of ``dseq`` sequences reading ``dkv`` KV tokens:
     :func:`step_seconds` on :func:`decode_coefficients` (the same sum, fewer terms)."""
     moe = 0.0
     if moe_experts > 0:
         moe = moe_experts * (1.0 - (1.0 - moe_top_k / moe_experts) ** dseq)
+    rows = padded_rows(dseq, row_tile)
     total = 0.0
     for j in range(coeffs.shape[0]):
         row = coeffs[j]
-        x = row[0, 0] + row[0, 1] * dseq + row[0, 2] * dkv + row[0, 3] * moe
-        y = row[1, 0] + row[1, 1] * dseq + row[1, 2] * dkv + row[1, 3] * moe
+        x = row[0, 0] + row[0, 1] * dseq + row[0, 2] * dkv + row[0, 3] * moe + row[0, 4] * rows
+        y = row[1, 0] + row[1, 1] * dseq + row[1, 2] * dkv + row[1, 3] * moe + row[1, 4] * rows
         total += x if x > y else y
         cheapest = np.inf
         for w in range(2, row.shape[0]):
-            cheapest = min(
-                cheapest, row[w, 0] + row[w, 1] * dseq + row[w, 2] * dkv + row[w, 3] * moe
-            )
+            a = row[w, 0] + row[w, 1] * dseq + row[w, 2] * dkv + row[w, 3] * moe
+            cheapest = min(cheapest, a + row[w, 4] * rows)
         total += cheapest
     return total
 
@@ -111,6 +126,7 @@ def decode_run(
     dkv,  # KV tokens the batch read in its last iteration
     moe_experts,
     moe_top_k,
+    row_tile,
     decode_rows,  # decode_coefficients(...)
     tbt_edges,
     tbt,  # updated
@@ -135,7 +151,7 @@ def decode_run(
     b = -1  # the last interval's TBT bin
     while done < steps and t < stop_at:
         dkv += dseq
-        dt = decode_seconds(dseq, dkv, moe_experts, moe_top_k, decode_rows)
+        dt = decode_seconds(dseq, dkv, moe_experts, moe_top_k, row_tile, decode_rows)
         t_prev = t
         t += dt
         busy += dt
@@ -202,7 +218,7 @@ def tbt_bin(edges, gap):
 
 
 @njit(cache=True)
-def fill_quantities(q, ptok, pairs, pkv, pseq, dseq, dkv, moe_experts, moe_top_k):
+def fill_quantities(q, ptok, pairs, pkv, pseq, dseq, dkv, moe_experts, moe_top_k, row_tile):
     """Write one iteration's quantities into ``q`` (window caps already applied)."""
     tokens = ptok + dseq
     q[_TOKENS] = tokens
@@ -220,6 +236,7 @@ def fill_quantities(q, ptok, pairs, pkv, pseq, dseq, dkv, moe_experts, moe_top_k
     q[_ACT] = 1.0 if tokens > 0 else 0.0
     q[_PACT] = 1.0 if ptok > 0 else 0.0
     q[_DACT] = 1.0 if dseq > 0 else 0.0
+    q[_ROWS] = padded_rows(tokens, row_tile)
 
 
 @njit(cache=True)
@@ -248,6 +265,7 @@ def simulate_instance(
     moe_experts,
     moe_top_k,
     window,
+    row_tile,  # the dense GEMMs' row tile (0: none)
     accept_cdf,  # float64[k + 1]: P(accepted length ≤ j) of speculative decoding ([1.0]: none)
     spec_seed,  # int: seed of the accepted-length draws
     chunked,  # bool: Sarathi stall-free batching with budget `token_budget`
@@ -297,7 +315,7 @@ def simulate_instance(
         last, first, done, preempted, counted,
         (
             flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window,
-            accept_cdf, spec_seed,
+            row_tile, accept_cdf, spec_seed,
         ),
         chunked, token_budget, max_seqs, kv_capacity, read_s_per_context_token, tbt_edges, tbt,
         n, users, think_s, np.inf, False, reserve, static,
@@ -395,7 +413,7 @@ def advance(
     done,
     preempted,
     counted,
-    table,  # the op table's arrays (see simulate_instance's arguments flop … window)
+    table,  # the op table's arrays (see simulate_instance's arguments flop … spec_seed)
     chunked,
     token_budget,
     max_seqs,
@@ -416,7 +434,7 @@ def advance(
     ``pause_on_completion``) completes requests — their ids in ``inst.completed[:N_DONE]``."""
     counters, clock, queue, running, chunk, completed = inst
     flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window = table[:8]
-    accept_cdf, spec_seed = table[8], table[9]
+    row_tile, accept_cdf, spec_seed = table[8], table[9], table[10]
     width = accept_cdf.shape[0]  # tokens each decoding sequence runs per iteration (k + 1)
     head, tail, n_run, kv_used = counters[HEAD], counters[TAIL], counters[N_RUN], counters[KV_USED]
     nxt, known, finished, iterations = (
@@ -552,9 +570,9 @@ def advance(
                 ctx = float(context[i])
                 dkv += min(ctx, float(window)) if window > 0 else ctx
         if ptok == 0.0:
-            dt = decode_seconds(dseq, dkv, moe_experts, moe_top_k, decode_rows)
+            dt = decode_seconds(dseq, dkv, moe_experts, moe_top_k, row_tile, decode_rows)
         else:
-            fill_quantities(q, ptok, pairs, pkv, pseq, dseq, dkv, moe_experts, moe_top_k)
+            fill_quantities(q, ptok, pairs, pkv, pseq, dseq, dkv, moe_experts, moe_top_k, row_tile)
             dt = step_seconds(q, flop, nbytes, flop_rate, byte_rate, additive) + fetch_s
         t_prev = t
         t += dt
@@ -641,8 +659,8 @@ def advance(
             stop_at = min(until, arrival[order[nxt]]) if nxt < known else until
             t, steps, busy = decode_run(
                 running[:n_run], todo, output, emitted, counted, context, held, last,
-                kv_capacity - kv_used, t, stop_at, dkv, moe_experts, moe_top_k, decode_rows,
-                tbt_edges, tbt,
+                kv_capacity - kv_used, t, stop_at, dkv, moe_experts, moe_top_k, row_tile,
+                decode_rows, tbt_edges, tbt,
             )  # fmt: skip
             iterations += steps
             busy_decode += busy
@@ -670,6 +688,7 @@ def simulate_prefill_pool(
     moe_experts,
     moe_top_k,
     window,
+    row_tile,
     accept_cdf,
     spec_seed,
     instances,
@@ -694,7 +713,7 @@ def simulate_prefill_pool(
             ids, i, n, arrival, todo, context, free, q,
             (
             flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window,
-            accept_cdf, spec_seed,
+            row_tile, accept_cdf, spec_seed,
         ),
             token_budget, read_s_per_context_token, reject_after_s,
         )  # fmt: skip
@@ -730,7 +749,7 @@ def prefill_batch(
     context,
     free,  # float64[instances] s: when each prefill instance is free (updated)
     q,
-    table,  # the op table's arrays (see simulate_instance's arguments flop … window)
+    table,  # the op table's arrays (see simulate_instance's arguments flop … spec_seed)
     token_budget,
     read_s_per_context_token,
     reject_after_s,
@@ -739,6 +758,7 @@ def prefill_batch(
     instance ``k`` from ``t`` for ``dt`` seconds. Returns (j, k, t, dt); dt < 0: the head
     waited past ``reject_after_s`` and is rejected (j = i + 1)."""
     flop, nbytes, flop_rate, byte_rate, additive, moe_experts, moe_top_k, window = table[:8]
+    row_tile = table[8]
     k, t = prefill_start(ids, i, arrival, free)
     if t - arrival[ids[i]] > reject_after_s:
         return i + 1, k, t, -1.0
@@ -755,7 +775,7 @@ def prefill_batch(
         pkv += w_kv
         fetch_s += context[r] * read_s_per_context_token
         j += 1
-    fill_quantities(q, ptok, pairs, pkv, float(j - i), 0.0, 0.0, moe_experts, moe_top_k)
+    fill_quantities(q, ptok, pairs, pkv, float(j - i), 0.0, 0.0, moe_experts, moe_top_k, row_tile)
     dt = step_seconds(q, flop, nbytes, flop_rate, byte_rate, additive) + fetch_s
     free[k] = t + dt
     return j, k, t, dt

@@ -130,10 +130,10 @@ _PAGED = np.zeros(0, np.int64)
 
 def _table(dep: Deployment, seed: int = 0) -> tuple:
     """What one iteration of ``dep`` costs and emits: its op table's arrays, MoE and window
-    sizes, the accepted-length CDF of its speculation and the draws' ``seed``."""
+    sizes, GEMM row tile, the accepted-length CDF of its speculation and the draws' ``seed``."""
     t = dep.op_table
     cdf = dep.speculation.cdf if dep.speculation else _ONE_TOKEN
-    return (*t.arrays, t.moe_experts, t.moe_top_k, t.window, cdf, seed)
+    return (*t.arrays, t.moe_experts, t.moe_top_k, t.window, t.row_tile, cdf, seed)
 
 
 def _check_fits(stream: RequestStream, kv_tokens: int, where: str) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from costcorrect.catalog.loader import Catalog
-from costcorrect.perf.engine_calibration import EngineCalibration, calibrate_stack
+from costcorrect.perf.engine_calibration import ROW_TILES, EngineCalibration, calibrate_stack
 from costcorrect.perf.fit import calibrations_yaml
 from costcorrect.perf.kernel_tables import ENGINES, GPU_FOLDERS, PADDING_SLACK
 from costcorrect.validate.perf import markdown_table
@@ -161,26 +161,34 @@ def _row_steps(calibrations: list[EngineCalibration]) -> str:
         "the multiple's time (median over the tables' widths and depths): "
         + "; ".join(steps)
         + ". Where it is well above 1 (vLLM's and SGLang's FP8 kernels on Hopper) the kernel "
-        "pads the rows to its tile; the model's cost is linear in rows, so it splits "
-        "the difference between a multiple and the row after it."
+        "pads the rows to its tile, as the model does where its fit kept a row tile (above)."
     )
 
 
 def _gemm_features(calibrations: list[EngineCalibration]) -> str:
-    """The FP8/FP4 GEMMs' column streaming rates the fits chose."""
-    rates = [
-        f"{c.hardware} {c.stack} {fmt} {1e-9 / column_s:.1f} GB/s"
-        for c in calibrations
-        for fmt in ("fp8", "fp4")
-        if (column_s := getattr(c.params, f"gemm_{fmt}_column_s"))
-    ]
+    """The FP8/FP4 GEMMs' features the fits chose: column streaming rates and row tiles."""
+    rates, tiles = [], []
+    for c in calibrations:
+        for fmt in ("fp8", "fp4"):
+            if column_s := getattr(c.params, f"gemm_{fmt}_column_s"):
+                rates.append(f"{c.hardware} {c.stack} {fmt} {1e-9 / column_s:.1f} GB/s")
+            if tile := getattr(c.params, f"gemm_{fmt}_row_tile"):
+                tiles.append(f"{c.hardware} {c.stack} {fmt} {tile}")
     return (
-        "**FP8/FP4 GEMMs' column streaming**, kept where it lowers the Bayesian information "
-        "criterion of the format's fit: the rate at which one output column's weights stream "
-        "when a kernel does not split the reduction over blocks, so that few columns cannot "
-        "reach HBM bandwidth (1 / rate = 1 / HBM rate + 1 / (columns × column rate)): "
+        "**FP8/FP4 GEMMs' features**, each kept where it lowers the Bayesian information "
+        "criterion of the format's fit. Column streaming — the rate at which one output "
+        "column's weights stream when a kernel does not split the reduction over blocks, so "
+        "that few columns cannot reach HBM bandwidth (1 / rate = 1 / HBM rate + 1 / (columns "
+        "× column rate)): "
         + ("; ".join(rates) or "none")
-        + ". The lower the rate, the slower a narrow, deep GEMM of few rows."
+        + ". Row tiles (of "
+        + ", ".join(str(t) for t in ROW_TILES)
+        + ") — the kernel computes rows in tiles, padding a GEMM's rows to the next power of "
+        "two up to the tile, then to a multiple of it, its per-row work (FLOPs, activation "
+        "traffic, input quantisation) counted on the padded rows: "
+        + ("; ".join(tiles) or "none")
+        + ". The simulator pads every iteration's rows; the analytic engine, whose decode "
+        "batch is a mean over iterations, counts them unpadded."
     )
 
 
