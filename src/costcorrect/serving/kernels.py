@@ -89,9 +89,38 @@ def decode_coefficients(flop, nbytes, flop_rate, byte_rate, additive):
 
 
 @njit(cache=True)
+def decode_batch_terms(dseq, moe_experts, moe_top_k, row_tile, coeffs):
+    """Each row's (compute, memory, each additive way's) seconds of a decode-only iteration of
+    ``dseq`` sequences before its KV reads, ``(rows, 2 + ways)``: what stays fixed while an
+    unchanging batch decodes (:func:`decode_seconds_at`)."""
+    moe = 0.0
+    if moe_experts > 0:
+        moe = moe_experts * (1.0 - (1.0 - moe_top_k / moe_experts) ** dseq)
+    rows = padded_rows(dseq, row_tile)
+    return coeffs[:, :, 0] + coeffs[:, :, 1] * dseq + coeffs[:, :, 3] * moe + coeffs[:, :, 4] * rows
+
+
+@njit(cache=True)
+def decode_seconds_at(terms, coeffs, dkv):
+    """Seconds of the decode-only iteration of :func:`decode_batch_terms` reading ``dkv`` KV
+    tokens: Σ_rows max(compute, memory) + the cheapest additive way."""
+    total = 0.0
+    for j in range(terms.shape[0]):
+        x = terms[j, 0] + coeffs[j, 0, 2] * dkv
+        y = terms[j, 1] + coeffs[j, 1, 2] * dkv
+        total += x if x > y else y
+        cheapest = np.inf
+        for w in range(2, terms.shape[1]):
+            cheapest = min(cheapest, terms[j, w] + coeffs[j, w, 2] * dkv)
+        total += cheapest
+    return total
+
+
+@njit(cache=True)
 def decode_seconds(dseq, dkv, moe_experts, moe_top_k, row_tile, coeffs):
     """Seconds of a decode-only iteration of ``dseq`` sequences reading ``dkv`` KV tokens:
-    :func:`step_seconds` on :func:`decode_coefficients` (the same sum, fewer terms)."""
+    :func:`step_seconds` on :func:`decode_coefficients` (the same sum, fewer terms; the sum of
+    :func:`decode_batch_terms` and :func:`decode_seconds_at` without their array)."""
     moe = 0.0
     if moe_experts > 0:
         moe = moe_experts * (1.0 - (1.0 - moe_top_k / moe_experts) ** dseq)
@@ -146,12 +175,13 @@ def decode_run(
         if counted[i]:
             n_counted += 1
     dseq = float(n)
+    terms = decode_batch_terms(dseq, moe_experts, moe_top_k, row_tile, decode_rows)
     done = 0
     busy = 0.0
     b = -1  # the last interval's TBT bin
     while done < steps and t < stop_at:
         dkv += dseq
-        dt = decode_seconds(dseq, dkv, moe_experts, moe_top_k, row_tile, decode_rows)
+        dt = decode_seconds_at(terms, decode_rows, dkv)
         t_prev = t
         t += dt
         busy += dt
