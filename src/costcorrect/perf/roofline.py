@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -284,11 +284,45 @@ def _tensor_dtype(dep: Deployment) -> str:
     return dep.hardware.tensor_dtype(COMPUTE_DTYPE[dep.weight_format or dep.model.weight_format])
 
 
+class _FormatKernel(NamedTuple):
+    """The fitted kernel terms of FP8/FP4 GEMMs (see :class:`PerfParams`)."""
+
+    eff_ratio: float  # share of gemm_flops_eff reached at the format's peak
+    quant_s: float  # seconds per call of a separate input quantisation
+    quant_bytes: float  # its bytes per input element
+    column_s: float  # seconds per byte of one output column's weights
+    row_tile: int  # rows padded to this tile (0: none)
+
+
+#: 16-bit GEMMs: the datasheet's rate, no quantisation, split reductions, unpadded rows
+_PLAIN_KERNEL = _FormatKernel(1.0, 0.0, 0.0, 0.0, 0)
+
+
+def _format_kernel(dep: Deployment) -> _FormatKernel:
+    """The GEMM kernel terms of the deployment's tensor-core format."""
+    p = dep.params
+    return {
+        "fp8": _FormatKernel(
+            p.gemm_fp8_eff_ratio,
+            p.gemm_quant_s,
+            p.gemm_fp8_quant_bytes,
+            p.gemm_fp8_column_s,
+            p.gemm_fp8_row_tile,
+        ),
+        "fp4": _FormatKernel(
+            p.gemm_fp4_eff_ratio,
+            p.gemm_fp4_quant_s,
+            p.gemm_fp4_quant_bytes,
+            p.gemm_fp4_column_s,
+            p.gemm_fp4_row_tile,
+        ),
+    }.get(_tensor_dtype(dep), _PLAIN_KERNEL)
+
+
 def _gemm_flops(dep: Deployment) -> float:
     """Effective GEMM FLOP/s of the deployment's weight format on its GPU."""
-    p, dtype = dep.params, _tensor_dtype(dep)
-    ratio = {"fp8": p.gemm_fp8_eff_ratio, "fp4": p.gemm_fp4_eff_ratio}.get(dtype, 1.0)
-    return dep.hardware.peak_flops(dtype) * min(p.gemm_flops_eff * ratio, 1.0)
+    ratio = _format_kernel(dep).eff_ratio
+    return dep.hardware.peak_flops(_tensor_dtype(dep)) * min(dep.params.gemm_flops_eff * ratio, 1.0)
 
 
 def _gemm_rates(dep: Deployment, lin: Linear) -> tuple[float, float]:
@@ -296,11 +330,8 @@ def _gemm_rates(dep: Deployment, lin: Linear) -> tuple[float, float]:
     (FP8/FP4 GEMMs of vLLM and SGLang) streams each output column's weights from one block,
     at ``gemm_fp8_column_s`` (``gemm_fp4_column_s``) seconds per byte of a column: with few
     columns it cannot reach HBM bandwidth, 1 / rate = 1 / (HBM · eff) + column_s / columns."""
-    p = dep.params
-    column_s = {"fp8": p.gemm_fp8_column_s, "fp4": p.gemm_fp4_column_s}.get(_tensor_dtype(dep))
-    per_byte = 1.0 / (dep.hardware.hbm_bytes_per_s.value * p.gemm_hbm_eff)
-    if column_s:
-        per_byte += column_s / lin.columns(dep.tp)
+    per_byte = 1.0 / (dep.hardware.hbm_bytes_per_s.value * dep.params.gemm_hbm_eff)
+    per_byte += _format_kernel(dep).column_s / lin.columns(dep.tp)
     return _gemm_flops(dep), 1.0 / per_byte
 
 
@@ -331,31 +362,14 @@ def _gemm_row(
         flop = _vec(gemm_rows=2.0 * size)
         nbytes = _vec(active=size * dep.weight_bytes_per_param, gemm_rows=act)
     additive = _vec(active=dep.params.kernel_launch_s)
-    quant = _quant_pass(dep)
-    if separate_quant and quant is not None:
+    kernel = _format_kernel(dep)
+    if separate_quant:  # (16-bit inputs: no pass, all its terms 0)
         # the input's quantisation pass: a fixed cost and its traffic over the input, whose
         # features are this GPU's shard (the only separate-quant linear is row-parallel)
-        per_call, quant_bytes = quant
-        per_token = quant_bytes * lin.in_features / shard
+        per_token = kernel.quant_bytes * lin.in_features / shard
         per_token /= dep.hardware.hbm_bytes_per_s.value * dep.params.elementwise_hbm_eff
-        additive += _vec(active=per_call, gemm_rows=per_token)
+        additive += _vec(active=kernel.quant_s, gemm_rows=per_token)
     return flop, nbytes, additive
-
-
-def _row_tile(dep: Deployment) -> int:
-    """The row tile of the deployment's dense GEMM kernels (0: rows unpadded)."""
-    p = dep.params
-    return {"fp8": p.gemm_fp8_row_tile, "fp4": p.gemm_fp4_row_tile}.get(_tensor_dtype(dep), 0)
-
-
-def _quant_pass(dep: Deployment) -> tuple[float, float] | None:
-    """(seconds per call, bytes per input element) of the pass quantising a GEMM's input to the
-    deployment's FP8/FP4 tensor-core format (None: its GEMMs take 16-bit inputs)."""
-    p = dep.params
-    return {
-        "fp8": (p.gemm_quant_s, p.gemm_fp8_quant_bytes),
-        "fp4": (p.gemm_fp4_quant_s, p.gemm_fp4_quant_bytes),
-    }.get(_tensor_dtype(dep))
 
 
 def _elementwise_row(dep: Deployment) -> tuple[np.ndarray, np.ndarray]:
@@ -416,7 +430,7 @@ def op_table(dep: Deployment) -> OpTable:
         moe_experts=m.moe.num_experts if m.moe else 0,
         moe_top_k=m.moe.top_k if m.moe else 0,
         window=m.sliding_window or 0,
-        row_tile=_row_tile(dep),
+        row_tile=_format_kernel(dep).row_tile,
     )
 
 
@@ -613,7 +627,9 @@ def _row_seconds(dep, batch, row, rates, sharpness) -> np.ndarray:
     """Seconds of one op row (FLOP, bytes, additive: one vector or ``(WAYS, N_Q)`` ways)."""
     moe = dep.model.moe
     experts = (moe.num_experts, moe.top_k) if moe else (0, 0)
-    q = batch_quantities(batch, dep.model.sliding_window or 0, *experts, _row_tile(dep))
+    q = batch_quantities(
+        batch, dep.model.sliding_window or 0, *experts, _format_kernel(dep).row_tile
+    )
     flop, nbytes, additive = row
     flop, nbytes = flop[None, :], nbytes[None, :]
     additive = np.broadcast_to(additive, (WAYS, N_Q))[None]
