@@ -313,6 +313,28 @@ def test_a_prefill_kernel_pays_per_query_row_and_head_and_decode_does_not():
     assert float(seconds[1]["attn_decode"]) == float(seconds[0]["attn_decode"])
 
 
+def test_a_prefill_kernels_tail_costs_per_kv_token_of_the_mean_span_whatever_the_heads():
+    """The last wave waits on the tile that attends to a sequence's whole span (context +
+    chunk): the same seconds per span token at any head count, per layer, prefill only."""
+    catalog = load_catalog()
+    model = catalog.models.get("llama-3.1-8b")
+    hw = catalog.hardware.get("H200")
+    # two chunks: 1,000 new on 3,000 cached and 500 new on none — a mean span of 2,250
+    batch = Batch.prefill(1000, 1, 3000) + Batch.prefill(500, 1) + Batch.decode(8, 512)
+    extra = {}
+    for tp in (1, 4):
+        seconds = [
+            Deployment(model, hw, tp=tp, params=PerfParams(attn_prefill_tail_s=c))
+            .op_table.evaluate(batch)
+            .seconds
+            for c in (0.0, 1e-8)
+        ]
+        extra[tp] = float(seconds[1]["attn_prefill"] - seconds[0]["attn_prefill"])
+        assert float(seconds[1]["attn_decode"]) == float(seconds[0]["attn_decode"])
+    assert extra[1] == pytest.approx(model.num_layers * 2250 * 1e-8)
+    assert extra[4] == pytest.approx(extra[1])
+
+
 def test_a_one_shot_all_reduce_signals_each_peer():
     hw = load_catalog().hardware.get("H200")
     p = PerfParams(allreduce="custom", oneshot_latency_s=2e-6, oneshot_peer_latency_s=1e-7)
@@ -401,6 +423,30 @@ def test_a_gemm_streaming_each_column_from_one_block_is_slower_with_few_columns(
                 added = seconds[1].seconds[lin.op] - seconds[0].seconds[lin.op]
                 expected = layers * weights * extra / lin.columns(tp)
                 assert float(added) == pytest.approx(expected, rel=0.02, abs=1e-12)
+
+
+def test_a_serial_main_loop_costs_per_element_of_depth_and_an_epilogue_per_output():
+    """``gemm_fp8_depth_s`` adds that many seconds per element of a call's depth — a GPU's
+    shard of a row-parallel linear's input, all of a column-parallel one's — and
+    ``gemm_fp8_epilogue_s`` per output element of the GPU's rows × columns; bf16 is untouched."""
+    catalog = load_catalog()
+    model = catalog.models.get("llama-3.1-8b")
+    hw = catalog.hardware.get("H200")
+    depth_s, epilogue_s = 2e-9, 3e-13
+    slow = PerfParams(gemm_fp8_depth_s=depth_s, gemm_fp8_epilogue_s=epilogue_s)
+    batch = Batch.decode(24, 512)
+    for tp in (1, 4):
+        qkv, o = (lin for lin in model.linears() if lin.op in ("qkv", "o_proj"))
+        assert (qkv.depth(tp), o.depth(tp)) == (qkv.in_features, o.in_features / tp)
+        for fmt, on in (("fp8", 1.0), ("bf16", 0.0)):
+            seconds = [
+                Deployment(model, hw, tp, params=p, weight_format=fmt).op_table.evaluate(batch)
+                for p in (PerfParams(), slow)
+            ]
+            for lin in (qkv, o):
+                added = seconds[1].seconds[lin.op] - seconds[0].seconds[lin.op]
+                per_layer = depth_s * lin.depth(tp) + epilogue_s * 24 * lin.columns(tp)
+                assert float(added) == pytest.approx(on * model.num_layers * per_layer, abs=1e-12)
 
 
 def test_vllms_fp8_gemm_streams_columns_slower_than_tensorrt_llms():

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from costcorrect.catalog.calibrations import PerfParams
 from costcorrect.errors import InputError
 from costcorrect.perf import Batch, Deployment, step_time
 from costcorrect.serving.architectures import Chunked, Colocated, Disaggregated, KVLink, KVPool
@@ -275,3 +276,30 @@ def test_a_padding_gemm_kernel_costs_each_iteration_its_padded_rows():
     assert np.allclose(result.records.completion_s, prefill + decode.sum(), rtol=1e-12)
     unpadded = step_time(deps[0], Batch.decode(n, contexts)).total_s
     assert decode.sum() > 1.05 * unpadded.sum()
+
+
+def test_the_simulator_charges_a_prefill_tail_on_the_mean_span_as_numpy_does():
+    """A stack whose prefill kernel waits on its longest tile: the compiled loop's span
+    quantity (KV tokens per prefill sequence) gives the numpy evaluator's step times."""
+    from costcorrect.catalog import load_catalog
+
+    catalog = load_catalog()
+    dep = Deployment.from_names(
+        "llama-3.1-8b",
+        "H200",
+        params=PerfParams(attn_prefill_tail_s=1e-7, iteration_overhead_s=0.0),
+        catalog=catalog,
+    )
+    n, prompt, output = 3, 1500, 3
+    stream = fixed_stream(n, 1.0, prompt, output)
+    stream = RequestStream(np.zeros(n), *(getattr(stream, f) for f in FIELDS), name="batch")
+    result = simulate(Colocated(dep), stream, warmup=0.0)
+    prefill = step_time(dep, Batch.prefill(prompt, n))
+    decode = step_time(dep, Batch.decode(n, prompt + np.arange(output - 1))).total_s
+    assert np.allclose(result.records.completion_s, prefill.total_s + decode.sum(), rtol=1e-12)
+    tail = dep.model.num_layers * prompt * 1e-7
+    untailed = dep.params.model_copy(update={"attn_prefill_tail_s": 0.0})
+    plain = step_time(
+        Deployment(dep.model, dep.hardware, params=untailed), Batch.prefill(prompt, n)
+    )
+    assert float(prefill.total_s - plain.total_s) == pytest.approx(tail)

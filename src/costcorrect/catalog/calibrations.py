@@ -26,10 +26,18 @@ class PerfParams(BaseModel):
     SGLang's for few rows) adds ``gemm_fp8_column_s`` (``gemm_fp4_column_s``) seconds per
     byte of a column, ``1 / rate = 1 / (hbm · gemm_hbm_eff) + column_s / columns``, and
     one that computes rows in tiles of ``gemm_fp8_row_tile`` (``gemm_fp4_row_tile``) pads a
-    GEMM's rows to the next power of two up to the tile, then to a multiple of it (0: none)
+    GEMM's rows to the next power of two up to the tile, then to a multiple of it (0: none),
+    and one whose main loop over the reduction runs serially, latency-bound, adds
+    ``gemm_fp8_depth_s`` (``gemm_fp4_depth_s``) seconds per element of a call's reduction
+    depth (its input features on one GPU); each output element (row × column) adds
+    ``gemm_fp8_epilogue_s`` (``gemm_fp4_epilogue_s``) seconds, an epilogue not overlapped
+    with the main loop
     (attention kernels add ``attn_fixed_s`` per call and ``attn_per_sequence_s`` per sequence,
     a prefill kernel also ``attn_prefill_per_sequence_s`` per sequence and query head and
-    ``attn_prefill_per_token_s`` per new token and query head;
+    ``attn_prefill_per_token_s`` per new token and query head, and ``attn_prefill_tail_s``
+    per KV token of a prefill sequence's span (context + chunk, mean over the batch's
+    sequences, whatever the heads: the kernel's last wave waits on its longest tile, the one
+    that attends to the whole span);
     a decode attention kernel that packs each KV head's query heads into one tensor-core tile
     of ``attn_decode_tile_rows`` rows does tile ÷ group times the useful FLOP — 0 counts the
     useful FLOP only; a decode kernel serving at most ``attn_decode_max_group`` query heads
@@ -62,6 +70,10 @@ class PerfParams(BaseModel):
     gemm_fp4_column_s: float = Field(0.0, ge=0)
     gemm_fp8_row_tile: int = Field(0, ge=0)
     gemm_fp4_row_tile: int = Field(0, ge=0)
+    gemm_fp8_depth_s: Seconds = Field(0.0, ge=0)
+    gemm_fp4_depth_s: Seconds = Field(0.0, ge=0)
+    gemm_fp8_epilogue_s: Seconds = Field(0.0, ge=0)
+    gemm_fp4_epilogue_s: Seconds = Field(0.0, ge=0)
     gemm_hbm_eff: float = Field(0.85, gt=0, le=1)
     attn_flops_eff: float = Field(0.5, gt=0, le=1)
     attn_hbm_eff: float = Field(0.7, gt=0, le=1)
@@ -71,6 +83,7 @@ class PerfParams(BaseModel):
     attn_per_sequence_s: Seconds = Field(0.0, ge=0)
     attn_prefill_per_sequence_s: Seconds = Field(0.0, ge=0)
     attn_prefill_per_token_s: Seconds = Field(0.0, ge=0)
+    attn_prefill_tail_s: Seconds = Field(0.0, ge=0)
     attn_decode_tile_rows: float = Field(0.0, ge=0)
     attn_decode_max_group: int = Field(0, ge=0)
     attn_decode_fallback_rereads: float = Field(1.0, ge=0, le=1)

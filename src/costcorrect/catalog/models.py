@@ -100,6 +100,11 @@ class Linear:
         split = self.sharded and not self.row_parallel
         return self.out_features / tp if split else float(self.out_features)
 
+    def depth(self, tp: int) -> float:
+        """Input features one GPU reduces over at tensor parallelism ``tp``."""
+        split = self.sharded and self.row_parallel
+        return self.in_features / tp if split else float(self.in_features)
+
     @property
     def params(self) -> int:
         return self.in_features * self.out_features * self.layers * self.experts

@@ -2,13 +2,15 @@
 
 The roofline's kernel parameters are fitted in stages, each a MAP fit (``perf.fit``) holding
 the earlier stages' results: GEMM efficiencies and the kernel launch cost on the bf16 GEMM
-table; the FP8 and FP4 GEMMs' share of their formats' peaks and their inputs' quantisation
-(a per-call cost, and each format's bytes per input element) on theirs (where collected);
+table; the FP8 and FP4 GEMMs' share of their formats' peaks, their inputs' quantisation
+(a per-call cost, and each format's bytes per input element) and their epilogue (a cost per
+output element) on theirs (where collected);
 attention's bandwidth efficiency, fixed and per-sequence costs on the generation table, with
 the kernel's optional features (:data:`CHOICES`: a group limit — TensorRT-LLM's tables put it
 at 32 query heads per KV head, beyond which the cache is read per query head — and a ramp to
 the streaming bandwidth), then its FLOP efficiency, score traffic and costs per (sequence,
-head) and per (query row, head) on the context table; link efficiencies and latencies (per
+head), per (query row, head) and per KV token of a sequence's span (the last wave's longest
+tile) on the context table; link efficiencies and latencies (per
 call, and per peer of the one-shot kernel) of the engine's ``custom`` all-reduce (bandwidth
 algorithm and one-shot kernel, the cheaper by message size) on its table. The stack is GPU
 kernel time only: CUDA-graph engines overlap the CPU's scheduling with the GPU, so the
@@ -60,8 +62,14 @@ from costcorrect.perf.roofline import allreduce_time, attention_time, gemm_time
 #: (op classes, parameters fitted to them), in fitting order
 STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("gemm",), ("gemm_flops_eff", "gemm_hbm_eff", "kernel_launch_s")),
-    (("gemm_fp8",), ("gemm_fp8_eff_ratio", "gemm_quant_s", "gemm_fp8_quant_bytes")),
-    (("gemm_fp4",), ("gemm_fp4_eff_ratio", "gemm_fp4_quant_s", "gemm_fp4_quant_bytes")),
+    (
+        ("gemm_fp8",),
+        ("gemm_fp8_eff_ratio", "gemm_quant_s", "gemm_fp8_quant_bytes", "gemm_fp8_epilogue_s"),
+    ),
+    (
+        ("gemm_fp4",),
+        ("gemm_fp4_eff_ratio", "gemm_fp4_quant_s", "gemm_fp4_quant_bytes", "gemm_fp4_epilogue_s"),
+    ),
     (("attn_decode",), ("attn_hbm_eff", "attn_fixed_s", "attn_per_sequence_s")),
     (
         ("attn_prefill",),
@@ -70,6 +78,7 @@ STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
             "attn_score_bytes",
             "attn_prefill_per_sequence_s",
             "attn_prefill_per_token_s",
+            "attn_prefill_tail_s",
         ),
     ),
     (
@@ -96,7 +105,8 @@ _PLAIN: Alternative = ({}, ())
 #: information criterion on its rows, so a feature must earn its parameters (a set discrete
 #: value counts as one), under the fits' :data:`LOSS`. FP8/FP4 GEMMs: a cost per byte of an
 #: output column's weights (kernels that do not split the reduction; the fit starts from
-#: 0.5 ns/B) and a row tile the kernel pads rows to; decode attention: a group limit (query
+#: 0.5 ns/B), a row tile the kernel pads rows to, and a latency per element of the reduction
+#: depth (a serial main loop; from 0.5 ns); decode attention: a group limit (query
 #: heads per KV head) beyond which the cache is read per query head, and a bandwidth ramp (its
 #: fit starts from 10 µs over 100 MB)
 CHOICES: dict[str, tuple[tuple[Alternative, ...], ...]] = {
@@ -104,6 +114,7 @@ CHOICES: dict[str, tuple[tuple[Alternative, ...], ...]] = {
         f"gemm_{fmt}": (
             (_PLAIN, ({f"gemm_{fmt}_column_s": 5e-10}, (f"gemm_{fmt}_column_s",))),
             (_PLAIN, *(({f"gemm_{fmt}_row_tile": tile}, ()) for tile in ROW_TILES)),
+            (_PLAIN, ({f"gemm_{fmt}_depth_s": 5e-10}, (f"gemm_{fmt}_depth_s",))),
         )
         for fmt in ("fp8", "fp4")
     },

@@ -55,6 +55,7 @@ class Q(IntEnum):
     PREFILL_ACTIVE = 10
     DECODE_ACTIVE = 11
     GEMM_ROWS = 12  # rows a dense GEMM computes: TOKENS padded to its kernel's row tile
+    PREFILL_SPAN = 13  # KV tokens per prefill sequence (context + chunk), mean over the batch
 
 
 N_Q = len(Q)
@@ -248,6 +249,10 @@ def batch_quantities(
     q[..., Q.PREFILL_ACTIVE] = batch.prefill_tokens > 0
     q[..., Q.DECODE_ACTIVE] = batch.decode_seqs > 0
     q[..., Q.GEMM_ROWS] = padded_rows(tokens, row_tile)
+    seqs = batch.prefill_seqs
+    q[..., Q.PREFILL_SPAN] = np.divide(
+        kv_prefill, seqs, out=np.zeros(np.shape(q)[:-1]), where=seqs > 0
+    )
     return q
 
 
@@ -292,10 +297,12 @@ class _FormatKernel(NamedTuple):
     quant_bytes: float  # its bytes per input element
     column_s: float  # seconds per byte of one output column's weights
     row_tile: int  # rows padded to this tile (0: none)
+    depth_s: float  # seconds per element of the reduction depth (a serial main loop)
+    epilogue_s: float  # seconds per output element written after the main loop
 
 
 #: 16-bit GEMMs: the datasheet's rate, no quantisation, split reductions, unpadded rows
-_PLAIN_KERNEL = _FormatKernel(1.0, 0.0, 0.0, 0.0, 0)
+_PLAIN_KERNEL = _FormatKernel(1.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0)
 
 
 def _format_kernel(dep: Deployment) -> _FormatKernel:
@@ -308,6 +315,8 @@ def _format_kernel(dep: Deployment) -> _FormatKernel:
             p.gemm_fp8_quant_bytes,
             p.gemm_fp8_column_s,
             p.gemm_fp8_row_tile,
+            p.gemm_fp8_depth_s,
+            p.gemm_fp8_epilogue_s,
         ),
         "fp4": _FormatKernel(
             p.gemm_fp4_eff_ratio,
@@ -315,6 +324,8 @@ def _format_kernel(dep: Deployment) -> _FormatKernel:
             p.gemm_fp4_quant_bytes,
             p.gemm_fp4_column_s,
             p.gemm_fp4_row_tile,
+            p.gemm_fp4_depth_s,
+            p.gemm_fp4_epilogue_s,
         ),
     }.get(_tensor_dtype(dep), _PLAIN_KERNEL)
 
@@ -347,9 +358,11 @@ def _gemm_row(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(FLOP, bytes, additive) coefficients of one layer's ``lin`` on one GPU; with
     ``separate_quant`` the call pays its input's quantisation (``gemm_quant_s`` and the
-    format's ``gemm_fp8_quant_bytes`` / ``gemm_fp4_quant_bytes``). A dense linear's per-row
-    work — FLOPs, activation traffic, its input's quantisation — counts the rows its kernel
-    computes (``Q.GEMM_ROWS``: padded to a row tile where the kernel has one).
+    format's ``gemm_fp8_quant_bytes`` / ``gemm_fp4_quant_bytes``); a kernel with a serial
+    main loop pays ``gemm_fp8_depth_s`` (``gemm_fp4_depth_s``) per element of its depth, and
+    an epilogue ``gemm_fp8_epilogue_s`` (``gemm_fp4_epilogue_s``) per output element. A
+    dense linear's per-row work — FLOPs, activation traffic, its input's quantisation — counts
+    the rows its kernel computes (``Q.GEMM_ROWS``: padded to a row tile where it has one).
 
     Routed experts stream only the experts the batch touches (uniform routing)."""
     shard = dep.tp if lin.sharded else 1
@@ -361,8 +374,12 @@ def _gemm_row(
     else:
         flop = _vec(gemm_rows=2.0 * size)
         nbytes = _vec(active=size * dep.weight_bytes_per_param, gemm_rows=act)
-    additive = _vec(active=dep.params.kernel_launch_s)
     kernel = _format_kernel(dep)
+    # a serial main loop over the reduction: latency per element of the GPU's depth
+    additive = _vec(
+        active=dep.params.kernel_launch_s + kernel.depth_s * lin.depth(dep.tp),
+        gemm_rows=kernel.epilogue_s * lin.columns(dep.tp),
+    )
     if separate_quant:  # (16-bit inputs: no pass, all its terms 0)
         # the input's quantisation pass: a fixed cost and its traffic over the input, whose
         # features are this GPU's shard (the only separate-quant linear is row-parallel)
@@ -451,9 +468,12 @@ def _attention_row(dep: Deployment, phase: str) -> tuple[np.ndarray, np.ndarray,
         nbytes += _vec(flat_pairs=heads * p.attn_flat_pair_bytes)
     per_sequence = p.attn_per_sequence_s
     additive = _vec(**{active: p.kernel_launch_s + p.attn_fixed_s})
-    if phase == "prefill":  # a flash kernel's set-up per (sequence, head) and per query row
+    if phase == "prefill":  # a flash kernel's set-up per (sequence, head) and per query row,
+        # and its last wave's longest tile, which attends to a sequence's whole span
         per_sequence += heads * p.attn_prefill_per_sequence_s
-        additive += _vec(prefill_tokens=heads * p.attn_prefill_per_token_s)
+        additive += _vec(
+            prefill_tokens=heads * p.attn_prefill_per_token_s, prefill_span=p.attn_prefill_tail_s
+        )
     additive += _vec(**{seqs: per_sequence})
     ways = np.array([additive] * WAYS)
     if phase == "decode" and p.attn_decode_ramp_s and p.attn_decode_ramp_bytes:

@@ -14,8 +14,23 @@ import numpy as np
 from numba import njit
 
 # quantity indices, mirroring costcorrect.perf.roofline.Q
-_TOKENS, _PTOK, _PAIRS, _PKV, _PSEQ, _DSEQ, _DKV, _FLAT, _MOE, _ACT, _PACT, _DACT, _ROWS = range(13)
-N_Q = 13
+(
+    _TOKENS,
+    _PTOK,
+    _PAIRS,
+    _PKV,
+    _PSEQ,
+    _DSEQ,
+    _DKV,
+    _FLAT,
+    _MOE,
+    _ACT,
+    _PACT,
+    _DACT,
+    _ROWS,
+    _SPAN,
+) = range(14)
+N_Q = 14
 
 
 @njit(cache=True)
@@ -267,6 +282,7 @@ def fill_quantities(q, ptok, pairs, pkv, pseq, dseq, dkv, moe_experts, moe_top_k
     q[_PACT] = 1.0 if ptok > 0 else 0.0
     q[_DACT] = 1.0 if dseq > 0 else 0.0
     q[_ROWS] = padded_rows(tokens, row_tile)
+    q[_SPAN] = pkv / pseq if pseq > 0 else 0.0
 
 
 @njit(cache=True)

@@ -120,11 +120,16 @@ def report_markdown(calibrations: list[EngineCalibration]) -> str:
         "element); context attention "
         "pays a set-up per (sequence, head) — the blocks a flash kernel launches — and a cost "
         "per query row and head (loading Q, the softmax's last rescale, writing O), which "
-        "short prompts in large batches show; a prefill kernel with few heads leaves SMs "
-        "idle (B200 vLLM's measured rate per head rises with the head count, which the "
-        "model holds fixed), an occupancy the op table's linear terms cannot carry; the "
+        "short prompts in large batches show, and its last wave waits on the tile that "
+        "attends to a sequence's whole span, a cost per KV token of the span whatever the "
+        "heads (so few heads, one wave, run slow per head); the "
         "worst attention points are still tiny prompts at large batch and decode batches of "
-        "1–16 sequences; the worst all-reduce "
+        "1–16 sequences, and the one decode row above the median target, A100 SGLang "
+        "(FlashInfer), is a kernel-selection regime: at tens of thousands of tokens of "
+        "context with a few dozen (sequence, KV head) blocks its kernel runs well below the "
+        "bandwidth it reaches with ≤ 8 blocks (where it splits the cache) or hundreds (which "
+        "fill the GPU), and at 127 tokens faster than its fixed costs allow — a choice of "
+        "the library, not a law smooth in the shape; the worst all-reduce "
         "points are the largest messages and the sizes where the engine switches algorithm "
         "(the model's two — one-shot and the bandwidth algorithm — leave out two-shot in "
         "between). Context attention shares `attn_hbm_eff` with decode attention, whose "
@@ -166,14 +171,20 @@ def _row_steps(calibrations: list[EngineCalibration]) -> str:
 
 
 def _gemm_features(calibrations: list[EngineCalibration]) -> str:
-    """The FP8/FP4 GEMMs' features the fits chose: column streaming rates and row tiles."""
-    rates, tiles = [], []
+    """The FP8/FP4 GEMMs' features the fits chose: column streaming rates, row tiles, serial
+    main loops' latency per element of depth, and the epilogue's cost per output element."""
+    rates, tiles, depths, epilogues = [], [], [], []
     for c in calibrations:
         for fmt in ("fp8", "fp4"):
+            name = f"{c.hardware} {c.stack} {fmt}"
             if column_s := getattr(c.params, f"gemm_{fmt}_column_s"):
-                rates.append(f"{c.hardware} {c.stack} {fmt} {1e-9 / column_s:.1f} GB/s")
+                rates.append(f"{name} {1e-9 / column_s:.1f} GB/s")
             if tile := getattr(c.params, f"gemm_{fmt}_row_tile"):
-                tiles.append(f"{c.hardware} {c.stack} {fmt} {tile}")
+                tiles.append(f"{name} {tile}")
+            if depth_s := getattr(c.params, f"gemm_{fmt}_depth_s"):
+                depths.append(f"{name} {depth_s * 1e9:.2f} ns")
+            if epilogue_s := getattr(c.params, f"gemm_{fmt}_epilogue_s"):
+                epilogues.append(f"{name} {epilogue_s * 1e12:.2f} ps")
     return (
         "**FP8/FP4 GEMMs' features**, each kept where it lowers the Bayesian information "
         "criterion of the format's fit. Column streaming — the rate at which one output "
@@ -188,7 +199,14 @@ def _gemm_features(calibrations: list[EngineCalibration]) -> str:
         "traffic, input quantisation) counted on the padded rows: "
         + ("; ".join(tiles) or "none")
         + ". The simulator pads every iteration's rows; the analytic engine, whose decode "
-        "batch is a mean over iterations, counts them unpadded."
+        "batch is a mean over iterations, counts them unpadded. A serial main loop — the "
+        "kernel's latency per element of the reduction depth, so that a GEMM of few rows "
+        "takes a time growing with its depth k whatever its width: "
+        + ("; ".join(depths) or "none")
+        + ". Every FP8/FP4 fit also has an epilogue (listed where the data give it a cost): "
+        "each output element's cost once the main loop ends — writing it, not overlapped "
+        "with the next tile's work — which makes GEMMs of shallow depth slower per FLOP at "
+        "many rows: " + ("; ".join(epilogues) or "none") + "."
     )
 
 
