@@ -447,6 +447,15 @@ def test_a_serial_main_loop_costs_per_element_of_depth_and_an_epilogue_per_outpu
                 added = seconds[1].seconds[lin.op] - seconds[0].seconds[lin.op]
                 per_layer = depth_s * lin.depth(tp) + epilogue_s * 24 * lin.columns(tp)
                 assert float(added) == pytest.approx(on * model.num_layers * per_layer, abs=1e-12)
+    # routed experts write each token's output once per expert it is routed to
+    moe = catalog.models.get("mixtral-8x7b")
+    seconds = [
+        Deployment(moe, hw, params=p, weight_format="fp8").op_table.evaluate(batch).seconds["moe"]
+        for p in (PerfParams(), PerfParams(gemm_fp8_epilogue_s=epilogue_s))
+    ]
+    experts = [lin for lin in moe.linears() if lin.op == "moe"]
+    outputs = sum(lin.layers * 24 * lin.active_experts * lin.columns(1) for lin in experts)
+    assert float(seconds[1] - seconds[0]) == pytest.approx(epilogue_s * outputs)
 
 
 def test_vllms_fp8_gemm_streams_columns_slower_than_tensorrt_llms():

@@ -371,15 +371,16 @@ def _gemm_row(
     if lin.experts > 1:
         flop = _vec(tokens=2.0 * lin.active_experts * size)
         nbytes = _vec(moe_touched=size * dep.weight_bytes_per_param, tokens=act)
+        outputs = _vec(tokens=lin.active_experts * lin.columns(dep.tp))
     else:
         flop = _vec(gemm_rows=2.0 * size)
         nbytes = _vec(active=size * dep.weight_bytes_per_param, gemm_rows=act)
+        outputs = _vec(gemm_rows=lin.columns(dep.tp))
     kernel = _format_kernel(dep)
-    # a serial main loop over the reduction: latency per element of the GPU's depth
-    additive = _vec(
-        active=dep.params.kernel_launch_s + kernel.depth_s * lin.depth(dep.tp),
-        gemm_rows=kernel.epilogue_s * lin.columns(dep.tp),
-    )
+    # the launch, a serial main loop's latency per element of the GPU's depth, and the
+    # epilogue per output element
+    additive = _vec(active=dep.params.kernel_launch_s + kernel.depth_s * lin.depth(dep.tp))
+    additive += kernel.epilogue_s * outputs
     if separate_quant:  # (16-bit inputs: no pass, all its terms 0)
         # the input's quantisation pass: a fixed cost and its traffic over the input, whose
         # features are this GPU's shard (the only separate-quant linear is row-parallel)
